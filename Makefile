@@ -1,0 +1,42 @@
+# Two commands: `make run` starts the lab, `make test` runs every test. Both create .venv if needed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DEVSTAMP= $(VENV)/.dev-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test lint docs bench browser clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e .
+	rm -f $(VENV)/.installed-*; touch $@
+
+$(DEVSTAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.dev-installed-*; touch $@
+
+run: $(STAMP)
+	$(BIN)/noether up
+
+browser:
+	@scripts/install-browser.sh
+
+test: $(DEVSTAMP) browser
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(DEVSTAMP)
+	$(BIN)/ruff check .
+
+docs: $(STAMP)
+	$(BIN)/python -m lab.docsgen --write
+
+bench: $(DEVSTAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

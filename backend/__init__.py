@@ -1,0 +1,1 @@
+"""FastAPI app: REST and streaming API under /api, settings, auth, limits."""

@@ -1,0 +1,1 @@
+"""The assembled product: settings, the `noether` command, the embedded launcher."""

@@ -1,0 +1,59 @@
+"""One settings object for every service: environment variables prefixed ``NOETHER_`` and a ``.env`` file.
+
+docs/operations.md's configuration table is generated from this class (``python -m lab.docsgen``), so
+the two cannot drift. This module imports nothing of the project: every part may depend on it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of the backend, workers, dashboard and the embedded launcher."""
+
+    model_config = SettingsConfigDict(env_prefix="NOETHER_", env_file=".env", extra="ignore")
+
+    redis_url: str | None = Field(
+        None,
+        description="Redis to use (redis://host:port/db). Unset: `noether up` starts an embedded server.",
+    )
+    data_dir: Path = Field(Path("data"), description="Run store, embedded Redis files and user data sets live here.")
+    host: str = Field("127.0.0.1", description="Address the web server binds to.")
+    port: int = Field(8050, ge=0, le=65535, description="Port of the web server (dashboard at /, API at /api).")
+    api_url: str | None = Field(
+        None, description="Where the dashboard finds the API when they run as separate services (else same origin)."
+    )
+    api_token: str | None = Field(None, description="If set, mutating API calls need `Authorization: Bearer <token>`.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (JSON list).")
+    max_queued_per_client: int = Field(100, ge=1, description="Queued runs one client may have at once.")
+    max_request_bytes: int = Field(1_000_000, ge=1024, description="Largest request body the API accepts.")
+    max_sweep_runs: int = Field(256, ge=1, description="Largest number of runs one sweep may fan out to.")
+    queue: str = Field("noether", description="Name of the job queue workers listen on.")
+    worker_device: str = Field("auto", description="Device of a worker: auto, cpu, cuda or cuda:N.")
+    worker_name: str | None = Field(None, description="Name a worker reports (default: host and pid).")
+    lease_seconds: float = Field(
+        10.0, gt=0, description="A running job whose worker has not renewed its lease for this long is lost."
+    )
+    max_attempts: int = Field(2, ge=1, description="Runs of a job before a lost worker marks it failed.")
+    stream_maxlen: int = Field(200_000, ge=1000, description="Approximate cap on stream entries (batches) per run.")
+    stream_ttl_seconds: int = Field(3600, ge=0, description="Seconds a finished run's stream stays in Redis after archiving.")
+    publish_interval: float = Field(0.1, gt=0, description="Seconds between batches a worker publishes.")
+    workers: int = Field(1, ge=0, le=64, description="Workers `noether up` starts.")
+
+    @property
+    def run_store(self) -> Path:
+        return self.data_dir / "runs"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.data_dir / "datasets"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,611 @@
+"""The experiment spec: one pydantic model, loaded from JSON or YAML, used unchanged by the CLI, the API
+and the workers.
+
+A spec says *what* to simulate (a network on data, or an analytic potential), *how* (the dynamics),
+and *what to keep* (steps, recording cadence). Every size is bounded so that one request cannot
+exhaust a worker; every error names the field, the bound and the value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from noether.expr import ExpressionError, parse_expression
+
+# Bounds: one place, quoted by docs/spec.md and by every error message.
+MAX_WIDTH = 4096
+MAX_LAYERS = 16  # weight matrices W_1..W_K
+MAX_PARAMETERS = 20_000_000
+MAX_SAMPLES = 100_000
+MAX_INPUT_DIM = 4096
+MAX_CLASSES = 1000
+MAX_POTENTIAL_DIM = 1024
+MAX_STEPS = 1_000_000
+MAX_RECORDS = 200_000
+MAX_TAGS = 16
+MAX_SEED = 2**31 - 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Activations (paper Sec. 4): per hidden layer. Shorthand strings such as "repu(2)" are accepted.
+
+
+class ReLU(_Strict):
+    """max(0, x): 1-homogeneous."""
+
+    kind: Literal["relu"] = "relu"
+
+
+class LeakyReLU(_Strict):
+    """x for x > 0, alpha x otherwise: 1-homogeneous."""
+
+    kind: Literal["leaky_relu"] = "leaky_relu"
+    alpha: float = Field(0.01, ge=0.0, lt=1.0)
+
+
+class Power(_Strict):
+    """x^p for integer p: p-homogeneous."""
+
+    kind: Literal["power"] = "power"
+    p: int = Field(2, ge=1, le=6)
+
+
+class RePU(_Strict):
+    """x^p for x > 0, 0 otherwise (ReLU = RePU(1)): p-homogeneous."""
+
+    kind: Literal["repu"] = "repu"
+    p: float = Field(2.0, gt=0.0, le=6.0)
+
+
+class Swish(_Strict):
+    """x / (1 + exp(-beta x)), with one beta per neuron, trainable or fixed."""
+
+    kind: Literal["swish"] = "swish"
+    beta: float = Field(1.0, gt=0.0, le=100.0)
+    trainable: bool = True
+
+
+class Linear(_Strict):
+    """c x: the GL(d_h) symmetry (Table 4)."""
+
+    kind: Literal["linear"] = "linear"
+    c: float = Field(1.0, gt=0.0, le=100.0)
+
+
+class Tanh(_Strict):
+    """tanh: not homogeneous (a control)."""
+
+    kind: Literal["tanh"] = "tanh"
+
+
+class GELU(_Strict):
+    """x Phi(x): not homogeneous (a control)."""
+
+    kind: Literal["gelu"] = "gelu"
+
+
+Activation = Annotated[
+    ReLU | LeakyReLU | Power | RePU | Swish | Linear | Tanh | GELU, Field(discriminator="kind")
+]
+ACTIVATION_KINDS = ("relu", "leaky_relu", "power", "repu", "swish", "linear", "tanh", "gelu")
+_SHORTHAND = re.compile(r"^\s*([a-z_]+)\s*(?:\(\s*([^)]*)\s*\))?\s*$")
+_SHORTHAND_ARGS = {
+    "relu": (),
+    "leaky_relu": ("alpha",),
+    "power": ("p",),
+    "repu": ("p",),
+    "swish": ("beta", "trainable"),
+    "linear": ("c",),
+    "tanh": (),
+    "gelu": (),
+}
+
+
+def parse_activation(value: Any) -> Any:
+    """Turn shorthand such as ``"leaky_relu(0.1)"`` or ``"swish(1, fixed)"`` into a dict."""
+    if not isinstance(value, str):
+        return value
+    m = _SHORTHAND.match(value.lower())
+    if not m or m.group(1) not in _SHORTHAND_ARGS:
+        raise ValueError(f"unknown activation '{value}' (allowed: {', '.join(ACTIVATION_KINDS)})")
+    kind, raw = m.group(1), m.group(2)
+    names = _SHORTHAND_ARGS[kind]
+    args = [a.strip() for a in raw.split(",")] if raw else []
+    if len(args) > len(names):
+        raise ValueError(f"activation '{value}' takes at most {len(names)} argument(s)")
+    out: dict[str, Any] = {"kind": kind}
+    for name, arg in zip(names, args, strict=False):
+        if name == "trainable":
+            if arg not in ("trainable", "fixed"):
+                raise ValueError(f"swish's second argument must be 'trainable' or 'fixed' (got '{arg}')")
+            out[name] = arg == "trainable"
+        else:
+            try:
+                out[name] = float(arg)
+            except ValueError:
+                raise ValueError(f"activation '{value}': {name} must be a number (got '{arg}')") from None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# What is trained: a network on data, or a point w in an analytic potential.
+
+Init = Literal[
+    "torch_default",  # U(-1/sqrt(fan_in), 1/sqrt(fan_in)), what torch.nn.Linear does
+    "kaiming_uniform",
+    "kaiming_normal",
+    "xavier_uniform",
+    "xavier_normal",
+    "lecun_normal",
+    "orthogonal",
+]
+
+
+class MLPSpec(_Strict):
+    """A fully connected network d_0 -> d_1 -> ... -> d_K (eq. 19), output layer without activation."""
+
+    kind: Literal["mlp"] = "mlp"
+    widths: list[Annotated[int, Field(ge=1, le=MAX_WIDTH)]] = Field(
+        ..., min_length=2, max_length=MAX_LAYERS + 1, description="d_0 (inputs), d_1, ..., d_K (outputs)"
+    )
+    activation: Activation | list[Activation] = Field(
+        default_factory=ReLU,
+        description="one activation for every hidden layer, or a list with one per hidden layer (K-1)",
+    )
+    bias: bool = False
+    init: Init = "torch_default"
+    init_gain: float = Field(1.0, gt=0.0, le=100.0, description="multiplies every initial weight")
+
+    @field_validator("activation", mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [parse_activation(a) for a in v]
+        return parse_activation(v)
+
+    @model_validator(mode="after")
+    def _check(self) -> MLPSpec:
+        hidden = len(self.widths) - 2
+        if isinstance(self.activation, list) and len(self.activation) != hidden:
+            raise ValueError(
+                f"activation must list one entry per hidden layer: {hidden} (got {len(self.activation)})"
+            )
+        n = self.parameter_count()
+        if n > MAX_PARAMETERS:
+            raise ValueError(f"the network has {n} parameters; must be <= {MAX_PARAMETERS}")
+        return self
+
+    @property
+    def depth(self) -> int:
+        """K, the number of weight matrices."""
+        return len(self.widths) - 1
+
+    def activations(self) -> list[Any]:
+        """sigma_1 .. sigma_{K-1}, one per hidden layer."""
+        if isinstance(self.activation, list):
+            return list(self.activation)
+        return [self.activation] * (len(self.widths) - 2)
+
+    def parameter_count(self) -> int:
+        n = 0
+        for h, (fan_in, fan_out) in enumerate(zip(self.widths[:-1], self.widths[1:], strict=True), 1):
+            n += fan_in * fan_out + (fan_out if self.bias else 0)
+            if h < len(self.widths) - 1:
+                act = self.activation[h - 1] if isinstance(self.activation, list) else self.activation
+                if getattr(act, "kind", "") == "swish" and act.trainable:
+                    n += fan_out
+        return n
+
+
+class DigitsData(_Strict):
+    """scikit-learn's 8x8 digits (64 inputs, 10 classes), shipped with the package."""
+
+    kind: Literal["digits"] = "digits"
+    samples: int = Field(1000, ge=1, le=1797)
+    normalize: bool = True
+
+
+class SyntheticData(_Strict):
+    """Gaussian class clusters of the paper's shape (784 inputs, 10 classes by default)."""
+
+    kind: Literal["synthetic"] = "synthetic"
+    samples: int = Field(1000, ge=1, le=MAX_SAMPLES)
+    inputs: int = Field(784, ge=1, le=MAX_INPUT_DIM)
+    classes: int = Field(10, ge=2, le=MAX_CLASSES)
+    separation: float = Field(1.0, ge=0.0, le=100.0, description="distance between class means, in noise units")
+
+
+class RotationData(_Strict):
+    """Rotation-symmetric data in R^d_x (Sec. 6): isotropic Gaussian inputs, targets depending on |x| only.
+
+    A finite sample is symmetric only approximately; ``augment`` adds that many randomly rotated
+    copies of every sample, which brings the empirical loss closer to the rotation-invariant one.
+    """
+
+    kind: Literal["rotation"] = "rotation"
+    dim: int = Field(3, ge=2, le=64)
+    samples: int = Field(512, ge=1, le=MAX_SAMPLES)
+    target: Literal["radius", "shells"] = Field(
+        "radius", description="'radius': regress |x|^2 (1 output); 'shells': classify |x| into 2 shells"
+    )
+    augment: int = Field(0, ge=0, le=64, description="randomly rotated copies added per sample")
+
+    @model_validator(mode="after")
+    def _size(self) -> RotationData:
+        total = self.samples * (1 + self.augment)
+        if total > MAX_SAMPLES:
+            raise ValueError(f"samples * (1 + augment) must be <= {MAX_SAMPLES} (got {total})")
+        return self
+
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class FileData(_Strict):
+    """An MNIST-style data set the user already has (IDX or NPZ), by name inside the data directory.
+
+    ``name`` is a file or folder name in ``NOETHER_DATA_DIR/datasets``; paths are refused, so nothing
+    a user sends can reach a file outside that directory.
+    """
+
+    kind: Literal["file"] = "file"
+    name: str = Field(..., description="e.g. 'kmnist' (a folder of IDX files) or 'kmnist.npz'")
+    samples: int = Field(1000, ge=1, le=MAX_SAMPLES)
+    normalize: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        if not _SAFE_NAME.match(v) or ".." in v:
+            raise ValueError(
+                f"must be a plain file or folder name (letters, digits, '.', '_', '-'; got '{v}')"
+            )
+        return v
+
+
+Data = Annotated[DigitsData | SyntheticData | RotationData | FileData, Field(discriminator="kind")]
+
+
+class SpherePotential(_Strict):
+    """L(w) = (|w|^2 - r^2)^2 on R^d, the paper's rotation toy (Sec. 6.1): SO(d)-invariant."""
+
+    kind: Literal["sphere"] = "sphere"
+    dim: int = Field(3, ge=1, le=MAX_POTENTIAL_DIM)
+    radius: float = Field(1.0, gt=0.0, le=1e3)
+
+
+class QuadraticPotential(_Strict):
+    """L(w) = 1/2 sum_i lambda_i w_i^2: rotation-invariant only when all lambda_i are equal (a control)."""
+
+    kind: Literal["quadratic"] = "quadratic"
+    eigenvalues: list[Annotated[float, Field(ge=0.0, le=1e4)]] = Field(
+        ..., min_length=1, max_length=MAX_POTENTIAL_DIM
+    )
+
+    @property
+    def dim(self) -> int:
+        return len(self.eigenvalues)
+
+
+Potential = Annotated[SpherePotential | QuadraticPotential, Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Dynamics (paper Sec. 3, Table 1, and beyond). Every kind discretises a continuous flow.
+
+LR = Annotated[float, Field(gt=0.0, le=100.0, description="learning rate eta")]
+BatchSize = Annotated[int | None, Field(ge=1, le=MAX_SAMPLES, description="None: full batch")]
+WeightDecay = Annotated[float, Field(ge=0.0, le=10.0)]
+
+
+class GD(_Strict):
+    """w_{k+1} = w_k - eta grad L(w_k): gradient flow's Euler discretisation, t = k eta."""
+
+    kind: Literal["gd"] = "gd"
+    lr: LR = 0.01
+    weight_decay: WeightDecay = 0.0
+
+
+class SGD(_Strict):
+    """GD on a fresh minibatch each step, t = k eta."""
+
+    kind: Literal["sgd"] = "sgd"
+    lr: LR = 0.01
+    batch_size: int = Field(32, ge=1, le=MAX_SAMPLES)
+    weight_decay: WeightDecay = 0.0
+
+
+class Momentum(_Strict):
+    """Heavy ball: w_{k+1} = w_k - eta grad L(w_k) + beta (w_k - w_{k-1}), t = k sqrt(eta).
+
+    Its flow is k2 w'' + k1 w' + grad L = 0 with k2 = 1, k1 = (1 - beta) / sqrt(eta).
+    """
+
+    kind: Literal["momentum"] = "momentum"
+    lr: LR = 0.01
+    beta: float = Field(0.9, ge=0.0, le=1.0)
+    batch_size: BatchSize = None
+    weight_decay: WeightDecay = 0.0
+
+
+class Adam(_Strict):
+    """Adam (decoupled weight decay when weight_decay > 0), t = k eta. No paper law predicts it."""
+
+    kind: Literal["adam"] = "adam"
+    lr: LR = 0.001
+    beta1: float = Field(0.9, ge=0.0, lt=1.0)
+    beta2: float = Field(0.999, ge=0.0, lt=1.0)
+    eps: float = Field(1e-8, gt=0.0, le=1.0)
+    batch_size: BatchSize = None
+    weight_decay: WeightDecay = 0.0
+
+
+class ND(_Strict):
+    """Newtonian dynamics, eq. 21: w_{k+2} = 2 w_{k+1} - w_k - eta grad L(w_{k+1}), t = k sqrt(eta)."""
+
+    kind: Literal["nd"] = "nd"
+    lr: LR = 0.01
+
+
+class NAG(_Strict):
+    """Nesterov, eq. 20: w_k = y_{k-1} - eta grad L(y_{k-1}), y_k = w_k + (k-1)/(k+2) (w_k - w_{k-1}).
+
+    t = k sqrt(eta). With t0 > 0 the index starts at k0 = t0 / sqrt(eta), which honours a non-zero
+    initial velocity (footnote 2); with t0 = 0 the first step throws the velocity away.
+    """
+
+    kind: Literal["nag"] = "nag"
+    lr: LR = 0.01
+    t0: float = Field(0.0, ge=0.0, le=1e4)
+
+
+class Leapfrog(_Strict):
+    """Velocity Verlet for Newtonian dynamics w'' = -grad L: symplectic, second order."""
+
+    kind: Literal["leapfrog"] = "leapfrog"
+    dt: float = Field(0.01, gt=0.0, le=10.0)
+
+
+Flow = Literal["gf", "nd", "nagf", "general"]
+
+
+class RK4(_Strict):
+    """Classical Runge-Kutta (4th order) reference integrator for a continuous flow."""
+
+    kind: Literal["rk4"] = "rk4"
+    flow: Flow = "gf"
+    dt: float = Field(0.01, gt=0.0, le=10.0)
+    t0: float = Field(0.0, ge=0.0, le=1e4, description="start time; NAGF needs t0 > 0")
+    k1: str = Field("0", description="for flow='general': k1(t)")
+    k2: str = Field("1", description="for flow='general': k2(t), must stay > 0")
+
+    @model_validator(mode="after")
+    def _check(self) -> RK4:
+        _check_expressions(self.k1, self.k2, self.t0)
+        if self.flow == "nagf" and self.t0 <= 0:
+            raise ValueError("flow 'nagf' needs t0 > 0 (the 3/t term is singular at t = 0; got t0 = 0)")
+        return self
+
+
+class General(_Strict):
+    """k2(t) w'' + k1(t) w' + grad L(w) = 0 (eq. 22), semi-implicit Euler with step dt."""
+
+    kind: Literal["general"] = "general"
+    k1: str = Field("3/t", description="k1(t), e.g. '3/t' (NAGF) or '0' (ND)")
+    k2: str = Field("1", description="k2(t) > 0, e.g. '1'")
+    dt: float = Field(0.01, gt=0.0, le=10.0)
+    t0: float = Field(0.1, ge=0.0, le=1e4)
+
+    @model_validator(mode="after")
+    def _check(self) -> General:
+        _check_expressions(self.k1, self.k2, self.t0)
+        return self
+
+
+def _check_expressions(k1: str, k2: str, t0: float) -> None:
+    for name, text in (("k1", k1), ("k2", k2)):
+        try:
+            fn = parse_expression(text)
+        except ExpressionError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+        probe = max(t0, 1e-3)
+        try:
+            value = fn(probe)
+        except ExpressionError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+        if name == "k2" and value <= 0:
+            raise ValueError(f"k2 must be > 0 (got k2({probe:g}) = {value:g}); use kind 'gd' for gradient flow")
+
+
+Dynamics = Annotated[
+    GD | SGD | Momentum | Adam | ND | NAG | Leapfrog | RK4 | General, Field(discriminator="kind")
+]
+DYNAMICS_KINDS = ("gd", "sgd", "momentum", "adam", "nd", "nag", "leapfrog", "rk4", "general")
+
+
+class InitialState(_Strict):
+    """Where the dynamics start. Position and velocity lists apply to potentials only."""
+
+    position: list[float] | None = Field(None, max_length=MAX_POTENTIAL_DIM)
+    velocity: list[float] | None = Field(None, max_length=MAX_POTENTIAL_DIM)
+    velocity_scale: float = Field(
+        0.0, ge=0.0, le=100.0, description="networks: std of a random initial velocity (0: at rest)"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class ExperimentSpec(_Strict):
+    """One experiment: a model on data (or a potential), a loss, dynamics, and what to record."""
+
+    name: str = Field("", max_length=120)
+    description: str = Field("", max_length=4000)
+    tags: list[Annotated[str, Field(pattern=r"^[\w.:-]{1,64}$")]] = Field(default_factory=list, max_length=MAX_TAGS)
+    model: MLPSpec | None = None
+    data: Data | None = None
+    potential: Potential | None = None
+    loss: Literal["nll", "mse"] = Field("nll", description="networks: 'nll' (log-softmax + NLL) or 'mse'")
+    dynamics: Dynamics = Field(default_factory=GD)
+    initial: InitialState = Field(default_factory=InitialState)
+    steps: int = Field(1000, ge=1, le=MAX_STEPS)
+    record_every: int = Field(1, ge=1, le=MAX_STEPS)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    dtype: Literal["float32", "float64"] = "float32"
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d{1,2})?)$")
+    tolerance: float | None = Field(
+        None, gt=0.0, le=1.0, description="relative drift under which a conserved law 'holds' (None: per law)"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ExperimentSpec:
+        if self.potential is not None:
+            if self.model is not None or self.data is not None:
+                raise ValueError("give either a potential, or a model with data, not both")
+            d = self.potential.dim
+            for field in ("position", "velocity"):
+                v = getattr(self.initial, field)
+                if v is not None and len(v) != d:
+                    raise ValueError(f"initial.{field} must have {d} entries, the potential's dim (got {len(v)})")
+        else:
+            if self.model is None or self.data is None:
+                raise ValueError("give a model and data, or a potential")
+            if self.initial.position is not None or self.initial.velocity is not None:
+                raise ValueError("initial.position and initial.velocity apply to potentials only")
+            d_in, d_out = data_shape(self.data, self.loss)
+            if self.model.widths[0] != d_in:
+                raise ValueError(
+                    f"model.widths[0] must equal the data's input dimension {d_in} (got {self.model.widths[0]})"
+                )
+            if self.model.widths[-1] != d_out:
+                raise ValueError(
+                    f"model.widths[-1] must equal the data's output dimension {d_out} (got {self.model.widths[-1]})"
+                )
+            batch = getattr(self.dynamics, "batch_size", None)
+            if batch is not None and batch > n_samples(self.data):
+                raise ValueError(
+                    f"dynamics.batch_size must be <= the number of samples {n_samples(self.data)} (got {batch})"
+                )
+        records = self.steps // self.record_every
+        if records > MAX_RECORDS:
+            raise ValueError(
+                f"steps / record_every must be <= {MAX_RECORDS} records (got {records}); raise record_every"
+            )
+        return self
+
+    # -- conveniences ------------------------------------------------------------------------
+    @property
+    def is_network(self) -> bool:
+        return self.model is not None
+
+    def fingerprint(self) -> str:
+        """A short stable hash of the spec (its canonical JSON)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def with_overrides(self, **changes: Any) -> ExperimentSpec:
+        """A validated copy with top-level fields replaced (e.g. steps=100)."""
+        data = self.model_dump(mode="json")
+        data.update({k: v for k, v in changes.items() if v is not None})
+        return ExperimentSpec.model_validate(data)
+
+
+def data_shape(data: Any, loss: str) -> tuple[int, int]:
+    """(d_x, d_y) that a network on ``data`` must have."""
+    if data.kind == "digits":
+        return 64, 10
+    if data.kind == "synthetic":
+        return data.inputs, data.classes
+    if data.kind == "rotation":
+        return data.dim, (1 if data.target == "radius" else 2)
+    if data.kind == "file":
+        return 784, 10
+    raise ValueError(f"unknown data kind {data.kind}")
+
+
+def n_samples(data: Any) -> int:
+    return data.samples * (1 + getattr(data, "augment", 0))
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and error formatting
+
+
+class SpecError(ValueError):
+    """A spec that cannot be loaded; ``lines`` holds one message per problem, each naming its field."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        super().__init__("; ".join(lines))
+
+
+def format_errors(exc: ValidationError) -> list[str]:
+    """One line per problem: 'field.path: message (got value)'."""
+    lines = []
+    for err in exc.errors():
+        loc = _format_loc(err.get("loc", ()))
+        msg = err.get("msg", "invalid").removeprefix("Value error, ")
+        got = err.get("input")
+        suffix = ""
+        if err.get("type") not in ("missing", "value_error", "model_type", "union_tag_invalid") and not isinstance(
+            got, dict | list
+        ):
+            suffix = f" (got {got!r})"
+        lines.append(f"{loc}: {msg}{suffix}" if loc else f"{msg}{suffix}")
+    return lines
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ACTIVATION_KINDS or part in DYNAMICS_KINDS or str(part).endswith("Data"):
+            continue  # discriminator tags pydantic adds to the path
+        elif part in ("digits", "synthetic", "rotation", "file", "sphere", "quadratic", "mlp"):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def parse_spec(obj: Any) -> ExperimentSpec:
+    """Validate a dict into an ExperimentSpec, raising SpecError with one line per problem."""
+    try:
+        return ExperimentSpec.model_validate(obj)
+    except ValidationError as exc:
+        raise SpecError(format_errors(exc)) from None
+
+
+def load_spec(path: str | Path) -> ExperimentSpec:
+    """Load a spec from a .json, .yaml or .yml file."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise SpecError([f"cannot read {p}: {exc.strerror}"]) from None
+    try:
+        obj = yaml.safe_load(text) if p.suffix.lower() in (".yaml", ".yml") else json.loads(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise SpecError([f"{p.name} is not valid {'YAML' if p.suffix in ('.yaml', '.yml') else 'JSON'}: {exc}"]) from None
+    if not isinstance(obj, dict):
+        raise SpecError([f"{p.name} must hold an object at the top level"])
+    return parse_spec(obj)
