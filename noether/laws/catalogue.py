@@ -1,0 +1,42 @@
+"""The law catalogue and the runner's choice of laws for a spec (users never wire laws by hand).
+
+Each family module exposes ``ENTRIES`` (its rows of the catalogue) and
+``select(spec, structure, context, ws) -> (laws, not_applicable)``; this module only lists them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from noether.laws import energy, homogeneity, linear, ntk, rotation
+from noether.laws.base import Context, Law
+from noether.laws.conditions import make_context
+from noether.laws.entry import CatalogueEntry
+from noether.laws.workspace import Workspace
+from noether.structure import Structure
+from noether.summary import LawSummary
+
+FAMILIES = (homogeneity, linear, rotation, energy, ntk)
+
+
+def catalogue() -> list[CatalogueEntry]:
+    """Every family of laws, with its symmetry, condition, quantity and prediction per flow."""
+    return [entry for family in FAMILIES for entry in family.ENTRIES]
+
+
+def select(
+    spec: Any, structure: Structure | None = None, context: Context | None = None
+) -> tuple[list[Law], list[LawSummary]]:
+    """The laws that apply to ``spec`` (fresh instances for one run) and those that do not, with the reason."""
+    if context is None:
+        context = make_context(spec, structure)
+    if structure is None:
+        structure = context.structure
+    ws = Workspace()
+    laws: list[Law] = []
+    not_applicable: list[LawSummary] = []
+    for family in FAMILIES:
+        found, skipped = family.select(spec, structure, context, ws)
+        laws.extend(found)
+        not_applicable.extend(skipped)
+    return laws, not_applicable

@@ -1,0 +1,268 @@
+"""Quadratic laws Q(w) = sum_t c_t |w_t|^2 from a rescaling symmetry, with their prediction per flow.
+
+A rescaling symmetry (W_h -> lambda W_h, W_{h+1} -> lambda^-p W_{h+1}, ...) has the symmetric generator
+xi(w) = A w, A = diag(c_t) on the tensors involved, so <grad L(w), A w> = 0 for every w. Then
+
+- gradient flow (Table 2): dQ/dt = 2 <w', A w> = -2 <grad L, A w> = 0, Q is conserved (eq. 31); with an
+  L2 weight decay lambda, w' = -grad L - lambda w gives dQ/dt = -2 lambda Q: Q(t) = Q(0) exp(-2 lambda t);
+- GD, its Euler discretisation: Q_{k+1} = (1 - eta lambda)^2 Q_k + eta^2 sum_t c_t |g_t|^2 *exactly*
+  (the first-order term is the symmetry), accumulated every step as ``<id>:pred_discrete``; the same holds
+  for SGD with the minibatch gradient, because each sample's loss has the symmetry;
+- second-order flows k2 w'' + k1 w' + grad L + lambda w = 0 (Table 2, bottom rows): with P = <w, A w'> =
+  Q'/2 and K = sum_t c_t |w_t'|^2 the residual law <k2 w'' + k1 w' + lambda w, A w> = 0 reads
+  k2 (P' - K) + k1 P + lambda Q = 0; the runner integrates it along the run's own velocities
+  (trapezoid rule) and integrates Q' = 2P, so for ND (k1 = 0): Q(t) = Q(0) + 2 int_0^t P, P' = K
+  (the identity behind the ND bound, eq. 32).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from noether.laws.base import Context, Snapshot
+from noether.laws.conditions import exact_gd, second_order, weight_decay
+from noether.laws.tracking import TrackedLaw, flow_rate, is_float64
+from noether.laws.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Term:
+    """c |w_t|^2 for parameter tensor ``index``; ``neurons`` says how it splits per neuron of the layer."""
+
+    index: int
+    coef: float
+    label: str  # e.g. "W_2", "b_2", "beta_2"
+    neurons: str | None = None  # "rows" (W_h[i, :]), "cols" (W_{h+1}[:, i]), "entries" (b_h[i], beta_h[i])
+
+
+def _fmt_coef(c: float) -> str:
+    c = abs(c)
+    if c == 1.0:
+        return ""
+    if float(c).is_integer():
+        return f"{int(c)} "
+    return f"{c:g} "
+
+
+def formula(terms: list[Term], *, at: str = "") -> str:
+    """Human form of sum_t c_t |w_t|^2, e.g. '|W_2|^2 + |b_2|^2 - 2 |W_3|^2'."""
+    out = ""
+    for i, term in enumerate(terms):
+        piece = f"{_fmt_coef(term.coef)}|{term.label}{at}|^2"
+        if i == 0:
+            out = piece if term.coef > 0 else f"-{piece}"
+        else:
+            out += (" + " if term.coef > 0 else " - ") + piece
+    return out
+
+
+def default_tolerance(context: Context) -> float:
+    """Relative drift (against the movement of the terms) under which a quadratic law holds."""
+    floor = 1e-9 if is_float64(context) else 1e-4
+    if context.dynamics == "rk4":
+        return max(1e-3, floor)
+    if context.dynamics == "sgd":
+        return 0.1
+    return max(0.05, floor)
+
+
+class QuadraticLaw(TrackedLaw):
+    """Q(w) = sum_t c_t |w_t|^2 with its flow's prediction; optionally per neuron and in Fig. 2's 'delta' form."""
+
+    def __init__(
+        self,
+        context: Context,
+        ws: Workspace,
+        terms: list[Term],
+        *,
+        per_neuron: bool = False,
+        delta_form: bool = False,
+        **kw,
+    ) -> None:
+        super().__init__(context, default_tolerance=kw.pop("default_tolerance", default_tolerance(context)), **kw)
+        self.ws = ws
+        self.terms = terms
+        self.per_neuron = per_neuron
+        self.delta_form = delta_form
+        self.lam = weight_decay(context.spec)
+        self.rate = flow_rate(context)
+        self.k2 = context.k2 if context.k2 is not None else (lambda t: 1.0)
+        self.discrete = exact_gd(context) and self.applicable
+        self.integrate = second_order(context) and self.applicable
+        self.every_step = self.discrete or self.integrate
+        self._c: Tensor | None = None  # coefficient of every parameter tensor (0 if not in the law)
+        self._sq0: Tensor | None = None
+        self._Q0: Tensor | None = None
+        # GD's exact recursion: pred_k = D_k Q_0 + S_k
+        self._D = 1.0
+        self._S: Tensor | float = 0.0
+        self._pending: Tensor | None = None
+        self._a = 1.0
+        # second-order flows: P = <w, A w'>, predicted Q
+        self._P: Tensor | None = None
+        self._Qp: Tensor | None = None
+        self._f: Tensor | None = None
+        self._t: float = 0.0
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _coefs(self, snap: Snapshot) -> Tensor:
+        if self._c is None:
+            ref = snap.params[0]
+            c = torch.zeros(len(snap.params), dtype=ref.dtype, device=ref.device)
+            for term in self.terms:
+                c[term.index] += term.coef
+            self._c = c
+        return self._c
+
+    def _start(self, snap: Snapshot) -> None:
+        if self._Q0 is None:
+            c = self._coefs(snap)
+            self._sq0 = self.ws.param_sq(snap)
+            self._Q0 = (c * self._sq0).sum()
+
+    def neurons(self, snap: Snapshot) -> Tensor:
+        """The law per neuron i of the layer (d_h entries), summing to Q."""
+        total = None
+        for term in self.terms:
+            if term.neurons == "rows":
+                part = self.ws.rows_sq(snap, term.index)
+            elif term.neurons == "cols":
+                part = self.ws.cols_sq(snap, term.index)
+            else:
+                part = snap.params[term.index].square()
+            part = part * term.coef
+            total = part if total is None else total + part
+        return total
+
+    # -- driver hooks ----------------------------------------------------------------------------
+    def on_step(self, snap: Snapshot) -> None:
+        self._start(snap)
+        c = self._c
+        if self.discrete:
+            if self._pending is not None:
+                self._S = self._a * self._S + self._pending
+                self._D *= self._a
+            gsq = self.ws.grad_sq(snap)
+            if gsq is None or snap.lr is None:
+                self.discrete = False
+                return
+            eta = float(snap.lr)
+            self._pending = (eta * eta) * (c * gsq).sum()
+            self._a = (1.0 - eta * self.lam) ** 2
+        if self.integrate:
+            vsq = self.ws.velocity_sq(snap)
+            if vsq is None:
+                self.integrate = False
+                return
+            t = float(snap.t)
+            K = (c * vsq).sum()
+            lamQ = 0.0
+            if self.lam:
+                lamQ = self.lam * (c * self.ws.param_sq(snap)).sum() / float(self.k2(t))
+            r = self.rate(t)
+            if self._P is None:
+                self._P = (c * self.ws.param_velocity_dot(snap)).sum()
+                self._Qp = self._Q0
+                self._f = K - r * self._P - lamQ
+                self._t = t
+                return
+            dt = t - self._t
+            g_new = K - lamQ
+            P_new = (self._P + 0.5 * dt * (self._f + g_new)) / (1.0 + 0.5 * dt * r)
+            self._Qp = self._Qp + dt * (self._P + P_new)
+            self._P = P_new
+            self._f = g_new - r * P_new
+            self._t = t
+
+    def prediction_now(self, snap: Snapshot) -> Tensor | None:
+        """The flow's prediction of Q at this snapshot (None where it cannot be formed)."""
+        if not self.applicable:
+            return None
+        flow = self.context.flow
+        if flow == "gf":
+            decay = math.exp(-2.0 * self.lam * float(snap.t)) if self.lam else 1.0
+            return self._Q0 * decay
+        if self.integrate and self._Qp is not None:
+            return self._Qp
+        return None
+
+    def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:
+        self._start(snap)
+        c = self._c
+        sq = self.ws.param_sq(snap)
+        dsq = sq - self._sq0
+        Q = (c * sq).sum()
+        abs_c = c.abs()
+        scale = (abs_c * dsq.abs()).sum()
+        size = (abs_c * sq).sum()
+        pred = self.prediction_now(snap)
+        pred_d = None
+        if self.discrete and self._pending is not None:
+            pred_d = self._D * self._Q0 + self._S
+        drift = None if pred is None else (Q - pred).abs()
+        drift_d = None if pred_d is None else (Q - pred_d).abs()
+        out: dict[str, Tensor | float] = {}
+        if self.delta_form:
+            # Fig. 2: X(0) - X(t) against Y(0) - Y(t), with Q = X - Y and X the positive terms.
+            pos = torch.clamp(c, min=0.0)
+            neg = torch.clamp(c, max=0.0)
+            value = -(pos * dsq).sum()
+            out[self.id] = value
+            if pred is not None:
+                out[self.id + ":pred"] = (neg * dsq).sum() + self._Q0 - pred
+            if pred_d is not None:
+                out[self.id + ":pred_discrete"] = (neg * dsq).sum() + self._Q0 - pred_d
+            self.track(value, drift=drift, scale=scale, size=size, drift_discrete=drift_d)
+        else:
+            out[self.id] = Q
+            if pred is not None:
+                out[self.id + ":pred"] = pred
+            if pred_d is not None:
+                out[self.id + ":pred_discrete"] = pred_d
+            self.track(Q, drift=drift, scale=scale, size=size, drift_discrete=drift_d)
+        if self.per_neuron:
+            out[self.id + ":neurons"] = self.neurons(snap)
+        return out
+
+    def extra_reason(self) -> str | None:
+        if self._max_abs_discrete is None:
+            return None
+        d = float(self._max_abs_discrete)
+        scale = float(self._max_scale) if self._max_scale is not None else 0.0
+        size = float(self._max_size) if self._max_size is not None else 0.0
+        rel = self._relative(d, scale, size)
+        return f"GD's exact discrete prediction (:pred_discrete) is off by {rel:.2g} relative (float precision)"
+
+
+class SymmetryResidual(TrackedLaw):
+    """<grad L(w), A w> / sum_t |c_t| |g_t| |w_t|: the symmetry itself, 0 on every step (Sec. 2.3)."""
+
+    kind = "zero"
+
+    def __init__(self, context: Context, ws: Workspace, terms: list[Term], **kw) -> None:
+        tol = 1e-9 if is_float64(context) else 1e-3
+        super().__init__(context, default_tolerance=kw.pop("default_tolerance", tol), **kw)
+        self.ws = ws
+        self.terms = terms
+        self._c: Tensor | None = None
+
+    def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:
+        wg = self.ws.param_grad_dot(snap)
+        if wg is None:
+            return {}
+        if self._c is None:
+            ref = snap.params[0]
+            c = torch.zeros(len(snap.params), dtype=ref.dtype, device=ref.device)
+            for term in self.terms:
+                c[term.index] += term.coef
+            self._c = c
+        c = self._c
+        num = (c * wg).sum()
+        den = (c.abs() * self.ws.grad_norm(snap) * self.ws.param_norm(snap)).sum()
+        value = num / torch.clamp(den, min=torch.finfo(den.dtype).tiny)
+        self.track(value, scale=torch.ones_like(value))
+        return {self.id: value, self.id + ":pred": torch.zeros_like(value)}

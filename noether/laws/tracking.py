@@ -1,0 +1,244 @@
+"""The bookkeeping every law shares: initial and final value, drift from the prediction, scale, verdict.
+
+Drift is measured against the law's *prediction* (a constant for a conserved quantity, a decaying curve,
+a bound...). Its relative size is taken against the **movement of the law's terms**, not against the
+quantity itself: ``|W_2|^2 - |W_3|^2`` sits near 0 at a standard initialisation while both terms move,
+so dividing by the quantity would turn rounding into "broken". For a law whose terms are
+``T_1 .. T_n`` (e.g. ``|W_h|^2`` and ``p |W_{h+1}|^2``)
+
+    relative drift = max_t |value(t) - prediction(t)| / max_t sum_i |T_i(t) - T_i(0)|,
+
+floored at a few ulps of the terms' size (``sum_i |T_i|``) so that a run that barely moves is judged by
+float precision, not by 0/0. A law *holds* when its relative drift is at most its tolerance
+(``spec.tolerance`` if set, else the law's default for this dynamics and dtype), else it is *broken*.
+
+Everything here stays a tensor until ``summary()``: ``measure`` is called at every record and must not
+synchronise with the device (no ``.item()``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from noether.laws.base import Context, Snapshot
+from noether.summary import LawSummary
+
+DYNAMICS_LABELS = {
+    "gd": "gd (Euler discretisation of gradient flow, t = k eta)",
+    "sgd": "sgd (minibatch gradient descent, t = k eta)",
+    "momentum": "momentum (heavy ball: k2 = 1, k1 = (1 - beta)/sqrt(eta), t = k sqrt(eta))",
+    "adam": "adam (no paper flow)",
+    "nd": "nd (Newtonian dynamics, eq. 21, t = k sqrt(eta))",
+    "nag": "nag (Nesterov, eq. 20, discretises NAGF, t = k sqrt(eta))",
+    "leapfrog": "leapfrog (velocity Verlet for Newtonian dynamics)",
+    "rk4": "rk4 (classical Runge-Kutta on the {flow} flow)",
+    "general": "general (k2 w'' + k1 w' + grad L = 0, semi-implicit Euler)",
+}
+
+
+def describe_dynamics(context: Context) -> str:
+    """A one-line name of the run's dynamics for the summary, e.g. 'nd (Newtonian dynamics, eq. 21, ...)'."""
+    label = DYNAMICS_LABELS.get(context.dynamics, context.dynamics)
+    return label.format(flow=context.flow)
+
+
+def eps_of(context: Context) -> float:
+    """Machine epsilon of the run's dtype."""
+    dtype = getattr(context.spec, "dtype", "float32")
+    return float(torch.finfo(torch.float64 if dtype == "float64" else torch.float32).eps)
+
+
+def is_float64(context: Context) -> bool:
+    return getattr(context.spec, "dtype", "float32") == "float64"
+
+
+class TrackedLaw:
+    """Base class of the catalogue's laws: tensor-side drift statistics and the final verdict.
+
+    Subclasses set the descriptive attributes, implement ``measure`` (calling ``self.track``) and,
+    when ``every_step`` is True, ``on_step``.
+    """
+
+    id: str
+    family: str
+    name: str
+    symmetry: str
+    prediction: str
+    every_step: bool = False
+    kind: str = "conserved"  # "conserved" (|value - pred|), "bound" (value <= pred), "zero" (|value|)
+
+    def __init__(
+        self,
+        context: Context,
+        *,
+        id: str,
+        family: str,
+        name: str,
+        symmetry: str,
+        prediction: str,
+        default_tolerance: float,
+        applicable: bool = True,
+        reason: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        self.context = context
+        self.id = id
+        self.family = family
+        self.name = name
+        self.symmetry = symmetry
+        self.prediction = prediction
+        self.applicable = applicable  # False: measured and shown, but the paper predicts nothing here
+        self.reason = reason
+        self.note = note  # how it was judged, appended to the summary's reason
+        spec_tol = getattr(context.spec, "tolerance", None)
+        self.tolerance = float(spec_tol) if spec_tol is not None else float(default_tolerance)
+        self.tolerance_source = "spec.tolerance" if spec_tol is not None else "default for this law and dynamics"
+        self.eps = eps_of(context)
+        self._initial: Tensor | None = None
+        self._final: Tensor | None = None
+        self._max_abs: Tensor | None = None
+        self._max_scale: Tensor | None = None
+        self._max_size: Tensor | None = None
+        self._max_abs_discrete: Tensor | None = None
+        self._measured = 0
+
+    # -- driver hooks --------------------------------------------------------------------------
+    def on_step(self, snap: Snapshot) -> None:
+        """Default: nothing to accumulate."""
+
+    def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def track(
+        self,
+        value: Tensor,
+        *,
+        pred: Tensor | None = None,
+        drift: Tensor | None = None,
+        scale: Tensor | None = None,
+        size: Tensor | None = None,
+        drift_discrete: Tensor | None = None,
+    ) -> None:
+        """Record one measurement: the value, its drift from the prediction, the movement and size of its terms."""
+        value = value.detach()
+        if self._initial is None:
+            self._initial = value
+        self._final = value
+        self._measured += 1
+        if drift is None and pred is not None:
+            if self.kind == "bound":
+                drift = torch.clamp(value - pred, min=0.0)
+            else:
+                drift = (value - pred).abs()
+        if drift is None and self.kind == "zero":
+            drift = value.abs()
+        if drift is not None:
+            self._max_abs = drift if self._max_abs is None else torch.maximum(self._max_abs, drift)
+        if scale is not None:
+            self._max_scale = scale if self._max_scale is None else torch.maximum(self._max_scale, scale)
+        if size is not None:
+            self._max_size = size if self._max_size is None else torch.maximum(self._max_size, size)
+        if drift_discrete is not None:
+            m = self._max_abs_discrete
+            self._max_abs_discrete = drift_discrete if m is None else torch.maximum(m, drift_discrete)
+
+    def _relative(self, max_abs: float, scale: float | None, size: float | None) -> float:
+        floor = 64.0 * self.eps * (size or 0.0)
+        denom = max(scale or 0.0, floor)
+        if denom == 0.0:
+            return 0.0 if max_abs == 0.0 else math.inf
+        return max_abs / denom
+
+    def extra_reason(self) -> str | None:
+        """Subclasses add how the law was judged (e.g. the discrete identity's residual, a symmetry defect)."""
+        return None
+
+    def summary(self) -> LawSummary:
+        """The verdict: holds when the relative drift is within the tolerance, broken otherwise."""
+        initial = _as_float(self._initial)
+        final = _as_float(self._final)
+        max_abs = _as_float(self._max_abs)
+        scale = _as_float(self._max_scale)
+        size = _as_float(self._max_size)
+        max_rel = None if max_abs is None else self._relative(max_abs, scale, size)
+        notes = [n for n in (self.note, self.extra_reason()) if n]
+        base = dict(
+            id=self.id,
+            name=self.name,
+            family=self.family,
+            symmetry=self.symmetry,
+            dynamics=describe_dynamics(self.context),
+            prediction=self.prediction,
+            initial=_finite_or_none(initial),
+            final=_finite_or_none(final),
+            max_abs_drift=_finite_or_none(max_abs),
+            max_rel_drift=_finite_or_none(max_rel),
+        )
+        if not self.applicable:
+            reason = "; ".join([self.reason or "the paper makes no prediction here", *notes])
+            return LawSummary(**base, verdict="not applicable", tolerance=None, reason=reason)
+        if self._measured == 0:
+            return LawSummary(**base, verdict="not applicable", tolerance=None, reason="no record was measured")
+        if max_abs is None:
+            reason = "; ".join(["no prediction could be formed from the snapshots (missing velocity?)", *notes])
+            return LawSummary(**base, verdict="not applicable", tolerance=None, reason=reason)
+        bad = [x for x in (initial, final, max_abs) if x is not None and not math.isfinite(x)]
+        if bad or max_rel is None or math.isnan(max_rel):
+            reason = "; ".join(["non-finite values", *notes])
+            return LawSummary(**base, verdict="broken", tolerance=self.tolerance, reason=reason)
+        verdict = "holds" if max_rel <= self.tolerance else "broken"
+        how = f"relative drift {max_rel:.3g} {'<=' if verdict == 'holds' else '>'} tolerance {self.tolerance:g} ({self.tolerance_source})"
+        return LawSummary(**base, verdict=verdict, tolerance=self.tolerance, reason="; ".join([how, *notes]))
+
+
+def _as_float(x: Tensor | None) -> float | None:
+    if x is None:
+        return None
+    return float(x.detach().double().cpu().reshape(-1)[0]) if x.numel() == 1 else float(x.detach().double().norm())
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return x
+
+
+def not_applicable(
+    context: Context | None, *, id: str, family: str, name: str, symmetry: str, reason: str, prediction: str = "-"
+) -> LawSummary:
+    """A summary line for a law that does not apply to this spec, with the reason."""
+    return LawSummary(
+        id=id,
+        name=name,
+        family=family,
+        symmetry=symmetry,
+        dynamics=describe_dynamics(context) if context is not None else "",
+        prediction=prediction,
+        verdict="not applicable",
+        reason=reason,
+    )
+
+
+def flow_rate(context: Context) -> Any:
+    """r(t) = k1(t) / k2(t) for the second-order flows, as a Python function (0 where undefined)."""
+    flow = context.flow
+    if flow == "nd":
+        return lambda t: 0.0
+    if flow == "nagf":
+        return lambda t: 3.0 / t if t > 0 else 0.0
+    k1, k2 = context.k1, context.k2
+    if k1 is None or k2 is None:
+        return lambda t: 0.0
+
+    def r(t: float) -> float:
+        try:
+            return float(k1(t)) / float(k2(t))
+        except (ValueError, ZeroDivisionError, ArithmeticError):
+            return 0.0
+
+    return r
