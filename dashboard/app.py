@@ -1,0 +1,118 @@
+"""The Dash app: one shell (navigation, presentation mode) around the pages of ``dashboard/pages``.
+
+``create_dash(settings)`` returns a ``Dash`` on the FastAPI backend; ``lab/server.py`` adds the API
+routes to ``dash_app.server`` so that one uvicorn process serves the dashboard at ``/`` and the API at
+``/api``. Run it alone (API elsewhere, ``NOETHER_API_URL``) with ``uvicorn dashboard.app:asgi --factory``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import dash
+from dash import Dash, Input, Output, State, dcc, html
+
+from dashboard import api
+
+HERE = Path(__file__).parent
+PAGES_PACKAGE = "dashboard.pages"
+
+
+def _load_pages() -> list[str]:
+    """Import (or re-import, for a second app in one process) every module of dashboard/pages.
+
+    Each page module registers itself with ``dash.register_page`` and its callbacks with
+    ``dash.callback``; Dash hands those global callbacks to the app being set up, so a second app
+    needs the modules executed again.
+    """
+    import dashboard.pages as pages
+
+    names = []
+    for info in sorted(pkgutil.iter_modules(pages.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        full = f"{PAGES_PACKAGE}.{info.name}"
+        if full in sys.modules:
+            importlib.reload(sys.modules[full])
+        else:
+            importlib.import_module(full)
+        names.append(full)
+    return names
+
+
+def navbar() -> html.Nav:
+    links = [("Launch", "/"), ("Runs", "/runs"), ("Compare", "/compare"), ("Learn", "/learn")]
+    extra = [(p["name"], p["relative_path"]) for p in dash.page_registry.values()
+             if p.get("nav") and p["relative_path"] not in {href for _, href in links}]
+    return html.Nav(
+        className="nav",
+        children=[
+            html.A("Noether Lab", href="/", className="brand"),
+            *[dcc.Link(label, href=href, className="nav-link", id=f"nav-{label.lower()}")
+              for label, href in links + extra],
+            html.Span(className="nav-spacer"),
+            html.A("API", href="/api/docs", className="nav-link", target="_blank"),
+            html.Button("Presentation mode", id="app-present-toggle", className="btn btn-light",
+                        title="Large fonts and high contrast for projectors (remembered in this browser)"),
+        ],
+    )
+
+
+def shell() -> html.Div:
+    """The layout around every page."""
+    return html.Div(
+        id="app-root",
+        children=[
+            dcc.Store(id="app-present", storage_type="local", data=False),
+            dcc.Location(id="app-nav", refresh="callback-nav"),
+            navbar(),
+            html.Main(dash.page_container, className="page"),
+        ],
+    )
+
+
+def create_dash(settings: Any = None) -> Dash:
+    """The dashboard as a Dash app on the FastAPI backend (serve it with uvicorn)."""
+    if settings is None:
+        from lab.settings import get_settings
+
+        settings = get_settings()
+    api.configure(settings)
+    app = Dash(
+        __name__,
+        backend="fastapi",
+        use_pages=True,
+        pages_folder="",
+        assets_folder=str(HERE / "assets"),
+        suppress_callback_exceptions=True,
+        title="Noether Lab",
+        update_title=None,
+        serve_locally=True,
+    )
+    _load_pages()
+    app.layout = shell()
+
+    app.clientside_callback(
+        """
+        function(n, present) {
+            const ctx = window.dash_clientside.callback_context;
+            let on = !!present;
+            if (ctx.triggered.length && ctx.triggered[0].prop_id === 'app-present-toggle.n_clicks') { on = !on; }
+            document.body.classList.toggle('present', on);
+            return on;
+        }
+        """,
+        Output("app-present", "data"),
+        Input("app-present-toggle", "n_clicks"),
+        State("app-present", "data"),
+    )
+    return app
+
+
+def asgi() -> Any:
+    """ASGI factory for running the dashboard alone: ``uvicorn dashboard.app:asgi --factory``."""
+    return create_dash().server

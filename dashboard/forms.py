@@ -1,0 +1,278 @@
+"""The launch form, generated from the spec's JSON schema (``GET /api/schema/spec``): pure functions.
+
+``section_fields(schema, ...)`` reads field descriptions (type, default, bounds, choices, help) out of
+the schema; ``field_component`` turns one into Dash inputs with a pattern id
+``{"type": "launch-field", "path": "dynamics.lr"}`` and an error slot beside it; ``build_spec`` turns
+the collected values back into a nested spec; ``errors_by_path`` puts the backend's 422 details next to
+the field they name. Nothing here checks bounds itself: the backend is the one judge, so the user sees
+its exact message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dash import dcc, html
+
+# Variant unions of the spec: a kind chooses the sub-form.
+UNIONS = {"data": "data", "potential": "potential", "dynamics": "dynamics"}
+TOP_FIELDS = ("steps", "record_every", "seed", "loss", "dtype", "device", "tolerance")
+MODEL_FIELDS = ("widths", "activation", "bias", "init", "init_gain")
+
+
+@dataclass
+class FieldSpec:
+    """One input of the form: where its value goes in the spec and how to show it."""
+
+    path: str
+    label: str
+    type: str  # integer, number, boolean, string, enum, list (of numbers), widths, activation
+    default: Any = None
+    enum: list[Any] = field(default_factory=list)
+    bounds: str = ""
+    help: str = ""
+    optional: bool = False
+
+
+def _resolve(schema: dict, node: dict) -> dict:
+    ref = node.get("$ref")
+    if ref:
+        return schema.get("$defs", {}).get(ref.rsplit("/", 1)[-1], {})
+    return node
+
+
+def _non_null(node: dict) -> tuple[dict, bool]:
+    """The non-null alternative of an ``anyOf [X, null]`` and whether null is allowed."""
+    alts = node.get("anyOf")
+    if not alts:
+        return node, False
+    rest = [a for a in alts if a.get("type") != "null"]
+    return (rest[0] if len(rest) == 1 else {"anyOf": rest}), len(rest) < len(alts)
+
+
+def variants(schema: dict, name: str) -> dict[str, str]:
+    """kind -> definition name of a discriminated union property (``dynamics``, ``data``, ``potential``)."""
+    node, _ = _non_null(schema.get("properties", {}).get(name, {}))
+    mapping = node.get("discriminator", {}).get("mapping", {})
+    return {kind: ref.rsplit("/", 1)[-1] for kind, ref in mapping.items()}
+
+
+def describe_bounds(node: dict) -> str:
+    parts = []
+    if "exclusiveMinimum" in node:
+        parts.append(f"> {node['exclusiveMinimum']:g}")
+    if "minimum" in node:
+        parts.append(f">= {node['minimum']:g}")
+    if "exclusiveMaximum" in node:
+        parts.append(f"< {node['exclusiveMaximum']:g}")
+    if "maximum" in node:
+        parts.append(f"<= {node['maximum']:g}")
+    return ", ".join(parts)
+
+
+def field_spec(schema: dict, path: str, node: dict) -> FieldSpec:
+    """The FieldSpec of one schema property."""
+    name = path.rsplit(".", 1)[-1]
+    node = _resolve(schema, node)
+    inner, optional = _non_null(node)
+    inner = _resolve(schema, inner)
+    label = node.get("title") or inner.get("title") or name.replace("_", " ")
+    help_text = node.get("description") or inner.get("description") or ""
+    default = node.get("default", inner.get("default"))
+    if name == "activation":
+        ftype = "activation"
+    elif name == "widths":
+        ftype = "widths"
+    elif "enum" in inner:
+        return FieldSpec(path, label, "enum", default, list(inner["enum"]), "", help_text, optional)
+    elif inner.get("type") == "array":
+        ftype = "list"
+    elif inner.get("type") in ("integer", "number", "boolean", "string"):
+        ftype = inner["type"]
+    else:
+        ftype = "string"
+    return FieldSpec(path, label, ftype, default, [], describe_bounds(inner), help_text, optional)
+
+
+def section_fields(schema: dict, def_name: str | None, prefix: str, only: tuple[str, ...] | None = None) -> list[FieldSpec]:
+    """FieldSpecs of a definition's properties (all but ``kind``), with paths under ``prefix``."""
+    node = schema if def_name is None else schema.get("$defs", {}).get(def_name, {})
+    props = node.get("properties", {})
+    names = [n for n in (only or props) if n in props and n != "kind"]
+    return [field_spec(schema, f"{prefix}.{n}" if prefix else n, props[n]) for n in names]
+
+
+def _show(value: Any, ftype: str) -> Any:
+    if value is None:
+        return ""
+    if ftype == "widths" and isinstance(value, list):
+        return "-".join(str(v) for v in value)
+    if ftype == "list" and isinstance(value, list):
+        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    if ftype == "activation":
+        if isinstance(value, list):
+            return ", ".join(_act_text(a) for a in value)
+        return _act_text(value)
+    return value
+
+
+def _act_text(a: Any) -> str:
+    if isinstance(a, str):
+        return a
+    if not isinstance(a, dict):
+        return "relu"
+    kind = a.get("kind", "relu")
+    args = [a[k] for k in ("alpha", "p", "beta", "c") if k in a]
+    if kind == "swish" and a.get("trainable") is False:
+        args.append("fixed")
+    return f"{kind}({', '.join(f'{x:g}' if isinstance(x, float) else str(x) for x in args)})" if args else kind
+
+
+def field_component(f: FieldSpec, value: Any = None) -> html.Div:
+    """A labelled input for one field, with its bounds as a hint and an empty error slot."""
+    fid = {"type": "launch-field", "path": f.path, "as": f.type}
+    shown = _show(f.default if value is None else value, f.type)
+    if f.type == "boolean":
+        control = dcc.Checklist(id=fid, options=[{"label": " yes", "value": "yes"}],
+                                value=["yes"] if shown is True else [], className="check")
+    elif f.type == "enum":
+        control = dcc.Dropdown(id=fid, options=[{"label": str(o), "value": o} for o in f.enum],
+                               value=shown if shown != "" else None, clearable=f.optional)
+    else:
+        placeholder = {"widths": "e.g. 64-16-10", "activation": "relu, or one per layer: relu, repu(2)",
+                       "list": "comma-separated numbers"}.get(f.type, f.bounds or "")
+        control = dcc.Input(id=fid, type="text", value=shown, placeholder=placeholder, debounce=True,
+                            className="input")
+    hint = " · ".join(x for x in (f.bounds, f.help) if x)
+    return html.Div(
+        className="field",
+        children=[
+            html.Label(f.label, className="field-label", title=f.help),
+            control,
+            html.Div(hint, className="field-hint") if hint else None,
+            html.Div(id={"type": "launch-error", "path": f.path}, className="field-error"),
+        ],
+    )
+
+
+def _number(text: Any, integer: bool) -> Any:
+    if isinstance(text, int | float):
+        return text
+    s = str(text).strip()
+    try:
+        return int(s) if integer else float(s)
+    except ValueError:
+        try:
+            v = float(s)
+            return int(v) if integer and v.is_integer() else v
+        except ValueError:
+            return s  # let the backend say what is wrong with it
+
+
+def convert(value: Any, ftype: str) -> Any:
+    """A form value to its JSON value; empty means 'leave it out' (the spec's default)."""
+    if ftype == "boolean":
+        return bool(value)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if ftype == "integer":
+        return _number(value, True)
+    if ftype == "number":
+        return _number(value, False)
+    if ftype == "widths":
+        return [_number(v, True) for v in str(value).replace("-", ",").split(",") if v.strip()]
+    if ftype == "list":
+        return [_number(v, False) for v in str(value).replace(";", ",").split(",") if v.strip()]
+    if ftype == "activation":
+        parts = _split_top(str(value))
+        return parts[0] if len(parts) == 1 else parts
+    return value
+
+
+def _split_top(text: str) -> list[str]:
+    """'relu, repu(2), swish(1, fixed)' -> ['relu', 'repu(2)', 'swish(1, fixed)']."""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+def build_spec(values: dict[str, tuple[Any, str]], kinds: dict[str, str | None]) -> dict[str, Any]:
+    """A nested spec from ``{path: (value, type)}`` and the chosen kinds (``{"dynamics": "nd", ...}``)."""
+    spec: dict[str, Any] = {}
+    for section, kind in kinds.items():
+        if kind:
+            spec.setdefault(section, {})["kind"] = kind
+    for path, (raw, ftype) in values.items():
+        value = convert(raw, ftype)
+        if value is None:
+            continue
+        parts = path.split(".")
+        if parts[0] in kinds and not kinds[parts[0]]:
+            continue  # a section that is switched off (data for a potential, and so on)
+        node = spec
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return spec
+
+
+def loc_path(loc: list[Any], known: set[str]) -> str | None:
+    """The form path a 422 ``loc`` names: ``["body", "spec", "dynamics", "nd", "lr"]`` -> ``dynamics.lr``.
+
+    Discriminator tags (``nd``) and list indices that pydantic adds are skipped: a known path matches
+    when its parts appear in order in ``loc``, starting with its first part. The longest match wins.
+    """
+    parts = [str(p) for p in loc if not isinstance(p, int)]
+    while parts and parts[0] in ("body", "spec", "overrides"):
+        parts = parts[1:]
+    if not parts:
+        return None
+    best = None
+    for path in known:
+        segs = path.split(".")
+        if segs[0] != parts[0]:
+            continue
+        it = iter(parts)
+        if all(any(seg == p for p in it) for seg in segs) and (best is None or len(segs) > len(best.split("."))):
+            best = path
+    return best
+
+
+def errors_by_path(detail: Any, known: set[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """Split a 422 ``detail`` into messages per form field and the rest (said at the top of the form)."""
+    by_path: dict[str, list[str]] = {}
+    rest: list[str] = []
+    items = detail if isinstance(detail, list) else [detail]
+    for err in items:
+        if not isinstance(err, dict):
+            rest.append(str(err))
+            continue
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        got = err.get("input")
+        if err.get("type") not in ("missing", "value_error") and isinstance(got, int | float | str) and str(got) not in msg:
+            msg += f" (got {got!r})"
+        path = loc_path(list(err.get("loc", ())), known) or _path_in_message(msg, known)
+        if path:
+            by_path.setdefault(path, []).append(msg)
+        else:
+            loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",))
+            rest.append(f"{loc}: {msg}" if loc else msg)
+    return by_path, rest
+
+
+def _path_in_message(msg: str, known: set[str]) -> str | None:
+    """A model-level error names its field in the text ('model.widths[0] must equal ...')."""
+    head = msg.split(" ", 1)[0].split("[", 1)[0].rstrip(":")
+    return head if head in known else None

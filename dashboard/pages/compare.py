@@ -1,0 +1,146 @@
+"""Compare: several runs overlaid on shared axes (GD vs ND vs NAG, seeds, step sizes, widths).
+
+``/compare?ids=a,b,c``. Each run's series comes from the API; long ones come downsampled with
+min/max envelopes (``?points=``) and the chart says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, State, callback, dcc, html
+
+from dashboard import api, figures
+from dashboard.series import law_ids, to_columns
+
+dash.register_page(__name__, path="/compare", name="Compare", title="Compare · Noether Lab", order=3)
+
+FULL_LIMIT = 4000  # runs with at most this many records are fetched whole; longer ones as envelopes
+ENVELOPE_POINTS = 1000
+
+
+def layout(ids: str | None = None, **_: Any) -> html.Div:
+    return html.Div(
+        className="compare",
+        children=[
+            dcc.Store(id="compare-ids", data=[i for i in (ids or "").split(",") if i]),
+            dcc.Store(id="compare-data"),
+            html.H1("Compare runs"),
+            html.Div(className="toolbar", children=[
+                dcc.Input(id="compare-input", value=ids or "", placeholder="run ids, comma-separated",
+                          debounce=True, className="input wide"),
+                dcc.Dropdown(id="compare-columns", multi=True, placeholder="quantities", className="filter wide"),
+                dcc.RadioItems(id="compare-x", value="t", inline=True,
+                               options=[{"label": " physical time t", "value": "t"},
+                                        {"label": " step k", "value": "step"}]),
+                dcc.Checklist(id="compare-options", value=[], inline=True,
+                              options=[{"label": " log y", "value": "log"},
+                                       {"label": " drift from t = 0", "value": "drift"}]),
+            ]),
+            html.Div(id="compare-legend", className="hint"),
+            dcc.Loading(html.Div(id="compare-graphs", className="graphs")),
+        ],
+    )
+
+
+def columns_from_downsampled(data: dict[str, Any]) -> dict[str, list]:
+    """Columns from the API's bucketed series: each bucket drawn as its min and its max (an envelope)."""
+    steps = data.get("step") or []
+    cols: dict[str, list] = {"step": []}
+    for s in steps:
+        cols["step"] += [s, s]
+    for name, agg in (data.get("columns") or {}).items():
+        lo, hi = agg.get("min") or agg.get("mean") or [], agg.get("max") or agg.get("mean") or []
+        merged: list = []
+        for a, b in zip(lo, hi, strict=False):
+            merged += [a, b]
+        if name == "step":
+            continue
+        cols[name] = merged
+    return cols
+
+
+def run_label(run: dict[str, Any], others: list[dict[str, Any]]) -> str:
+    """A short label that tells the runs apart: dynamics, lr, seed, widths where they differ."""
+    spec = run.get("spec") or {}
+    dyn = spec.get("dynamics") or {}
+    parts = [str(dyn.get("kind", run.get("dynamics", "?")))]
+    specs = [o.get("spec") or {} for o in others]
+    for key, get in (("lr", lambda s: (s.get("dynamics") or {}).get("lr")),
+                     ("dt", lambda s: (s.get("dynamics") or {}).get("dt")),
+                     ("seed", lambda s: s.get("seed")),
+                     ("widths", lambda s: "-".join(map(str, (s.get("model") or {}).get("widths") or [])) or None)):
+        values = {str(get(s)) for s in specs}
+        if len(values) > 1 or key in ("lr", "dt") and get(spec) is not None:
+            if get(spec) is not None:
+                parts.append(f"{key}={get(spec)}")
+    return " ".join(parts) + f" ({run['id'][:8]})"
+
+
+@callback(
+    Output("compare-ids", "data"),
+    Input("compare-input", "value"),
+    prevent_initial_call=True,
+)
+def set_ids(text):
+    return [i.strip() for i in (text or "").split(",") if i.strip()]
+
+
+@callback(
+    Output("compare-data", "data"),
+    Output("compare-columns", "options"),
+    Output("compare-columns", "value"),
+    Output("compare-legend", "children"),
+    Input("compare-ids", "data"),
+    State("compare-columns", "value"),
+)
+async def load(ids, chosen):
+    """Each run's record and series (whole, or as envelopes when long)."""
+    runs, missing = [], []
+    for run_id in ids or []:
+        res = await api.get(f"/runs/{run_id}")
+        if not res.ok:
+            missing.append(f"{run_id}: {res.message()}")
+            continue
+        runs.append(res.data)
+    out = []
+    for run in runs:
+        total = run.get("step") or 0
+        every = ((run.get("spec") or {}).get("record_every") or 1)
+        if total // every <= FULL_LIMIT:
+            cols = to_columns(await api.all_records(run["id"]))
+            cols = {k: v for k, v in cols.items() if not any(isinstance(x, list) for x in v[:1])}
+        else:
+            data = await api.downsampled(run["id"], ENVELOPE_POINTS)
+            cols = columns_from_downsampled(data or {})
+        out.append({"id": run["id"], "label": run_label(run, runs), "columns": cols})
+    common: list[str] = []
+    for r in out:
+        for c in ["loss", *law_ids(r["columns"])]:
+            if c in r["columns"] and c not in common:
+                common.append(c)
+    value = [c for c in (chosen or []) if c in common] or common[:4]
+    legend = ["Comparing: " + "; ".join(r["label"] for r in out)] if out else ["Select runs on the Runs page."]
+    if missing:
+        legend.append(html.Div("Not found: " + "; ".join(missing), className="error"))
+    return out, [{"label": c, "value": c} for c in common], value, legend
+
+
+@callback(
+    Output("compare-graphs", "children"),
+    Input("compare-data", "data"),
+    Input("compare-columns", "value"),
+    Input("compare-x", "value"),
+    Input("compare-options", "value"),
+)
+def draw(runs, columns, x_name, options):
+    """One overlay per quantity; every chart shares the x axis (zoom one, all follow)."""
+    if not runs:
+        return html.P("Nothing to compare yet.", className="hint")
+    options = options or []
+    if not columns:
+        return html.P("Choose the quantities to compare.", className="hint")
+    fig = figures.compare_grid(runs, columns, x_name=x_name or "t", log_loss="log" in options,
+                               drift="drift" in options)
+    return dcc.Graph(id="compare-graph", figure=fig, config={"displaylogo": False}, className="plot")

@@ -1,0 +1,372 @@
+"""Launch: the gallery of presets (the paper's figures first), a form built from the spec schema, sweeps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+
+from dashboard import api, forms
+from dashboard.series import parse_list, parse_widths_list
+
+dash.register_page(__name__, path="/", name="Launch", title="Noether Lab", order=0)
+
+DEFAULT_SPEC: dict[str, Any] = {
+    "model": {"widths": [64, 16, 10], "activation": "relu"},
+    "data": {"kind": "digits", "samples": 200},
+    "dynamics": {"kind": "gd", "lr": 0.05},
+    "steps": 300,
+    "record_every": 1,
+}
+
+
+def layout(**_: Any) -> html.Div:
+    return html.Div(
+        className="launch",
+        children=[
+            dcc.Store(id="launch-init", data=0),
+            dcc.Store(id="launch-schema"),
+            dcc.Store(id="launch-presets"),
+            dcc.Store(id="launch-base", data=DEFAULT_SPEC),
+            html.H1("Launch an experiment"),
+            html.P("Each card reproduces a result of the paper (Głuch & Urbanke, Noether: the more things change, "
+                   "the more stay the same) or shows a law at work. One click runs it and opens its live page.",
+                   className="lead"),
+            html.Div(id="launch-gallery", className="gallery", children=html.Div("Loading presets…")),
+            html.H2("Custom experiment"),
+            html.Div(id="launch-form-status", className="form-status"),
+            html.Div(
+                className="form",
+                children=[
+                    html.Div(className="form-row", children=[
+                        html.Div(className="field", children=[
+                            html.Label("What is trained", className="field-label"),
+                            dcc.RadioItems(id="launch-problem", value="network", inline=True,
+                                           options=[{"label": " a network on data", "value": "network"},
+                                                    {"label": " a point in a potential", "value": "potential"}]),
+                        ]),
+                        html.Div(id="launch-kind-data-box", className="field", children=[
+                            html.Label("Data", className="field-label"),
+                            dcc.Dropdown(id="launch-kind-data", value="digits", clearable=False),
+                        ]),
+                        html.Div(id="launch-kind-potential-box", className="field", children=[
+                            html.Label("Potential", className="field-label"),
+                            dcc.Dropdown(id="launch-kind-potential", value="sphere", clearable=False),
+                        ]),
+                        html.Div(className="field", children=[
+                            html.Label("Dynamics", className="field-label"),
+                            dcc.Dropdown(id="launch-kind-dynamics", value="gd", clearable=False),
+                        ]),
+                    ]),
+                    html.Fieldset([html.Legend("Model"), html.Div(id="launch-model-fields", className="fields")],
+                                  id="launch-model-box"),
+                    html.Fieldset([html.Legend("Data"), html.Div(id="launch-data-fields", className="fields")],
+                                  id="launch-data-box"),
+                    html.Fieldset([html.Legend("Potential"), html.Div(id="launch-potential-fields", className="fields")],
+                                  id="launch-potential-box"),
+                    html.Fieldset([html.Legend("Dynamics"), html.Div(id="launch-dynamics-fields", className="fields")]),
+                    html.Fieldset([html.Legend("Initial state"), html.Div(id="launch-initial-fields", className="fields")]),
+                    html.Fieldset([html.Legend("Run"), html.Div(id="launch-top-fields", className="fields")]),
+                    html.Div(className="buttons", children=[
+                        html.Button("Check", id="launch-validate", className="btn"),
+                        html.Button("Run", id="launch-submit", className="btn btn-primary"),
+                    ]),
+                    html.Div(id="launch-errors", className="errors"),
+                    html.Div(id="launch-valid", className="valid"),
+                ],
+            ),
+            html.H2("Sweep"),
+            html.P("The form's experiment, once per combination of the values below (leave a line empty to keep "
+                   "the form's value). The runs share a group and open together in the runs table.", className="hint"),
+            html.Div(className="form fields", children=[
+                _sweep_input("launch-sweep-seeds", "Seeds", "0, 1, 2"),
+                _sweep_input("launch-sweep-lrs", "Learning rates (dynamics.lr)", "0.01, 0.02, 0.05"),
+                _sweep_input("launch-sweep-widths", "Widths (model.widths)", "64-16-10; 64-64-10"),
+                html.Div(className="field", children=[
+                    html.Label("Dynamics", className="field-label"),
+                    dcc.Checklist(id="launch-sweep-dynamics", inline=True,
+                                  options=[{"label": f" {k}", "value": k} for k in ("gd", "nd", "nag", "momentum")]),
+                ]),
+                html.Div(className="buttons", children=[
+                    html.Button("Launch sweep", id="launch-sweep-submit", className="btn btn-primary")]),
+                html.Div(id="launch-sweep-result", className="errors"),
+            ]),
+        ],
+    )
+
+
+def _sweep_input(id_: str, label: str, placeholder: str) -> html.Div:
+    return html.Div(className="field", children=[
+        html.Label(label, className="field-label"),
+        dcc.Input(id=id_, type="text", placeholder=placeholder, className="input", debounce=True),
+    ])
+
+
+def preset_card(p: dict[str, Any]) -> html.Div:
+    """One gallery card: title, the paper's figure, what to look at, the prediction, Run."""
+    return html.Div(
+        className="card",
+        id=f"launch-card-{p['name']}",
+        children=[
+            html.Div(className="card-head", children=[
+                html.H3(p.get("title") or p["name"]),
+                html.Span(p["figure"], className="badge") if p.get("figure") else None,
+            ]),
+            dcc.Markdown(p.get("explanation") or "", mathjax=True, className="card-text"),
+            html.Div([html.B("Look at: "), p.get("look_at") or ""], className="card-text") if p.get("look_at") else None,
+            html.Div([html.B("Prediction: "), p.get("prediction") or ""], className="card-text")
+            if p.get("prediction") else None,
+            html.Div(className="buttons", children=[
+                html.Button("Run", id={"type": "launch-run", "preset": p["name"]}, className="btn btn-primary"),
+                html.Button("Edit in form", id={"type": "launch-edit", "preset": p["name"]}, className="btn"),
+            ]),
+        ],
+    )
+
+
+def order_presets(presets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The paper's figures first (in figure order), then the others by name."""
+    def key(p: dict[str, Any]) -> tuple:
+        fig = str(p.get("figure") or "")
+        digits = "".join(ch if ch.isdigit() else " " for ch in fig).split()
+        return (0 if fig else 1, int(digits[0]) if digits else 99, p.get("name", ""))
+
+    return sorted(presets, key=key)
+
+
+@callback(
+    Output("launch-gallery", "children"),
+    Output("launch-schema", "data"),
+    Output("launch-presets", "data"),
+    Input("launch-init", "data"),
+)
+async def load(_: Any):
+    presets, schema = await api.get("/presets"), await api.get("/schema/spec")
+    if not presets.ok:
+        gallery: Any = html.Div(f"Cannot load the presets: {presets.message()}", className="error")
+        items: list = []
+    else:
+        items = presets.data if isinstance(presets.data, list) else presets.data.get("items", [])
+        gallery = [preset_card(p) for p in order_presets(items)]
+    return gallery, schema.data if schema.ok else None, {p["name"]: p.get("spec") for p in items}
+
+
+@callback(
+    Output("launch-kind-data", "options"),
+    Output("launch-kind-potential", "options"),
+    Output("launch-kind-dynamics", "options"),
+    Input("launch-schema", "data"),
+)
+def kind_options(schema: dict | None):
+    if not schema:
+        return [], [], []
+    return tuple([{"label": k, "value": k} for k in forms.variants(schema, name)]
+                  for name in ("data", "potential", "dynamics"))
+
+
+def _get(spec: dict, path: str) -> Any:
+    node: Any = spec
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _fields(schema: dict, specs: list[forms.FieldSpec], base: dict, section_kind: str | None = None) -> list:
+    out = []
+    for f in specs:
+        section = f.path.split(".")[0]
+        value = _get(base, f.path)
+        if section_kind is not None and (base.get(section) or {}).get("kind") != section_kind:
+            value = None  # another variant's values do not carry over
+        out.append(forms.field_component(f, value))
+    return out
+
+
+@callback(
+    Output("launch-model-fields", "children"),
+    Output("launch-data-fields", "children"),
+    Output("launch-potential-fields", "children"),
+    Output("launch-dynamics-fields", "children"),
+    Output("launch-initial-fields", "children"),
+    Output("launch-top-fields", "children"),
+    Output("launch-model-box", "hidden"),
+    Output("launch-data-box", "hidden"),
+    Output("launch-potential-box", "hidden"),
+    Output("launch-kind-data-box", "hidden"),
+    Output("launch-kind-potential-box", "hidden"),
+    Input("launch-schema", "data"),
+    Input("launch-problem", "value"),
+    Input("launch-kind-data", "value"),
+    Input("launch-kind-potential", "value"),
+    Input("launch-kind-dynamics", "value"),
+    Input("launch-base", "data"),
+)
+def render_form(schema, problem, data_kind, potential_kind, dynamics_kind, base):
+    """The form's sections for the chosen kinds, filled from the base spec (a preset or the default)."""
+    if not schema:
+        return [], [], [], [], [], [], True, True, True, True, True
+    base = base or {}
+    network = problem != "potential"
+    dv, pv, yv = forms.variants(schema, "data"), forms.variants(schema, "potential"), forms.variants(schema, "dynamics")
+    model = _fields(schema, forms.section_fields(schema, "MLPSpec", "model", forms.MODEL_FIELDS), base)
+    data = _fields(schema, forms.section_fields(schema, dv.get(data_kind), "data"), base, data_kind)
+    potential = _fields(schema, forms.section_fields(schema, pv.get(potential_kind), "potential"), base, potential_kind)
+    dynamics = _fields(schema, forms.section_fields(schema, yv.get(dynamics_kind), "dynamics"), base, dynamics_kind)
+    initial_names = ("velocity_scale",) if network else ("position", "velocity")
+    initial = _fields(schema, forms.section_fields(schema, "InitialState", "initial", initial_names), base)
+    top = _fields(schema, forms.section_fields(schema, None, "", forms.TOP_FIELDS), base)
+    return (model, data if network else [], potential if not network else [], dynamics, initial, top,
+            not network, not network, network, not network, network)
+
+
+@callback(
+    Output("launch-base", "data"),
+    Output("launch-problem", "value"),
+    Output("launch-kind-data", "value"),
+    Output("launch-kind-potential", "value"),
+    Output("launch-kind-dynamics", "value"),
+    Output("launch-form-status", "children"),
+    Input({"type": "launch-edit", "preset": ALL}, "n_clicks"),
+    State("launch-presets", "data"),
+    prevent_initial_call=True,
+)
+def edit_preset(clicks, presets):
+    """Load a preset's spec into the form."""
+    if not ctx.triggered_id or not any(clicks):
+        return (no_update,) * 6
+    name = ctx.triggered_id["preset"]
+    spec = (presets or {}).get(name) or {}
+    network = spec.get("potential") is None
+    return (spec, "network" if network else "potential", (spec.get("data") or {}).get("kind", "digits"),
+            (spec.get("potential") or {}).get("kind", "sphere"), (spec.get("dynamics") or {}).get("kind", "gd"),
+            f"Form loaded from preset '{name}': change what you like, then Run.")
+
+
+@callback(
+    Output("app-nav", "href", allow_duplicate=True),
+    Output("launch-form-status", "children", allow_duplicate=True),
+    Input({"type": "launch-run", "preset": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+async def run_preset(clicks):
+    """One click: submit the preset and open its live page."""
+    if not ctx.triggered_id or not any(c for c in clicks if c):
+        return no_update, no_update
+    name = ctx.triggered_id["preset"]
+    res = await api.post("/runs", {"preset": name})
+    if not res.ok:
+        return no_update, html.Div(f"Could not start '{name}': {res.message()}", className="error")
+    return f"/runs/{res.data['id']}", no_update
+
+
+def collect_spec(values: list, ids: list[dict], problem: str, data_kind: str, potential_kind: str,
+                 dynamics_kind: str) -> dict[str, Any]:
+    """The spec the form describes."""
+    network = problem != "potential"
+    kinds = {"data": data_kind if network else None, "potential": potential_kind if not network else None,
+             "dynamics": dynamics_kind, "model": "mlp" if network else None}
+    collected = {i["path"]: (v, i["as"]) for v, i in zip(values, ids, strict=False)}
+    spec = forms.build_spec(collected, kinds)
+    spec.get("model", {}).pop("kind", None) if network else spec.pop("model", None)
+    return spec
+
+
+def _error_outputs(by_path: dict[str, list[str]]) -> list:
+    return [" ".join(by_path.get(o["id"]["path"], [])) or None for o in ctx.outputs_list[0]]
+
+
+@callback(
+    Output({"type": "launch-error", "path": ALL}, "children"),
+    Output("launch-errors", "children"),
+    Output("launch-valid", "children"),
+    Output("app-nav", "href", allow_duplicate=True),
+    Input("launch-validate", "n_clicks"),
+    Input("launch-submit", "n_clicks"),
+    State({"type": "launch-field", "path": ALL, "as": ALL}, "value"),
+    State({"type": "launch-field", "path": ALL, "as": ALL}, "id"),
+    State("launch-problem", "value"),
+    State("launch-kind-data", "value"),
+    State("launch-kind-potential", "value"),
+    State("launch-kind-dynamics", "value"),
+    prevent_initial_call=True,
+)
+async def check_or_run(_v, _s, values, ids, problem, data_kind, potential_kind, dynamics_kind):
+    """Validate with the backend; show its 422 messages next to the fields; on Run, submit and open the run."""
+    spec = collect_spec(values, ids, problem, data_kind, potential_kind, dynamics_kind)
+    known = {i["path"] for i in ids}
+    res = await api.post("/validate", {"spec": spec})
+    if not res.ok:
+        detail = res.data.get("detail") if isinstance(res.data, dict) else res.data
+        by_path, rest = forms.errors_by_path(detail, known)
+        box = html.Ul([html.Li(m) for m in rest]) if rest else None
+        head = html.Div(f"The backend refused the spec ({res.status}): fix the fields marked in red.",
+                        className="error") if by_path or rest else None
+        return _error_outputs(by_path), [head, box], None, no_update
+    if ctx.triggered_id == "launch-submit":
+        run = await api.post("/runs", {"spec": spec})
+        if not run.ok:
+            return _error_outputs({}), html.Div(f"Could not start the run: {run.message()}", className="error"), \
+                None, no_update
+        return _error_outputs({}), None, None, f"/runs/{run.data['id']}"
+    laws = res.data.get("laws") if isinstance(res.data, dict) else None
+    names = [(law.get("name") or law.get("id")) if isinstance(law, dict) else str(law) for law in laws or []]
+    ok = html.Div(["The spec is valid.", html.Br(),
+                   f"Laws that apply: {', '.join(names)}" if names else "No law of the catalogue applies."],
+                  className="ok")
+    return _error_outputs({}), None, ok, no_update
+
+
+@callback(
+    Output("launch-sweep-result", "children"),
+    Output("app-nav", "href", allow_duplicate=True),
+    Input("launch-sweep-submit", "n_clicks"),
+    State("launch-sweep-seeds", "value"),
+    State("launch-sweep-lrs", "value"),
+    State("launch-sweep-widths", "value"),
+    State("launch-sweep-dynamics", "value"),
+    State({"type": "launch-field", "path": ALL, "as": ALL}, "value"),
+    State({"type": "launch-field", "path": ALL, "as": ALL}, "id"),
+    State("launch-problem", "value"),
+    State("launch-kind-data", "value"),
+    State("launch-kind-potential", "value"),
+    State("launch-kind-dynamics", "value"),
+    prevent_initial_call=True,
+)
+async def sweep(_n, seeds, lrs, widths, dynamics, values, ids, problem, data_kind, potential_kind, dynamics_kind):
+    """A grid over seeds, learning rates, widths or dynamics, submitted as one sweep."""
+    spec = collect_spec(values, ids, problem, data_kind, potential_kind, dynamics_kind)
+    try:
+        grid = build_grid(seeds, lrs, widths, dynamics, spec.get("dynamics") or {})
+    except ValueError as exc:
+        return html.Div(str(exc), className="error"), no_update
+    if not grid:
+        return html.Div("Give at least one list of values to sweep over.", className="error"), no_update
+    res = await api.post("/sweeps", {"spec": spec, "grid": grid})
+    if not res.ok:
+        return html.Div(f"The backend refused the sweep ({res.status}): {res.message()}", className="error"), no_update
+    return None, f"/runs?group={res.data['group']}"
+
+
+def build_grid(seeds: str | None, lrs: str | None, widths: str | None, dynamics: list[str] | None,
+               base_dynamics: dict[str, Any]) -> dict[str, list]:
+    """The sweep grid (docs/api.md): dotted field paths to lists of values."""
+    grid: dict[str, list] = {}
+    if seeds and seeds.strip():
+        grid["seed"] = parse_list(seeds, int)
+    if lrs and lrs.strip():
+        grid["dynamics.lr"] = parse_list(lrs, float)
+    if widths and widths.strip():
+        grid["model.widths"] = parse_widths_list(widths)
+    if dynamics:
+        lr = base_dynamics.get("lr")
+        entries = []
+        for kind in dynamics:
+            entry: dict[str, Any] = {"kind": kind}
+            if lr is not None and "dynamics.lr" not in grid:
+                entry["lr"] = lr
+            entries.append(entry)
+        grid["dynamics"] = entries
+    return grid

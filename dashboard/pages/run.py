@@ -1,0 +1,315 @@
+"""One run, live: trajectory, loss, each law beside its prediction, balance diagnostics, verdicts.
+
+The charts are laid out here from the pure builders (empty, with ``meta.live`` on each trace);
+``assets/live.js`` streams the records into them (``run-live`` is its report back to Dash: the columns
+and views it has seen, the frame count for the replay slider, whether the stream is done).
+Status, progress, ETA and the verdict table come from the run record, polled once a second.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+
+from dashboard import api, figures
+from dashboard.series import duration_seconds, eta_seconds, format_seconds, law_ids
+
+dash.register_page(__name__, path_template="/runs/<run_id>", name="Run", title="Run · Noether Lab", order=2)
+
+TERMINAL = ("succeeded", "failed", "cancelled", "diverged")
+GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+def layout(run_id: str | None = None, **_: Any) -> html.Div:
+    return html.Div(
+        id="run-page",
+        className="run",
+        **{"data-run": run_id or ""},
+        children=[
+            dcc.Store(id="run-id", data=run_id),
+            dcc.Store(id="run-info"),
+            dcc.Store(id="run-live"),
+            dcc.Store(id="run-graph-key"),
+            dcc.Interval(id="run-tick", interval=1000),
+            dcc.Interval(id="run-play-tick", interval=120, disabled=True),
+            html.Div(className="run-head", children=[
+                html.H1(id="run-title", children=f"Run {run_id}" if run_id else "Run"),
+                html.Span(id="run-status", className="status"),
+                html.Button("Cancel", id="run-cancel", className="btn btn-danger", disabled=True),
+                html.Span(id="run-cancel-msg", className="hint"),
+            ]),
+            html.Div(className="run-progress", children=[
+                html.Progress(id="run-progress", max=1, value=0),
+                html.Span(id="run-progress-text", className="hint"),
+                html.Span(id="run-eta", className="hint"),
+            ]),
+            html.Div(id="run-reason", className="errors"),
+            html.Div(className="toolbar", children=[
+                dcc.Checklist(id="run-log", options=[{"label": " log loss axis", "value": "log"}], value=["log"],
+                              inline=True),
+                html.Span("Export:", className="hint"),
+                html.A("CSV", id="run-export-csv", className="btn btn-light", target="_blank"),
+                html.A("Parquet", id="run-export-parquet", className="btn btn-light", target="_blank"),
+                html.A("Spec (JSON)", id="run-export-spec", className="btn btn-light", target="_blank"),
+                html.Button("Figures as PNG", id="run-export-png", className="btn btn-light"),
+                html.Button("Figures as SVG", id="run-export-svg", className="btn btn-light"),
+                html.Span(id="run-live-text", className="hint"),
+            ]),
+            html.Div(className="replay", children=[
+                html.Button("Play", id="run-play", className="btn"),
+                html.Div(dcc.Slider(id="run-slider", min=0, max=1, step=1, value=None, marks=None,
+                                    updatemode="drag", tooltip={"placement": "bottom"}), className="slider"),
+                html.Span(id="run-frame-text", className="hint"),
+            ]),
+            html.Div(id="run-graphs", className="graphs"),
+            html.H2("Verdicts"),
+            html.Div(id="run-verdicts", children=html.P("The verdicts appear when the run ends.", className="hint")),
+            html.Div(id="run-dummy", hidden=True),
+            html.Div(id="run-dummy2", hidden=True),
+            html.Div(id="run-dummy3", hidden=True),
+        ],
+    )
+
+
+@callback(
+    Output("run-info", "data"),
+    Output("run-tick", "disabled"),
+    Input("run-tick", "n_intervals"),
+    State("run-id", "data"),
+    State("run-info", "data"),
+)
+async def poll(_n, run_id, previous):
+    """The run record, once a second until the run has ended and its summary is in."""
+    if not run_id:
+        return None, True
+    res = await api.get(f"/runs/{run_id}")
+    if not res.ok:
+        return {"error": res.message(), "status_code": res.status}, res.status == 404
+    info = res.data
+    done = info.get("status") in TERMINAL and info.get("summary") is not None
+    if previous and previous.get("status") == info.get("status") and previous.get("progress") == info.get("progress") \
+            and previous.get("summary") == info.get("summary") and not done:
+        info = no_update
+    return info, done
+
+
+def status_view(info: dict[str, Any] | None) -> dict[str, Any]:
+    """Texts of the header: status, progress, ETA, reason (pure, for tests)."""
+    if not info:
+        return {"status": "loading", "progress": 0, "progress_text": "", "eta": "", "reason": "", "cancellable": False}
+    if "error" in info:
+        return {"status": "not found" if info.get("status_code") == 404 else "error", "progress": 0,
+                "progress_text": "", "eta": "", "reason": info["error"], "cancellable": False}
+    status = info.get("status", "?")
+    progress = float(info.get("progress") or 0.0)
+    step, steps = info.get("step"), info.get("steps")
+    text = f"step {step:,} of {steps:,}" if isinstance(step, int) and isinstance(steps, int) else f"{progress:.0%}"
+    if status == "running":
+        eta = f"ETA {format_seconds(eta_seconds(progress, info.get('started_at')))}"
+    elif status in TERMINAL:
+        eta = f"took {format_seconds(duration_seconds(info.get('started_at'), info.get('finished_at')))}"
+    else:
+        eta = "waiting for a worker"
+    return {"status": status, "progress": progress if status != "succeeded" else 1.0, "progress_text": text,
+            "eta": eta, "reason": info.get("reason") or "", "cancellable": status in ("queued", "running")}
+
+
+@callback(
+    Output("run-status", "children"),
+    Output("run-status", "className"),
+    Output("run-progress", "value"),
+    Output("run-progress-text", "children"),
+    Output("run-eta", "children"),
+    Output("run-reason", "children"),
+    Output("run-cancel", "disabled"),
+    Output("run-title", "children"),
+    Output("run-verdicts", "children"),
+    Input("run-info", "data"),
+    State("run-id", "data"),
+)
+def show_info(info, run_id):
+    v = status_view(info)
+    title = f"Run {run_id}"
+    if info and info.get("name"):
+        title = f"{info['name']} · {run_id}"
+    elif info and info.get("preset"):
+        title = f"{info['preset']} · {run_id}"
+    summary = (info or {}).get("summary")
+    verdicts = verdict_table(summary) if summary else no_update
+    return (v["status"], f"status status-{v['status'].replace(' ', '-')}", v["progress"], v["progress_text"], v["eta"],
+            v["reason"], not v["cancellable"], title, verdicts)
+
+
+def verdict_table(summary: dict[str, Any]) -> html.Div:
+    """The run summary's verdicts, one law per row."""
+    rows = figures.verdict_rows(summary)
+    if not rows:
+        return html.P("No law of the catalogue applies to this run.", className="hint")
+    cols = ["law", "symmetry", "prediction", "initial", "final", "max rel. drift", "tolerance", "verdict", "why"]
+    head = html.Tr([html.Th(c) for c in cols])
+    body = [html.Tr([html.Td(r[c], className=f"verdict-{r['verdict'].replace(' ', '-')}" if c == "verdict" else None)
+                     for c in cols], id=f"run-verdict-{i}") for i, r in enumerate(rows)]
+    loss = []
+    if summary.get("loss_final") is not None:
+        loss = [html.P(f"Loss: {summary.get('loss_initial', 0):.4g} → {summary['loss_final']:.4g} "
+                       f"(best {summary.get('loss_best') or summary['loss_final']:.4g}); "
+                       f"{summary.get('steps_done', 0):,} steps at {summary.get('steps_per_s', 0):,.0f} steps/s "
+                       f"on {summary.get('device', '?')}.", className="hint")]
+    return html.Div([html.Table([html.Thead(head), html.Tbody(body)], className="table verdicts", id="run-verdict-table"),
+                     *loss])
+
+
+@callback(
+    Output("run-export-csv", "href"),
+    Output("run-export-parquet", "href"),
+    Output("run-export-spec", "href"),
+    Input("run-id", "data"),
+)
+def export_links(run_id):
+    base = f"/api/runs/{run_id}/export?format="
+    return base + "csv", base + "parquet", base + "spec"
+
+
+@callback(
+    Output("run-cancel-msg", "children"),
+    Input("run-cancel", "n_clicks"),
+    State("run-id", "data"),
+    prevent_initial_call=True,
+)
+async def cancel(_n, run_id):
+    res = await api.post(f"/runs/{run_id}/cancel")
+    return "cancel requested" if res.ok else f"could not cancel: {res.message()}"
+
+
+def graph_key(live: dict[str, Any] | None, info: dict[str, Any] | None) -> str:
+    cols = sorted((live or {}).get("columns") or [])
+    views = sorted(((live or {}).get("views") or {}).keys())
+    names = sorted(law.get("id", "") for law in ((info or {}).get("summary") or {}).get("laws") or [])
+    return "|".join([",".join(cols), ",".join(views), ",".join(names)])
+
+
+def build_graphs(live: dict[str, Any], info: dict[str, Any] | None, log_y: bool = True) -> list:
+    """The run's charts for the columns and views the stream has shown, empty: live.js fills them."""
+    cols = {c: [] for c in (live.get("columns") or [])}
+    views = live.get("views") or {}
+    spec = (info or {}).get("spec") or {}
+    laws = {law["id"]: law for law in ((info or {}).get("summary") or {}).get("laws") or [] if "id" in law}
+    out = []
+
+    def graph(gid: str, fig, cls: str = "graph") -> html.Div:
+        return html.Div(dcc.Graph(id=gid, figure=fig, config=GRAPH_CONFIG, className="plot"), className=cls)
+
+    if views.get("position") == [3]:
+        potential = spec.get("potential") or {}
+        radius = potential.get("radius", 1.0) if potential.get("kind") == "sphere" else None
+        fig = figures.trajectory_figure([], radius=radius)
+        fig.update_layout(scene=dict(xaxis=dict(range=[-1.6 * (radius or 1), 1.6 * (radius or 1)]),
+                                     yaxis=dict(range=[-1.6 * (radius or 1), 1.6 * (radius or 1)]),
+                                     zaxis=dict(range=[-1.6 * (radius or 1), 1.6 * (radius or 1)])))
+        out.append(graph("run-graph-trajectory", fig, "graph graph-3d"))
+    if len(views.get("particles") or []) == 2 and views["particles"][1] == 3:
+        out.append(graph("run-graph-particles", figures.particles_figure([]), "graph graph-3d"))
+    if "loss" in cols:
+        out.append(graph("run-graph-loss", figures.loss_figure(cols, log_y=log_y)))
+    ids = law_ids(c for c in cols if c not in ("step", "t", "loss"))
+    for i, law_id in enumerate(ids):
+        law = laws.get(law_id, {})
+        out.append(graph(f"run-graph-law-{i}", figures.law_figure(cols, law_id, law.get("name", ""),
+                                                                  law.get("prediction", ""))))
+    if ids:
+        out.append(graph("run-graph-drift", figures.drift_figure(cols, ids)))
+    for i, view in enumerate(v for v in views if v.endswith(":neurons")):
+        out.append(graph(f"run-graph-neurons-{i}", figures.neurons_heatmap([], [], col=view)))
+        out.append(graph(f"run-graph-hist-{i}", figures.neurons_histogram([], col=view)))
+    for i, view in enumerate(v for v in views if v.endswith(":matrix")):
+        out.append(graph(f"run-graph-matrix-{i}", figures.matrix_heatmap([], col=view)))
+    if not out:
+        out.append(html.P("Waiting for the first records…", className="hint"))
+    return out
+
+
+@callback(
+    Output("run-graphs", "children"),
+    Output("run-graph-key", "data"),
+    Input("run-live", "data"),
+    Input("run-info", "data"),
+    State("run-graph-key", "data"),
+    State("run-log", "value"),
+)
+def graphs(live, info, key, log_value):
+    """Lay the charts out again only when the set of columns, views or law names changes."""
+    if not live or live.get("run") is None:
+        return [html.P("Waiting for the first records…", className="hint")], None
+    new_key = graph_key(live, info)
+    if new_key == key:
+        return no_update, no_update
+    return build_graphs(live, info, log_y="log" in (log_value or [])), new_key
+
+
+@callback(
+    Output("run-slider", "max"),
+    Output("run-live-text", "children"),
+    Input("run-live", "data"),
+)
+def live_text(live):
+    if not live:
+        return no_update, ""
+    frames = max(1, int(live.get("frames") or 0))
+    n = int(live.get("n") or 0)
+    state = "complete" if live.get("done") else f"live ({live.get('mode')})"
+    return frames - 1, f"{n:,} records · {state}"
+
+
+clientside_callback(
+    "function(value, live) { return window.dash_clientside.noether.seek(value, live); }",
+    Output("run-frame-text", "children"),
+    Input("run-slider", "value"),
+    State("run-live", "data"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    "function(value) { return window.dash_clientside.noether.log(value); }",
+    Output("run-dummy", "children"),
+    Input("run-log", "value"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    "function(a, b) { return window.dash_clientside.noether.download(a, b); }",
+    Output("run-dummy2", "children"),
+    Input("run-export-png", "n_clicks"),
+    Input("run-export-svg", "n_clicks"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    """
+    function(n, disabled) {
+        const playing = !disabled;
+        return [playing, playing ? "Play" : "Pause"];
+    }
+    """,
+    Output("run-play-tick", "disabled"),
+    Output("run-play", "children"),
+    Input("run-play", "n_clicks"),
+    State("run-play-tick", "disabled"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    """
+    function(n, value, max) {
+        const step = Math.max(1, Math.round((max || 1) / 200));
+        let v = (value === null || value === undefined || value >= max) ? 0 : value + step;
+        return Math.min(v, max);
+    }
+    """,
+    Output("run-slider", "value"),
+    Input("run-play-tick", "n_intervals"),
+    State("run-slider", "value"),
+    State("run-slider", "max"),
+    prevent_initial_call=True,
+)

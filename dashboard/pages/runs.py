@@ -1,0 +1,174 @@
+"""Runs: every run in a table with filters, editable tags and notes, and a selection to compare."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, State, callback, dash_table, dcc, html, no_update
+
+from dashboard import api
+from dashboard.series import duration_seconds, format_seconds
+
+dash.register_page(__name__, path="/runs", name="Runs", title="Runs · Noether Lab", order=1)
+
+STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "diverged"]
+COLUMNS = [
+    {"name": "run", "id": "link", "presentation": "markdown"},
+    {"name": "status", "id": "status"},
+    {"name": "preset", "id": "preset"},
+    {"name": "dynamics", "id": "dynamics"},
+    {"name": "tags", "id": "tags", "editable": True},
+    {"name": "note", "id": "note", "editable": True},
+    {"name": "created", "id": "created"},
+    {"name": "duration", "id": "duration"},
+    {"name": "best loss", "id": "best_loss"},
+    {"name": "verdicts", "id": "verdicts"},
+    {"name": "group", "id": "group"},
+]
+
+
+def layout(group: str | None = None, status: str | None = None, tag: str | None = None,
+           preset: str | None = None, **_: Any) -> html.Div:
+    return html.Div(
+        className="runs",
+        children=[
+            dcc.Interval(id="runs-tick", interval=2000),
+            html.H1("Runs"),
+            html.Div(className="toolbar", children=[
+                dcc.Dropdown(id="runs-filter-status", options=STATUSES, value=status, placeholder="any status",
+                             className="filter"),
+                dcc.Input(id="runs-filter-preset", value=preset, placeholder="preset", debounce=True, className="input"),
+                dcc.Input(id="runs-filter-tag", value=tag, placeholder="tag", debounce=True, className="input"),
+                dcc.Input(id="runs-filter-group", value=group, placeholder="sweep group", debounce=True,
+                          className="input"),
+                html.Button("Compare selected", id="runs-compare", className="btn btn-primary"),
+                html.Span(id="runs-msg", className="hint"),
+            ]),
+            dash_table.DataTable(
+                id="runs-table",
+                columns=COLUMNS,
+                data=[],
+                row_selectable="multi",
+                selected_rows=[],
+                page_size=25,
+                sort_action="native",
+                markdown_options={"link_target": "_self"},
+                style_cell={"textAlign": "left", "fontSize": "0.9em", "padding": "4px 8px", "whiteSpace": "normal"},
+                style_data_conditional=[
+                    {"if": {"filter_query": '{status} = "succeeded"', "column_id": "status"}, "color": "#2a7a2a"},
+                    {"if": {"filter_query": '{status} = "diverged"', "column_id": "status"}, "color": "#b02020"},
+                    {"if": {"filter_query": '{status} = "failed"', "column_id": "status"}, "color": "#b02020"},
+                    {"if": {"column_editable": True}, "backgroundColor": "#fbfbf2"},
+                ],
+            ),
+            html.P("Tags (comma-separated) and notes are editable in the table; changes are saved at once.",
+                   className="hint"),
+            dcc.Store(id="runs-previous"),
+        ],
+    )
+
+
+def run_row(run: dict[str, Any]) -> dict[str, Any]:
+    """One table row of a run record (pure)."""
+    summary = run.get("summary") or {}
+    verdicts = [law.get("verdict") for law in summary.get("laws") or []]
+    counts = {v: verdicts.count(v) for v in ("holds", "broken") if verdicts.count(v)}
+    best = summary.get("loss_best")
+    dyn = run.get("dynamics")
+    if isinstance(dyn, dict):
+        dyn = dyn.get("kind")
+    return {
+        "id": run["id"],
+        "link": f"[{run['id']}](/runs/{run['id']})",
+        "status": run.get("status", ""),
+        "preset": run.get("preset") or run.get("name") or "",
+        "dynamics": dyn or "",
+        "tags": ", ".join(run.get("tags") or []),
+        "note": run.get("note") or "",
+        "created": (run.get("created_at") or "")[:19].replace("T", " "),
+        "duration": format_seconds(duration_seconds(run.get("started_at"), run.get("finished_at"))),
+        "best_loss": f"{best:.4g}" if isinstance(best, int | float) else "-",
+        "verdicts": ", ".join(f"{n} {v}" for v, n in counts.items()) or "-",
+        "group": run.get("group") or "",
+    }
+
+
+@callback(
+    Output("runs-table", "data"),
+    Output("runs-previous", "data"),
+    Input("runs-tick", "n_intervals"),
+    Input("runs-filter-status", "value"),
+    Input("runs-filter-preset", "value"),
+    Input("runs-filter-tag", "value"),
+    Input("runs-filter-group", "value"),
+    State("runs-table", "active_cell"),
+)
+async def load(_n, status, preset, tag, group, active):
+    """The runs matching the filters, refreshed every 2 s (not while a cell is being edited)."""
+    if active and active.get("column_id") in ("tags", "note") and dash.ctx.triggered_id == "runs-tick":
+        return no_update, no_update
+    res = await api.get("/runs", status=status, preset=preset, tag=tag, group=group, limit=200)
+    if not res.ok:
+        return no_update, no_update
+    rows = [run_row(r) for r in res.data.get("items", [])]
+    return rows, {r["id"]: {"tags": r["tags"], "note": r["note"]} for r in rows}
+
+
+def changed_rows(rows: list[dict], previous: dict[str, dict]) -> list[tuple[str, dict[str, Any]]]:
+    """(run id, PATCH body) for each row whose tags or note differ from what was loaded (pure)."""
+    out = []
+    for row in rows or []:
+        before = (previous or {}).get(row["id"])
+        if before is None:
+            continue
+        body: dict[str, Any] = {}
+        if row.get("tags", "") != before.get("tags", ""):
+            body["tags"] = [t.strip() for t in str(row.get("tags") or "").split(",") if t.strip()]
+        if row.get("note", "") != before.get("note", ""):
+            body["note"] = row.get("note") or ""
+        if body:
+            out.append((row["id"], body))
+    return out
+
+
+@callback(
+    Output("runs-msg", "children"),
+    Output("runs-previous", "data", allow_duplicate=True),
+    Input("runs-table", "data_timestamp"),
+    State("runs-table", "data"),
+    State("runs-previous", "data"),
+    prevent_initial_call=True,
+)
+async def save_edits(_ts, rows, previous):
+    """PATCH the tags and notes the user changed."""
+    changes = changed_rows(rows, previous)
+    if not changes:
+        return no_update, no_update
+    msgs = []
+    previous = dict(previous or {})
+    for run_id, body in changes:
+        res = await api.patch(f"/runs/{run_id}", body)
+        if res.ok:
+            row = next(r for r in rows if r["id"] == run_id)
+            previous[run_id] = {"tags": row.get("tags", ""), "note": row.get("note", "")}
+            msgs.append(f"saved {run_id}")
+        else:
+            msgs.append(f"{run_id}: {res.message()}")
+    return "; ".join(msgs), previous
+
+
+@callback(
+    Output("app-nav", "href", allow_duplicate=True),
+    Output("runs-msg", "children", allow_duplicate=True),
+    Input("runs-compare", "n_clicks"),
+    State("runs-table", "derived_virtual_data"),
+    State("runs-table", "derived_virtual_selected_rows"),
+    prevent_initial_call=True,
+)
+def compare(_n, rows, selected):
+    ids = [rows[i]["id"] for i in (selected or []) if i < len(rows or [])]
+    if len(ids) < 2:
+        return no_update, "select at least two runs to compare"
+    return f"/compare?ids={','.join(ids)}", no_update
+

@@ -1,0 +1,110 @@
+"""Figure builders: pure functions of series columns, checked without a browser."""
+
+import math
+
+import pytest
+
+from dashboard import figures
+from dashboard.series import MAX_POINTS
+
+
+def cols(n=50):
+    return {
+        "step": list(range(n)),
+        "t": [0.1 * k for k in range(n)],
+        "loss": [1.0 / (k + 1) for k in range(n)],
+        "balance/h2": [0.5 + 1e-4 * k for k in range(n)],
+        "balance/h2:pred": [0.5] * n,
+        "balance/h2:|W_2|^2": [1.0 + 0.1 * k for k in range(n)],
+        "balance/h2:|W_3|^2": [0.5 + 0.1 * k for k in range(n)],
+    }
+
+
+def test_loss_on_a_log_axis_with_live_meta():
+    fig = figures.loss_figure(cols(), log_y=True)
+    assert fig.layout.yaxis.type == "log"
+    assert fig.data[0].meta == {"live": "line", "x": "step", "y": "loss"}
+    assert fig.data[0].type == "scatter"  # SVG: Scattergl froze headless Chromium
+
+
+def test_law_beside_its_prediction_on_two_axes_when_terms_exist():
+    fig = figures.law_figure(cols(), "balance/h2", "|W_2|^2 - |W_3|^2", "conserved")
+    names = [t.name for t in fig.data]
+    assert names[:2] == ["|W_2|^2", "|W_3|^2"]
+    law, pred = fig.data[2], fig.data[3]
+    assert law.yaxis == "y2" and pred.yaxis == "y2" and pred.line.dash == "dash"
+    assert "conserved" in pred.name
+    assert fig.layout.yaxis2.overlaying == "y"
+
+
+def test_law_without_terms_uses_one_axis():
+    c = {k: v for k, v in cols().items() if "|W" not in k}
+    fig = figures.law_figure(c, "balance/h2")
+    assert [t.yaxis for t in fig.data] == ["y", "y"]
+
+
+def test_long_series_are_envelopes_and_the_chart_says_so():
+    n = 3 * MAX_POINTS
+    c = {"step": list(range(n)), "loss": [1.0] * n}
+    c["loss"][1234] = 1e3
+    fig = figures.loss_figure(c)
+    assert len(fig.data[0].x) <= MAX_POINTS
+    assert max(fig.data[0].y) == 1e3
+    assert any("envelope" in a.text for a in fig.layout.annotations)
+
+
+def test_drift_is_zero_at_start():
+    fig = figures.drift_figure(cols(), ["balance/h2"])
+    assert fig.data[0].y[0] == 0 and fig.data[0].y[-1] == pytest.approx(49e-4)
+    assert fig.data[0].meta["transform"] == "drift"
+
+
+def test_orbit_plane_is_normal_to_angular_momentum():
+    w, v = [0.5, 0.5, 0.5], [-2.0, 1.0, 1.0]
+    j = figures.angular_momentum(w, v)
+    assert j == pytest.approx([0.0, -1.5, 1.5])  # the paper's toy: the orbit stays in the plane y = z
+    xs, ys, zs = figures.orbit_plane(j, 2.0)
+    for row_x, row_y, row_z in zip(xs, ys, zs, strict=True):
+        for x, y, z in zip(row_x, row_y, row_z, strict=True):
+            assert x * j[0] + y * j[1] + z * j[2] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_trajectory_has_sphere_path_head_and_j():
+    pos = [[math.cos(a), math.sin(a), 0.0] for a in [0.1 * k for k in range(30)]]
+    vel = [[-math.sin(a), math.cos(a), 0.0] for a in [0.1 * k for k in range(30)]]
+    fig = figures.trajectory_figure(pos, vel, radius=1.0)
+    kinds = [(t.type, (t.meta or {}).get("live")) for t in fig.data]
+    assert ("surface", None) in kinds and ("scatter3d", "path3d") in kinds and ("scatter3d", "jvec") in kinds
+    jvec = next(t for t in fig.data if (t.meta or {}).get("live") == "jvec")
+    assert jvec.z[1] > 0 and abs(jvec.x[1]) < 1e-9  # J = w x w' = +z for a counter-clockwise orbit
+    assert all(t.type != "scattergl" for t in fig.data)
+
+
+def test_particles_draw_the_last_frame():
+    frames = [[[k, 0, 0], [0, k, 0]] for k in range(5)]
+    fig = figures.particles_figure(frames)
+    now = next(t for t in fig.data if (t.meta or {}).get("live") == "particles")
+    assert list(now.x) == [4, 0] and list(now.y) == [0, 4]
+
+
+def test_neuron_heatmap_shows_drift_from_step_zero():
+    fig = figures.neurons_heatmap([0, 1, 2], [[1.0, 2.0], [1.5, 2.0], [2.0, 1.0]], col="balance/h1:neurons")
+    assert [list(r) for r in fig.data[0].z] == [[0.0, 0.0], [0.5, 0.0], [1.0, -1.0]]
+
+
+def test_compare_overlays_runs_with_predictions_and_shared_x():
+    runs = [{"label": "gd", "columns": cols()}, {"label": "nd", "columns": cols(30)}]
+    fig = figures.compare_figure(runs, "balance/h2", drift=True)
+    assert [t.name for t in fig.data] == ["gd", "gd (prediction)", "nd", "nd (prediction)"]
+    assert fig.data[0].y[0] == 0
+    grid = figures.compare_grid(runs, ["loss", "balance/h2"], log_loss=True)
+    assert grid.layout.yaxis.type == "log"
+    assert grid.layout.xaxis.matches == "x2" or grid.layout.xaxis2.matches == "x"
+
+
+def test_verdict_rows_carry_each_law():
+    summary = {"laws": [{"id": "energy", "name": "E", "symmetry": "time", "prediction": "conserved",
+                         "initial": 1.0, "final": 1.0000001, "max_rel_drift": 1e-7, "verdict": "holds",
+                         "tolerance": 1e-3}]}
+    (row,) = figures.verdict_rows(summary)
+    assert row["verdict"] == "holds" and row["law"] == "E" and row["max rel. drift"] == "1e-07"

@@ -1,0 +1,98 @@
+"""The launch form from the spec's JSON schema, its values back to a spec, and 422s next to their field."""
+
+import pytest
+
+from dashboard import forms
+from dashboard.pages.launch import build_grid, collect_spec, order_presets
+from noether.spec import ExperimentSpec, SpecError, parse_spec
+
+SCHEMA = ExperimentSpec.model_json_schema()
+
+
+def test_variants_come_from_the_schema():
+    assert set(forms.variants(SCHEMA, "dynamics")) >= {"gd", "nd", "nag", "general", "momentum"}
+    assert set(forms.variants(SCHEMA, "potential")) == {"sphere", "quadratic"}
+
+
+def test_fields_carry_bounds_choices_and_types():
+    dyn = {f.path: f for f in forms.section_fields(SCHEMA, "General", "dynamics")}
+    assert dyn["dynamics.k1"].type == "string" and dyn["dynamics.k1"].default == "3/t"
+    assert dyn["dynamics.dt"].type == "number" and "> 0" in dyn["dynamics.dt"].bounds
+    top = {f.path: f for f in forms.section_fields(SCHEMA, None, "", forms.TOP_FIELDS)}
+    assert top["dtype"].type == "enum" and top["dtype"].enum == ["float32", "float64"]
+    assert top["steps"].type == "integer" and "<= 1e+06" in top["steps"].bounds
+    model = {f.path: f for f in forms.section_fields(SCHEMA, "MLPSpec", "model", forms.MODEL_FIELDS)}
+    assert model["model.widths"].type == "widths" and model["model.activation"].type == "activation"
+    assert model["model.bias"].type == "boolean"
+
+
+def form_values(pairs):
+    return [v for _, v, _ in pairs], [{"path": p, "as": t} for p, _, t in pairs]
+
+
+def test_form_values_make_a_valid_spec():
+    values, ids = form_values([
+        ("model.widths", "64-16-10", "widths"), ("model.activation", "relu, ", "activation"),
+        ("model.bias", ["yes"], "boolean"), ("data.samples", "200", "integer"),
+        ("dynamics.lr", "0.05", "number"), ("steps", "100", "integer"), ("seed", "", "integer"),
+        ("dtype", "float64", "enum"),
+    ])
+    spec = collect_spec(values, ids, "network", "digits", "sphere", "nd")
+    assert spec["model"] == {"widths": [64, 16, 10], "activation": "relu", "bias": True}
+    assert spec["dynamics"] == {"kind": "nd", "lr": 0.05} and "seed" not in spec and "potential" not in spec
+    parsed = parse_spec(spec)
+    assert parsed.dtype == "float64" and parsed.data.samples == 200
+
+
+def test_per_layer_activations_with_parameters():
+    assert forms.convert("relu, repu(2), swish(1, fixed)", "activation") == ["relu", "repu(2)", "swish(1, fixed)"]
+
+
+def test_potential_form_drops_the_network():
+    values, ids = form_values([("model.widths", "64-16-10", "widths"), ("potential.dim", "3", "integer"),
+                               ("initial.position", "0.5, 0.5, 0.5", "list"), ("dynamics.lr", "0.001", "number")])
+    spec = collect_spec(values, ids, "potential", "digits", "sphere", "nd")
+    assert "model" not in spec and "data" not in spec
+    assert parse_spec(spec).initial.position == [0.5, 0.5, 0.5]
+
+
+def pydantic_detail(spec):
+    from pydantic import ValidationError
+
+    try:
+        ExperimentSpec.model_validate(spec)
+    except ValidationError as exc:
+        return [{"loc": ["body", "spec", *e["loc"]], "msg": e["msg"], "type": e["type"], "input": e.get("input")}
+                for e in exc.errors()]
+    pytest.fail("spec was valid")
+
+
+def test_a_422_lands_next_to_the_field_it_names():
+    spec = {"model": {"widths": [64, 16, 10]}, "data": {"kind": "digits"}, "dynamics": {"kind": "nd", "lr": -1},
+            "steps": 5_000_000}
+    known = {"model.widths", "dynamics.lr", "steps", "data.samples"}
+    by_path, rest = forms.errors_by_path(pydantic_detail(spec), known)
+    assert "dynamics.lr" in by_path and "greater than 0" in by_path["dynamics.lr"][0]
+    assert "steps" in by_path and "1000000" in by_path["steps"][0]
+    assert not rest
+
+
+def test_a_model_level_error_names_its_field_in_the_text():
+    spec = {"model": {"widths": [10, 16, 10]}, "data": {"kind": "digits"}}
+    with pytest.raises(SpecError):
+        parse_spec(spec)
+    by_path, _ = forms.errors_by_path(pydantic_detail(spec), {"model.widths"})
+    assert "model.widths" in by_path and "64" in by_path["model.widths"][0]
+
+
+def test_sweep_grid_from_the_sweep_inputs():
+    grid = build_grid("0, 1", "0.01, 0.02", "64-16-10; 64-32-10", ["gd", "nd"], {"kind": "gd", "lr": 0.05})
+    assert grid["seed"] == [0, 1] and grid["dynamics.lr"] == [0.01, 0.02]
+    assert grid["model.widths"] == [[64, 16, 10], [64, 32, 10]]
+    assert grid["dynamics"] == [{"kind": "gd"}, {"kind": "nd"}]
+    assert build_grid("", None, "", [], {}) == {}
+
+
+def test_paper_figures_come_first():
+    presets = [{"name": "zeta"}, {"name": "b", "figure": "Fig. 3"}, {"name": "a", "figure": "Fig. 1"}]
+    assert [p["name"] for p in order_presets(presets)] == ["a", "b", "zeta"]
