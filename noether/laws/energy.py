@@ -1,9 +1,312 @@
-"""(being written) laws of the energy family."""
+"""Time-translation symmetry (Sec. 5, 7): energy, the ND bound on the balances, the velocity bound.
+
+- ``energy``: E = k2 |w'|^2 / 2 + L(w). ND's Lagrangian does not depend on time, so E is conserved;
+  NAGF's does, and dE/dt = -(3/t) |w'|^2 (eq. 35): the runner predicts
+  E(t) = E(t0) - int_t0^t (3/s) |w'(s)|^2 ds along the run; in general dE/dt = (k2'/2 - k1) |w'|^2.
+- ``nd_bound`` (eq. 32-34): under ND from rest, S(t) = sum_h |Q_h(t)| / 2 with Q_h the balance of layer h
+  obeys S'' <= sum_h |K_h| <= (1 + p_max) |w'|^2 <= 2 (1 + p_max) (L(w(0)) - L*), so
+  S(t) - S(0) <= (1 + p_max) (L(w(0)) - L*) t^2 (= 2 (L(w(0)) - L*) t^2 for ReLU; L* = 0 for nll/mse,
+  which only loosens it).
+- ``velocity_bound`` (eq. 49): from rest, energy never grows under ND and NAGF, so |w'|^2 <= 2 L(w(0)) and
+  the mean speed (1/m) sum_i |w_i'| <= sqrt(2 L(w(0)) / m): wider networks move less (Sec. 7, NTK).
+"""
 
 from __future__ import annotations
 
-ENTRIES: list = []
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from noether.laws.base import Context, Law, Snapshot
+from noether.laws.conditions import at_rest, k2_is_one, minibatch, weight_decay
+from noether.laws.entry import CatalogueEntry
+from noether.laws.homogeneity import layer_power, layer_terms
+from noether.laws.ntk import NTKDrift, ntk_reason
+from noether.laws.tracking import TrackedLaw, is_float64, not_applicable
+from noether.laws.workspace import Workspace
+from noether.structure import Structure
+from noether.summary import LawSummary
+
+ENTRIES = [
+    CatalogueEntry(
+        id="energy",
+        title="Energy",
+        ids=["energy"],
+        symmetry="time translation of the Lagrangian (exact for ND)",
+        condition="second-order dynamics (nd, leapfrog, nag, momentum, general, rk4 of those) with full-batch "
+        "gradients",
+        quantity="E = k2 |w'|^2 / 2 + L(w) (+ lambda |w|^2 / 2 with weight decay)",
+        predictions={
+            "gf": "not applicable: gradient flow is first order (no kinetic energy; the loss only decreases)",
+            "nd": "conserved (Sec. 7)",
+            "nagf": "decreases: E(t) = E(t0) - int (3/s) |w'(s)|^2 ds (eq. 35), integrated along the run",
+            "general": "E(t) = E(t0) + int (k2'/2 - k1) |w'|^2 ds, integrated along the run",
+            "none": "not applicable (Adam has no Lagrangian)",
+        },
+        columns=["energy", "energy:pred"],
+        paper="Sec. 5 (eq. 32 proof), eq. 35, Sec. 7",
+        tolerance="relative to the movement of |w'|^2/2 and L: 1e-3 (rk4), 0.05 (nd, leapfrog), 0.1 (nag, general)",
+    ),
+    CatalogueEntry(
+        id="nd_bound",
+        title="ND bound on the balances",
+        ids=["nd_bound"],
+        symmetry="rescalings + time translation",
+        condition="a network under ND, started at rest (w'(0) = 0), full batch, a balance law in every hidden layer",
+        quantity="S(t) - S(0), S = sum_h |Q_h| / 2, Q_h the balance of layer h",
+        predictions={
+            "gf": "not applicable (Q_h is conserved)",
+            "nd": "S(t) - S(0) <= (1 + p_max) (L(w(0)) - L*) t^2, = 2 (L(w(0)) - L*) t^2 for 1-homogeneous layers "
+            "(eq. 32-34), L* = 0",
+            "nagf": "not applicable (an open question in the paper)",
+            "general": "not applicable",
+            "none": "not applicable",
+        },
+        columns=["nd_bound", "nd_bound:pred (the bound)"],
+        paper="eq. 32-34",
+        tolerance="violation relative to the bound: 0.05",
+    ),
+    CatalogueEntry(
+        id="velocity_bound",
+        title="Velocity bound",
+        ids=["velocity_bound"],
+        symmetry="time translation (energy never grows)",
+        condition="nd, nag, or k2 = 1 and k1 >= 0 (momentum), started at rest, full batch",
+        quantity="mean speed (1/m) sum_i |w_i'|",
+        predictions={
+            "gf": "not applicable (first order)",
+            "nd": "<= sqrt(2 L(w(0)) / m) (eq. 49)",
+            "nagf": "<= sqrt(2 L(w(0)) / m) (Remark 1: the energy decreases, eq. 35)",
+            "general": "<= sqrt(2 L(w(0)) / m) when k2 = 1 and k1 >= 0",
+            "none": "not applicable",
+        },
+        columns=["velocity_bound", "velocity_bound:pred (the bound)"],
+        paper="eq. 49, Remark 1",
+        tolerance="violation relative to the bound: 0.05",
+    ),
+]
 
 
-def select(spec, structure, context, ws):
-    return [], []
+def _energy_tolerance(context: Context) -> float:
+    if context.dynamics == "rk4":
+        return 1e-6 if is_float64(context) else 1e-3
+    if context.flow == "nd":
+        return 0.05
+    return 0.1
+
+
+class Energy(TrackedLaw):
+    """E = k2 |w'|^2/2 + L(w) (+ lambda |w|^2/2), conserved under ND, decreasing by (3/t)|w'|^2 under NAGF (eq. 35)."""
+
+    def __init__(self, context: Context, ws: Workspace, **kw) -> None:
+        super().__init__(context, default_tolerance=_energy_tolerance(context), **kw)
+        self.ws = ws
+        self.lam = weight_decay(context.spec)
+        self.k1 = context.k1
+        self.k2 = context.k2 if context.k2 is not None else (lambda t: 1.0)
+        self.every_step = context.flow in ("nagf", "general")
+        self._E0: Tensor | None = None
+        self._kin0: Tensor | None = None
+        self._pot0: Tensor | None = None
+        self._I: Tensor | float = 0.0
+        self._last: tuple[float, Tensor] | None = None
+
+    def _k2(self, t: float) -> float:
+        return float(self.k2(t)) if self.context.flow == "general" else 1.0
+
+    def _rate(self, t: float) -> float:
+        """c(t) in dE/dt = c(t) |w'|^2."""
+        flow = self.context.flow
+        if flow == "nagf":
+            return -3.0 / t if t > 0 else 0.0
+        if flow == "general":
+            try:
+                h = 1e-6 * max(1.0, abs(t))
+                lo = t - h if t - h > 0 else t
+                dk2 = (float(self.k2(t + h)) - float(self.k2(lo))) / (t + h - lo)
+                return 0.5 * dk2 - float(self.k1(t))
+            except (ValueError, ArithmeticError):
+                return 0.0
+        return 0.0
+
+    def _parts(self, snap: Snapshot) -> tuple[Tensor, Tensor] | None:
+        vsq = self.ws.velocity_sq(snap)
+        if vsq is None:
+            return None
+        kin = 0.5 * self._k2(float(snap.t)) * vsq.sum()
+        pot = snap.loss.detach()
+        if self.lam:
+            pot = pot + 0.5 * self.lam * self.ws.param_sq(snap).sum()
+        return kin, pot
+
+    def on_step(self, snap: Snapshot) -> None:
+        vsq = self.ws.velocity_sq(snap)
+        if vsq is None:
+            return
+        t = float(snap.t)
+        f = self._rate(t) * vsq.sum()
+        if self._last is not None:
+            t0, f0 = self._last
+            self._I = self._I + 0.5 * (t - t0) * (f0 + f)
+        self._last = (t, f)
+
+    def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:
+        parts = self._parts(snap)
+        if parts is None:
+            return {}
+        kin, pot = parts
+        E = kin + pot
+        if self._E0 is None:
+            self._E0, self._kin0, self._pot0 = E, kin, pot
+            self._I = 0.0
+        scale = (kin - self._kin0).abs() + (pot - self._pot0).abs()
+        size = kin + pot.abs()
+        out: dict[str, Tensor | float] = {self.id: E}
+        if self.applicable:
+            pred = self._E0 + self._I
+            out[self.id + ":pred"] = pred
+            self.track(E, pred=pred, scale=scale, size=size)
+        else:
+            self.track(E, scale=scale, size=size)
+        return out
+
+
+class NDBound(TrackedLaw):
+    """S(t) - S(0) <= (1 + p_max) (L(w(0)) - L*) t^2 with S = sum_h |Q_h| / 2 (eq. 32-34)."""
+
+    kind = "bound"
+
+    def __init__(self, context: Context, ws: Workspace, structure: Structure, **kw) -> None:
+        super().__init__(context, default_tolerance=0.05, **kw)
+        self.ws = ws
+        K = structure.depth
+        self.rows = [layer_terms(structure, h) for h in range(1, K)]
+        self.p_max = max(layer_power(structure, h) for h in range(1, K))
+        self._C: Tensor | None = None
+        self._S0: Tensor | None = None
+        self._L0: Tensor | None = None
+        self._t0 = 0.0
+
+    def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:
+        if self._C is None:
+            ref = snap.params[0]
+            C = torch.zeros(len(self.rows), len(snap.params), dtype=ref.dtype, device=ref.device)
+            for i, terms in enumerate(self.rows):
+                for term in terms:
+                    C[i, term.index] += term.coef
+            self._C = C
+        S = (self._C @ self.ws.param_sq(snap)).abs().sum() * 0.5
+        t = float(snap.t)
+        if self._S0 is None:
+            self._S0, self._L0, self._t0 = S, snap.loss.detach(), t
+        value = S - self._S0
+        bound = (1.0 + self.p_max) * torch.clamp(self._L0, min=0.0) * (t - self._t0) ** 2
+        self.track(value, pred=bound, scale=bound)
+        return {self.id: value, self.id + ":pred": bound}
+
+
+class VelocityBound(TrackedLaw):
+    """Mean speed (1/m) sum_i |w_i'| <= sqrt(2 L(w(0)) / m) from rest (eq. 49)."""
+
+    kind = "bound"
+
+    def __init__(self, context: Context, ws: Workspace, **kw) -> None:
+        super().__init__(context, default_tolerance=0.05, **kw)
+        self.ws = ws
+        self.lam = weight_decay(context.spec)
+        self._bound: Tensor | None = None
+        self._m = 0
+
+    def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:
+        if snap.velocity is None:
+            return {}
+        if self._bound is None:
+            self._m = sum(p.numel() for p in snap.params)
+            L0 = snap.loss.detach()
+            if self.lam:
+                L0 = L0 + 0.5 * self.lam * self.ws.param_sq(snap).sum()
+            self._bound = torch.sqrt(2.0 * torch.clamp(L0, min=0.0) / self._m)
+        if hasattr(torch, "_foreach_norm"):
+            l1 = torch.stack(torch._foreach_norm(snap.velocity, 1)).sum()
+        else:  # pragma: no cover
+            l1 = torch.stack([v.abs().sum() for v in snap.velocity]).sum()
+        value = l1 / self._m
+        self.track(value, pred=self._bound, scale=self._bound)
+        return {self.id: value, self.id + ":pred": self._bound}
+
+
+def _velocity_bound_reason(spec: Any, context: Context) -> str | None:
+    """Why eq. 49 does not apply to this run (None if it does)."""
+    if context.flow in ("gf", "none"):
+        return "needs second-order dynamics (ND, NAG, momentum): gradient flow has no kinetic energy"
+    if not k2_is_one(context):
+        return "needs k2 = 1 and k1 >= 0 (energy that never grows)"
+    if not at_rest(spec):
+        return "needs w'(0) = 0 (start at rest: initial velocity 0)"
+    if minibatch(spec):
+        return "needs full-batch gradients (the energy argument uses one loss)"
+    return None
+
+
+def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> tuple[list[Law], list[LawSummary]]:
+    """Energy, ND bound, velocity bound (and the NTK kernel drift, judged by the velocity bound)."""
+    laws: list[Law] = []
+    na: list[LawSummary] = []
+    flow = context.flow
+    # energy
+    if flow in ("nd", "nagf", "general") and not minibatch(spec):
+        laws.append(
+            Energy(context, ws, id="energy", family="energy", name="E = k2 |w'|^2 / 2 + L(w)",
+                   symmetry="time translation", prediction={
+                       "nd": "conserved", "nagf": "E(t0) - int (3/s) |w'|^2 ds (eq. 35)",
+                       "general": "E(t0) + int (k2'/2 - k1) |w'|^2 ds"}[flow])
+        )
+    else:
+        reason = (
+            ENTRIES[0].predictions[flow]
+            if flow in ("gf", "none")
+            else "needs full-batch gradients (a minibatch changes the potential every step)"
+        )
+        na.append(not_applicable(context, id="energy", family="energy", name="|w'|^2/2 + L(w)",
+                                 symmetry="time translation", reason=reason))
+    # nd bound (networks)
+    if spec.model is not None:
+        K = structure.depth
+        missing = [h for h in range(1, K) if layer_power(structure, h) is None]
+        reason = None
+        if flow != "nd":
+            reason = "eq. 32-34 is proven for ND only (NAGF: an open question in the paper)"
+        elif K < 2 or missing:
+            reason = f"needs a balance law in every hidden layer (missing in layer(s) {missing})"
+        elif not at_rest(spec):
+            reason = "needs w'(0) = 0 (start at rest)"
+        elif minibatch(spec):
+            reason = "needs full-batch gradients"
+        if reason is None:
+            laws.append(NDBound(context, ws, structure, id="nd_bound", family="nd_bound",
+                                name="sum_h |Q_h(t)|/2 - sum_h |Q_h(0)|/2", symmetry="rescalings + time translation",
+                                prediction="<= (1 + p_max) (L(w(0)) - L*) t^2, L* = 0 (eq. 34)"))
+        else:
+            na.append(not_applicable(context, id="nd_bound", family="nd_bound", name="S(t) - S(0)",
+                                     symmetry="rescalings + time translation", reason=reason))
+    # velocity bound and NTK kernel drift
+    reason = _velocity_bound_reason(spec, context)
+    bound = None
+    if reason is None:
+        bound = VelocityBound(context, ws, id="velocity_bound", family="velocity_bound",
+                              name="(1/m) sum_i |w_i'|", symmetry="time translation",
+                              prediction="<= sqrt(2 L(w(0)) / m) (eq. 49)")
+        laws.append(bound)
+    else:
+        na.append(not_applicable(context, id="velocity_bound", family="velocity_bound",
+                                 name="(1/m) sum_i |w_i'|", symmetry="time translation", reason=reason))
+    if spec.model is not None:
+        why = reason or ntk_reason(context)
+        if why is None:
+            laws.append(NTKDrift(context, bound))
+        else:
+            na.append(not_applicable(context, id="ntk_drift", family="ntk_drift", name="|H(t) - H(0)|_F / |H(0)|_F",
+                                     symmetry="time translation (via eq. 49)", reason=why))
+    return laws, na
+
