@@ -2,12 +2,84 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def worker(
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default NOETHER_WORKER_DEVICE, auto)")] = None,
+    name: Annotated[str | None, typer.Option(help="name the worker reports (default host-pid)")] = None,
+    burst: Annotated[bool, typer.Option(help="exit once the queue is empty")] = False,
+) -> None:
+    """Run a worker: takes runs from the queue, one work horse process per run."""
+    import re
+
+    from lab.settings import get_settings
+    from workers.worker import run_worker
+
+    if device is not None and not re.fullmatch(r"auto|cpu|cuda(:\d{1,2})?", device):
+        typer.echo(f"--device must be auto, cpu, cuda or cuda:N (got '{device}')", err=True)
+        raise typer.Exit(2)
+    _logging()
+    run_worker(get_settings(), device=device, name=name, burst=burst)
+
+
+def api(
+    host: Annotated[str | None, typer.Option(help="address to bind (default NOETHER_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default NOETHER_PORT)")] = None,
+) -> None:
+    """Serve the web server: the dashboard at / and the API at /api (Redis from NOETHER_REDIS_URL)."""
+    from lab.server import serve
+    from lab.settings import get_settings
+
+    settings = get_settings()
+    changes = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if not settings.redis_url:
+        typer.echo("noether api needs NOETHER_REDIS_URL (or use `noether up`, which starts Redis)", err=True)
+        raise typer.Exit(2)
+    _logging()
+    serve(settings.model_copy(update=changes))
+
+
+def up(
+    host: Annotated[str | None, typer.Option(help="address to bind (default NOETHER_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default NOETHER_PORT; 0 picks a free one)")] = None,
+    workers: Annotated[int | None, typer.Option(min=0, max=64, help="workers to start (default NOETHER_WORKERS)")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="run store and Redis files (default NOETHER_DATA_DIR)")] = None,
+) -> None:
+    """Start the whole lab on this machine (Redis, workers, web server); Ctrl-C stops it."""
+    from lab.settings import get_settings
+    from lab.up import up as run_up
+
+    settings = get_settings()
+    changes = {k: v for k, v in (("host", host), ("port", port), ("workers", workers), ("data_dir", data_dir))
+               if v is not None}
+    _logging()
+    raise typer.Exit(run_up(settings.model_copy(update=changes)))
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("rq.worker", "uvicorn.access", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def register(app: typer.Typer) -> typer.Typer:
+    """Add the service commands to the core's Typer app."""
+    app.command("worker")(worker)
+    app.command("api")(api)
+    app.command("up")(up)
+    return app
 
 
 def main() -> None:
     from noether.cli import app
 
+    register(app)
     app(prog_name="noether")
 
 

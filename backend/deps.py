@@ -1,0 +1,78 @@
+"""What routes depend on: the lab's state (settings, Redis), the caller's identity, the token check."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import redis
+import redis.asyncio as aredis
+from fastapi import Depends, HTTPException, Request, WebSocket
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from lab.settings import Settings
+from workers import client as jobs
+
+MAX_CLIENT_ID = 128
+
+
+@dataclass
+class LabState:
+    """One per app: the settings and the Redis clients (sync for routes, async for streams)."""
+
+    settings: Settings
+    redis: redis.Redis = field(init=False)
+    _aredis: Any = None
+
+    def __post_init__(self) -> None:
+        if not self.settings.redis_url:
+            raise ValueError("the API needs a Redis: set NOETHER_REDIS_URL (noether up sets it)")
+        self.redis = jobs.connect(self.settings.redis_url)
+
+    def aredis(self) -> aredis.Redis:
+        """The async client (made on first use, inside the server's event loop)."""
+        if self._aredis is None:
+            self._aredis = aredis.Redis.from_url(self.settings.redis_url, socket_connect_timeout=5)
+        return self._aredis
+
+
+def get_state(request: Request) -> LabState:
+    return request.app.state.noether
+
+
+def ws_state(websocket: WebSocket) -> LabState:
+    return websocket.app.state.noether
+
+
+State = Annotated[LabState, Depends(get_state)]
+
+
+def client_id(request: Request) -> str:
+    """The caller for the per-client queue limit: the X-Client-Id header, else the remote address."""
+    header = request.headers.get("x-client-id", "").strip()
+    if header:
+        return header[:MAX_CLIENT_ID]
+    return request.client.host if request.client else "unknown"
+
+
+ClientId = Annotated[str, Depends(client_id)]
+
+_bearer = HTTPBearer(auto_error=False, description="NOETHER_API_TOKEN, when the lab sets one")
+
+
+def require_token(state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    """Mutating calls need ``Authorization: Bearer <token>`` when the lab has a token."""
+    token = state.settings.api_token
+    if not token:
+        return
+    given = credentials.credentials if credentials is not None else ""
+    if not secrets.compare_digest(given.encode(), token.encode()):
+        raise HTTPException(
+            status_code=401,
+            detail="this lab needs a token for changes: send 'Authorization: Bearer <NOETHER_API_TOKEN>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+Auth = Depends(require_token)

@@ -1,0 +1,122 @@
+"""From a request to a validated ExperimentSpec: a spec, or a preset with overrides; errors as FastAPI 422s."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from backend.schemas import SpecSource
+from noether.spec import ExperimentSpec
+
+
+def invalid(loc: tuple[Any, ...], msg: str, value: Any = None, kind: str = "value_error") -> RequestValidationError:
+    """A 422 naming the field (``loc``), what is wrong with it (``msg``, with the bound) and the value."""
+    return RequestValidationError([{"type": kind, "loc": loc, "msg": msg, "input": value}])
+
+
+def relocate(exc: ValidationError, prefix: tuple[Any, ...]) -> RequestValidationError:
+    """Pydantic errors of a spec validated inside a route, with their location under ``prefix``."""
+    errors = []
+    for err in exc.errors(include_url=False):
+        err = dict(err)
+        err["loc"] = (*prefix, *err.get("loc", ()))
+        ctx = err.get("ctx")
+        if ctx:
+            err["ctx"] = {k: (v if isinstance(v, int | float | str | bool | None) else str(v)) for k, v in ctx.items()}
+        errors.append(err)
+    return RequestValidationError(errors)
+
+
+def preset_spec(name: str) -> tuple[ExperimentSpec, Any]:
+    """The preset's spec and the preset, or a 422 naming the known presets."""
+    from noether import presets
+
+    try:
+        preset = presets.get(name)
+    except (KeyError, LookupError, ValueError):
+        known = ", ".join(p.name for p in presets.all())
+        raise invalid(("body", "preset"), f"unknown preset '{name}' (known: {known})", name) from None
+    return preset.spec, preset
+
+
+def set_path(data: dict[str, Any], path: str, value: Any, loc: tuple[Any, ...]) -> None:
+    """``data`` with the field at a dotted ``path`` ('dynamics.lr', 'model.widths.1') set to ``value``."""
+    parts = path.split(".")
+    node: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise invalid(loc, f"'{path}': '{part}' is not an index of a list of {len(node)}", value)
+            key: Any = int(part)
+        elif isinstance(node, dict):
+            key = part
+        else:
+            raise invalid(loc, f"'{path}': '{'.'.join(parts[:i])}' is not an object", value)
+        if last:
+            node[key] = merge(node[key], value) if isinstance(node, dict) and key in node else value
+            return
+        if isinstance(node, dict) and node.get(key) is None:
+            node[key] = {}
+        node = node[key]
+
+
+def merge(old: Any, new: Any) -> Any:
+    """Deep-merge ``new`` into ``old``; an object with another ``kind`` replaces the old one whole."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        if "kind" in new and new.get("kind") != old.get("kind"):
+            return copy.deepcopy(new)
+        out = dict(old)
+        for k, v in new.items():
+            out[k] = merge(old[k], v) if k in old else v
+        return out
+    return copy.deepcopy(new)
+
+
+def apply_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    data = copy.deepcopy(base)
+    for path, value in overrides.items():
+        if not path or any(not p for p in path.split(".")):
+            raise invalid(("body", "overrides", path), f"'{path}' is not a field path such as 'dynamics.lr'", value)
+        set_path(data, path, value, ("body", "overrides", path))
+    return data
+
+
+def resolve(source: SpecSource) -> tuple[ExperimentSpec, str | None]:
+    """The spec a request describes and its preset's name (if any); 422 if it is not exactly one, or invalid."""
+    if (source.spec is None) == (source.preset is None):
+        raise invalid(("body",), "give exactly one of 'spec' or 'preset'", None)
+    if source.spec is not None:
+        spec, preset = source.spec, None
+    else:
+        spec, _ = preset_spec(source.preset)
+        preset = source.preset
+    if source.overrides:
+        data = apply_overrides(spec.model_dump(mode="json"), source.overrides)
+        try:
+            spec = ExperimentSpec.model_validate(data)
+        except ValidationError as exc:
+            raise relocate(exc, ("body", "overrides")) from None
+    return spec, preset
+
+
+def laws_for(spec: ExperimentSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The laws that would apply to ``spec`` (id, name, prediction) and those that would not (with why).
+
+    Uses the problem's structure only (no data is loaded); if the catalogue cannot tell without
+    building the problem, returns empty lists rather than failing the validation.
+    """
+    try:
+        from noether import laws
+
+        context = laws.make_context(spec)
+        applicable, not_applicable = laws.select(spec, context.structure, context)
+    except Exception:  # noqa: BLE001 - the core's law selection is advisory here
+        return [], []
+    apply = [{"id": law.id, "name": law.name, "family": law.family, "symmetry": law.symmetry,
+              "prediction": law.prediction} for law in applicable]
+    skip = [s.model_dump(mode="json", include={"id", "name", "family", "symmetry", "reason"}) for s in not_applicable]
+    return apply, skip

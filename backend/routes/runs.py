@@ -1,0 +1,93 @@
+"""Runs: submit, list, read, change tags and note, cancel, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from backend.deps import Auth, ClientId, State
+from backend.resolve import resolve
+from backend.schemas import RUN_ID_PATTERN, Kind, Problem, Run, RunCreate, RunList, RunPatch, Status
+from noether.spec import ExperimentSpec
+from workers import client as jobs
+from workers import records
+
+router = APIRouter(tags=["runs"])
+
+RunIdPath = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="run id")]
+ERRORS = {404: {"model": Problem}, 422: {"model": Problem}}
+
+
+def submission(spec: ExperimentSpec, preset: str | None, *, run_id: str | None, tags: list[str], note: str,
+               request_hash: str, group: str | None = None, label: str = "", kind: str = "run") -> jobs.Submission:
+    """What the job record says about a spec to run."""
+    name = spec.name or preset or ""
+    if label:
+        name = f"{name} [{label}]" if name else label
+    merged = list(dict.fromkeys([*tags, *spec.tags]))
+    return jobs.Submission(
+        spec=spec.model_dump(mode="json"), run_id=run_id, kind=kind, preset=preset, name=name,
+        dynamics=spec.dynamics.kind, tags=tuple(merged), note=note, group=group, steps=spec.steps,
+        request_hash=request_hash,
+    )
+
+
+@router.post(
+    "/runs", status_code=201, response_model=Run, dependencies=[Auth],
+    responses={200: {"model": Run, "description": "the same id and body again: the existing run"},
+               401: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}},
+)
+def submit_run(body: RunCreate, state: State, client: ClientId, response: Response) -> dict:
+    """Submit a run: a spec, or a preset with overrides; with an id, submitting again is idempotent."""
+    spec, preset = resolve(body)
+    item = submission(spec, preset, run_id=body.id, tags=body.tags, note=body.note,
+                      request_hash=jobs.request_hash(body.model_dump(mode="json", exclude={"id"})))
+    rec, created = jobs.submit(state.redis, state.settings, [item], client=client)[0]
+    if not created:
+        response.status_code = 200
+    return records.public(rec)
+
+
+@router.get("/runs", response_model=RunList)
+def list_runs(
+    state: State,
+    status: Status | None = None,
+    preset: Annotated[str | None, Query(max_length=120)] = None,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    group: Annotated[str | None, Query(max_length=64)] = None,
+    kind: Kind | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> dict:
+    """List runs, newest first, filtered by status, preset, tag, group or kind (items without spec)."""
+    items, total = jobs.list_runs(state.redis, state.settings, status=status, preset=preset, tag=tag, group=group,
+                                  kind=kind, limit=limit, offset=offset)
+    return {"items": [records.public(i, with_spec=False) for i in items], "total": total, "limit": limit,
+            "offset": offset}
+
+
+@router.get("/runs/{run_id}", response_model=Run, responses=ERRORS)
+def get_run(run_id: RunIdPath, state: State) -> dict:
+    """One run's record with its spec and (once finished) summary."""
+    return records.public(jobs.require(state.redis, state.settings, run_id))
+
+
+@router.patch("/runs/{run_id}", response_model=Run, dependencies=[Auth], responses={401: {"model": Problem}, **ERRORS})
+def patch_run(run_id: RunIdPath, body: RunPatch, state: State) -> dict:
+    """Change a run's tags and/or note."""
+    return records.public(jobs.patch(state.redis, state.settings, run_id, tags=body.tags, note=body.note))
+
+
+@router.post("/runs/{run_id}/cancel", response_model=Run, dependencies=[Auth],
+             responses={401: {"model": Problem}, **ERRORS})
+def cancel_run(run_id: RunIdPath, state: State) -> dict:
+    """Cancel a queued or running run; a running one stops within 1 s and keeps its series."""
+    return records.public(jobs.cancel(state.redis, state.settings, run_id))
+
+
+@router.delete("/runs/{run_id}", status_code=204, dependencies=[Auth], responses={401: {"model": Problem}, **ERRORS})
+def delete_run(run_id: RunIdPath, state: State) -> Response:
+    """Cancel the run if needed, then delete its record, series and archive."""
+    jobs.delete(state.redis, state.settings, run_id)
+    return Response(status_code=204)

@@ -1,0 +1,198 @@
+"""A run's series: pages after a cursor, downsampled envelopes, exports, and the live WebSocket stream."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import logging
+from typing import Annotated, Any, Literal
+
+import redis
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from backend.deps import State, ws_state
+from backend.routes.runs import ERRORS, RunIdPath
+from backend.schemas import Downsampled, SeriesPage
+from workers import client as jobs
+from workers import keys, records, series
+
+log = logging.getLogger("backend")
+router = APIRouter(tags=["series"])
+
+REPLAY_CHUNK = 2000  # records per WebSocket message while replaying history
+
+
+@router.get("/runs/{run_id}/series", response_model=SeriesPage | Downsampled, responses=ERRORS)
+def get_series(
+    run_id: RunIdPath,
+    state: State,
+    after: Annotated[int, Query(ge=0, le=10_000_000, description="cursor: records already seen")] = 0,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    points: Annotated[int | None, Query(ge=1, le=10_000, description="downsample to N buckets instead")] = None,
+    columns: Annotated[str | None, Query(max_length=2000, description="comma-separated columns to keep")] = None,
+) -> dict:
+    """Records after a cursor in step order, or (with ``points``) N buckets with min/max envelopes."""
+    if points is None:
+        page = jobs.read_series(state.redis, state.settings, run_id, after=after, limit=limit)
+        rows = page.records
+        if columns:
+            keep = {"step", "t", *(c.strip() for c in columns.split(","))}
+            rows = [{k: v for k, v in rec.items() if k in keep} for rec in rows]
+        return {"records": rows, "cursor": page.cursor, "done": page.done, "status": page.status}
+    rows = jobs.all_records(state.redis, state.settings, run_id)
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    return series.downsample(rows, points, wanted)
+
+
+@router.get("/runs/{run_id}/export", responses={200: {"content": {"text/csv": {}, "application/octet-stream": {},
+                                                                  "application/json": {}}}, **ERRORS})
+def export(run_id: RunIdPath, state: State, format: Literal["csv", "parquet", "json", "spec"] = "csv") -> Response:
+    """The whole series as CSV, Parquet or JSON, or (format=spec) the spec as JSON to run again."""
+    rec = jobs.require(state.redis, state.settings, run_id)
+    if format == "spec":
+        return _attachment(JSONResponse(rec.get("spec") or {}), f"{run_id}.spec.json")
+    folder = jobs.store_path(state.settings, run_id)
+    if rec.get("status") in records.TERMINAL and format in ("csv", "parquet"):
+        path = folder / f"series.{format}"
+        if path.exists():
+            media = "text/csv" if format == "csv" else "application/octet-stream"
+            return FileResponse(path, media_type=media, filename=f"{run_id}.{format}")
+    rows = jobs.all_records(state.redis, state.settings, run_id)
+    if format == "json":
+        return _attachment(JSONResponse(rows), f"{run_id}.json")
+    if format == "csv":
+        return _attachment(Response(_csv(rows), media_type="text/csv"), f"{run_id}.csv")
+    return _attachment(Response(_parquet(rows), media_type="application/octet-stream"), f"{run_id}.parquet")
+
+
+def _attachment(response: Response, filename: str) -> Response:
+    response.headers["content-disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    """Scalar columns only (views such as particles are lists: Parquet and JSON keep them)."""
+    names = series.scalar_columns(rows)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(names)
+    for rec in rows:
+        writer.writerow(["" if rec.get(n) is None else rec.get(n) for n in names])
+    return buf.getvalue()
+
+
+def _parquet(rows: list[dict[str, Any]]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows) if rows else pa.table({}), buf)
+    return buf.getvalue()
+
+
+# --- the live stream -----------------------------------------------------------------------------
+
+
+@router.websocket("/runs/{run_id}/stream")
+async def stream(websocket: WebSocket, run_id: str, after: int = 0) -> None:
+    """Replay every record after ``after``, then follow live: ``{records, cursor}`` messages, then ``{done}``."""
+    await websocket.accept()
+    state = ws_state(websocket)
+    follower = asyncio.create_task(_follow(websocket, state, run_id, max(0, after)))
+    listener = asyncio.create_task(_until_disconnect(websocket))
+    try:
+        done, _ = await asyncio.wait({follower, listener}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (follower, listener):
+            task.cancel()
+    if follower in done and not follower.cancelled() and follower.exception() is not None:
+        exc = follower.exception()
+        if not isinstance(exc, WebSocketDisconnect | RuntimeError):
+            log.error("stream of run %s failed: %r", run_id, exc)
+            await _send(websocket, {"error": f"stream failed: {type(exc).__name__}"})
+    try:
+        await websocket.close()
+    except RuntimeError:
+        pass
+
+
+async def _until_disconnect(websocket: WebSocket) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+async def _send(websocket: WebSocket, payload: dict[str, Any]) -> None:
+    await websocket.send_text(json.dumps(payload, separators=(",", ":"), allow_nan=False))
+
+
+async def _record(r: Any, run_id: str) -> dict[str, Any] | None:
+    raw = await r.hgetall(keys.run(run_id))
+    return records.decode(raw) if raw else None
+
+
+async def _follow(websocket: WebSocket, state: Any, run_id: str, cursor: int) -> None:
+    if not keys.RUN_ID.match(run_id):
+        await _send(websocket, {"error": f"invalid run id '{run_id}'"})
+        return
+    ar = state.aredis()
+    rec = await _record(ar, run_id)
+    if rec is None:
+        rec = await run_in_threadpool(jobs.get, state.redis, state.settings, run_id)
+        if rec is None:
+            await _send(websocket, {"error": f"no run with id '{run_id}'"})
+            return
+        await _from_store(websocket, state, run_id, cursor, rec)
+        return
+    attempt = rec.get("attempt", 0)
+    key = keys.series(run_id)
+    while True:
+        try:
+            chunk = await series.aread(ar, run_id, cursor, REPLAY_CHUNK)
+        except redis.ResponseError:
+            chunk = None
+        rec = await _record(ar, run_id)
+        if rec is None:
+            await _send(websocket, {"error": "the run was deleted"})
+            return
+        if rec.get("attempt", 0) != attempt and rec.get("status") in (records.QUEUED, records.RUNNING):
+            attempt = rec["attempt"]  # re-queued after its worker was lost: the series starts again
+            cursor = 0
+            await _send(websocket, {"reset": True, "attempt": attempt, "cursor": 0})
+            continue
+        if chunk is None:
+            if rec.get("status") in records.TERMINAL:
+                await _from_store(websocket, state, run_id, cursor, rec)
+                return
+            await ar.xread({key: "0-0"}, block=1000, count=1)  # wait for the first batch
+            continue
+        if chunk.records:
+            cursor = chunk.cursor
+            await _send(websocket, {"records": chunk.records, "cursor": cursor})
+        if chunk.ended:
+            await _done(websocket, ar, run_id, chunk.end_status)
+            return
+        if len(chunk.records) >= REPLAY_CHUNK:
+            continue  # more history to replay
+        last = chunk.last_id or (await ar.xrevrange(key, keys.batch_id(cursor), "-", count=1) or [[b"0-0"]])[0][0]
+        await ar.xread({key: last}, block=1000, count=64)
+
+
+async def _done(websocket: WebSocket, ar: Any, run_id: str, status: str | None) -> None:
+    rec = await _record(ar, run_id) or {}
+    await _send(websocket, {"done": True, "status": rec.get("status") or status,
+                            "summary": records.finite(rec.get("summary"))})
+
+
+async def _from_store(websocket: WebSocket, state: Any, run_id: str, cursor: int, rec: dict[str, Any]) -> None:
+    """A finished run whose stream has expired: its archived records after the cursor, then done."""
+    page = await run_in_threadpool(jobs.read_series, state.redis, state.settings, run_id, after=cursor)
+    for batch in series.iter_batches(page.records, REPLAY_CHUNK):
+        cursor += len(batch)
+        await _send(websocket, {"records": batch, "cursor": cursor})
+    await _send(websocket, {"done": True, "status": rec.get("status"), "summary": records.finite(rec.get("summary"))})

@@ -1,0 +1,28 @@
+"""GET /api/schema/spec and POST /api/validate: the experiment spec's form and its checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from backend.deps import Auth
+from backend.resolve import laws_for, resolve
+from backend.schemas import Problem, SpecSource, Validated
+from noether.spec import ExperimentSpec
+
+router = APIRouter(tags=["spec"])
+
+
+@router.get("/schema/spec", response_model=dict[str, Any])
+def spec_schema() -> dict[str, Any]:
+    """The JSON schema of the experiment spec (the dashboard builds its form from it)."""
+    return ExperimentSpec.model_json_schema()
+
+
+@router.post("/validate", response_model=Validated, dependencies=[Auth], responses={422: {"model": Problem}})
+def validate(body: SpecSource) -> Validated:
+    """Validate a spec, or a preset with overrides, without running it: the normalised spec and its laws."""
+    spec, _ = resolve(body)
+    apply, skip = laws_for(spec)
+    return Validated(spec=spec.model_dump(mode="json"), laws=apply, not_applicable=skip)

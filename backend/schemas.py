@@ -1,0 +1,151 @@
+"""Request and response bodies of the API, one family per resource (their docstrings become OpenAPI text)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from noether.spec import MAX_TAGS, ExperimentSpec
+
+RUN_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+Tag = Annotated[str, Field(pattern=r"^[\w.:-]{1,64}$")]
+Status = Literal["queued", "running", "succeeded", "failed", "cancelled", "diverged"]
+Kind = Literal["run", "discovery"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SpecSource(_In):
+    """An experiment given as a full spec, or as a preset name with optional overrides (exactly one of the two)."""
+
+    spec: ExperimentSpec | None = Field(None, description="the full experiment spec (docs/spec.md)")
+    preset: str | None = Field(None, max_length=120, description="a preset name (GET /api/presets)")
+    overrides: dict[str, Any] | None = Field(
+        None,
+        description="changes to the preset's spec: dotted paths ('dynamics.lr': 0.1, 'steps': 200) or nested objects",
+    )
+
+
+class RunCreate(SpecSource):
+    """A run to submit. With an ``id``, submitting the same body again is a no-op (idempotent)."""
+
+    id: str | None = Field(None, pattern=RUN_ID_PATTERN, description="client-chosen run id; default a UUID")
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    note: str = Field("", max_length=4000)
+
+
+class RunPatch(_In):
+    """New tags and/or note for a run."""
+
+    tags: list[Tag] | None = Field(None, max_length=MAX_TAGS)
+    note: str | None = Field(None, max_length=4000)
+
+
+class RunItem(BaseModel):
+    """The job record of a run (source of truth for its status), without its spec."""
+
+    id: str
+    kind: str = "run"
+    status: Status
+    reason: str | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    worker: str | None = None
+    device: str | None = None
+    progress: float = 0.0
+    step: int = 0
+    steps: int = 0
+    attempt: int = 0
+    preset: str | None = None
+    name: str = ""
+    dynamics: str = ""
+    tags: list[str] = Field(default_factory=list)
+    note: str = ""
+    group: str | None = None
+    summary: dict[str, Any] | None = None
+
+
+class Run(RunItem):
+    """The job record of a run with its full spec and (once finished) its summary."""
+
+    spec: dict[str, Any] | None = None
+
+
+class RunList(BaseModel):
+    """One page of runs, newest first."""
+
+    items: list[RunItem]
+    total: int
+    limit: int
+    offset: int
+
+
+class SeriesPage(BaseModel):
+    """Records after the cursor, in step order; pass ``cursor`` back as ``after`` for the next page."""
+
+    records: list[dict[str, Any]]
+    cursor: int = Field(..., description="position after the last record returned (records seen so far)")
+    done: bool = Field(..., description="true once the run has ended and every record has been returned")
+    status: str
+
+
+class Envelope(BaseModel):
+    mean: list[float | None]
+    min: list[float | None]
+    max: list[float | None]
+
+
+class Downsampled(BaseModel):
+    """The series in N buckets, each column with its mean and its min/max envelope (spikes stay visible)."""
+
+    downsampled: bool = Field(..., description="false when every record is its own bucket")
+    total: int = Field(..., description="records in the series")
+    step: list[int] = Field(..., description="the first step of each bucket")
+    columns: dict[str, Envelope]
+
+
+class SweepCreate(SpecSource):
+    """A grid over spec fields whose product fans out as runs sharing one group id."""
+
+    grid: dict[str, list[Any]] | None = Field(
+        None,
+        description="dotted field path -> values, e.g. {'seed': [0, 1], 'dynamics.lr': [0.01, 0.1]}; "
+        "default: the preset's own sweep",
+    )
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    note: str = Field("", max_length=4000)
+
+
+class SweepOut(BaseModel):
+    """The sweep's group id and its runs."""
+
+    group: str
+    runs: list[RunItem]
+
+
+class Validated(BaseModel):
+    """The normalised spec and the laws that would apply to it."""
+
+    spec: dict[str, Any]
+    laws: list[dict[str, Any]] = Field(default_factory=list, description="laws that apply: id, name, prediction")
+    not_applicable: list[dict[str, Any]] = Field(default_factory=list, description="laws that do not, with why")
+
+
+class Health(BaseModel):
+    """Whether the lab can run experiments."""
+
+    status: Literal["ok", "degraded"]
+    redis: bool
+    workers: int
+    queued: int
+    version: str
+
+
+class Problem(BaseModel):
+    """An error: what went wrong and what to change."""
+
+    detail: Any

@@ -1,0 +1,105 @@
+"""The run store on disk: ``<run_store>/<id>/`` holds series.parquet (and .csv), summary.json, spec.json, job.json.
+
+A finished run is archived from its stream, so that the run survives a Redis flush: the API reads a
+run's record and series from here when Redis no longer has them. Writing goes to a temporary folder
+that is renamed into place, so a reader sees a whole archive or none. Run ids match ``keys.RUN_ID``
+(letters, digits, ``_`` and ``-``), so nothing a user sends can name a path outside the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from workers import keys, records, series
+
+log = logging.getLogger(__name__)
+
+SERIES_FILE = "series.parquet"
+
+
+def run_dir(store: Path, run_id: str) -> Path:
+    if not keys.RUN_ID.match(run_id):
+        raise ValueError(f"invalid run id {run_id!r}")
+    return store / run_id
+
+
+def write_series(rows: list[dict[str, Any]], out_dir: Path) -> None:
+    """series.parquet and series.csv in the core's format (``noether.io.write_series``)."""
+    from noether.io import write_series as core_write
+
+    core_write(rows, out_dir)
+
+
+def read_series(store: Path, run_id: str) -> list[dict[str, Any]] | None:
+    """Every record of an archived run, or None if it has no archived series."""
+    path = run_dir(store, run_id) / SERIES_FILE
+    if not path.exists():
+        return None
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(path).to_pylist()
+    return [series.clean({k: v for k, v in row.items() if v is not None}) for row in rows]
+
+
+def read_job(store: Path, run_id: str) -> dict[str, Any] | None:
+    """The job record as archived (job.json), or None."""
+    try:
+        return json.loads((run_dir(store, run_id) / "job.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def archive(r: Any, store: Path, run_id: str, *, stream_ttl: int) -> bool:
+    """Write a finished run to the store and let its stream expire; False if it is not finished (or gone)."""
+    rec = records.get(r, run_id)
+    if rec is None or rec.get("status") not in records.TERMINAL:
+        return False
+    got = series.read_all(r, run_id)
+    rows = got[0] if got is not None else []
+    store.mkdir(parents=True, exist_ok=True)
+    final = run_dir(store, run_id)
+    tmp = store / f".{run_id}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.mkdir()
+    try:
+        if rows:
+            write_series(rows, tmp)
+        job = records.public(rec)
+        job["archived"] = True
+        (tmp / "job.json").write_text(records.dumps(job))
+        (tmp / "spec.json").write_text(json.dumps(rec.get("spec") or {}, indent=2))
+        (tmp / "summary.json").write_text(records.dumps(rec.get("summary") or {}))
+        if not r.exists(keys.run(run_id)):  # deleted while we wrote: leave nothing behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            return False
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    with r.pipeline() as pipe:
+        pipe.hset(keys.run(run_id), "archived", "1")
+        pipe.zrem(keys.UNARCHIVED, run_id)
+        if stream_ttl > 0:
+            pipe.expire(keys.series(run_id), stream_ttl)
+        else:
+            pipe.delete(keys.series(run_id))
+        pipe.execute()
+    return True
+
+
+def remove(store: Path, run_id: str) -> None:
+    """Delete a run's archive, if any."""
+    shutil.rmtree(run_dir(store, run_id), ignore_errors=True)
+
+
+def archived_ids(store: Path) -> list[str]:
+    """Ids of every archived run."""
+    if not store.exists():
+        return []
+    return [p.name for p in store.iterdir() if p.is_dir() and keys.RUN_ID.match(p.name) and (p / "job.json").exists()]

@@ -1,0 +1,379 @@
+"""How the rest of the lab submits, reads, cancels and deletes runs: the one door into the job system.
+
+The backend calls these functions and never touches Redis keys itself. Reads fall back to the run
+store, so finished runs stay readable after a Redis flush.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from rq import Queue
+from rq.command import send_stop_job_command
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+
+from workers import archive, keys, records, series
+
+TASK = "workers.task.run"
+CANCEL_WAIT = 0.7  # seconds a cancel waits for the worker to stop cooperatively before it stops it by force
+
+
+class JobError(Exception):
+    """A request the job system refuses; ``status`` is the HTTP status the API answers with."""
+
+    status = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class Conflict(JobError):
+    status = 409
+
+
+class TooManyQueued(JobError):
+    status = 429
+
+
+class NotFound(JobError):
+    status = 404
+
+
+def connect(url: str) -> redis.Redis:
+    """A Redis client (bytes in and out) for the job system."""
+    return redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5, health_check_interval=30)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def request_hash(body: Any) -> str:
+    """Fingerprint of a submission, to tell a retry (same body) from a conflicting reuse of an id."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def rq_queue(r: redis.Redis, settings: Any) -> Queue:
+    return Queue(settings.queue, connection=r)
+
+
+def enqueue(r: redis.Redis, settings: Any, run_id: str, attempt: int, *, pipeline: Any = None) -> None:
+    """Put one attempt of a run on the RQ queue (inside ``pipeline``'s transaction when given)."""
+    rq_queue(r, settings).enqueue_call(
+        TASK,
+        args=(run_id, attempt),
+        job_id=keys.rq_job_id(run_id, attempt),
+        timeout=-1,  # runs take seconds to hours: the lease, not a timeout, detects dead workers
+        result_ttl=60,
+        failure_ttl=24 * 3600,
+        description=f"noether run {run_id} attempt {attempt}",
+        pipeline=pipeline,
+    )
+
+
+@dataclass
+class Submission:
+    """One run to create: its spec (as JSON) and what the record says about it."""
+
+    spec: dict[str, Any]
+    run_id: str | None = None
+    kind: str = "run"
+    preset: str | None = None
+    name: str = ""
+    dynamics: str = ""
+    tags: tuple[str, ...] = ()
+    note: str = ""
+    group: str | None = None
+    steps: int = 0
+    request_hash: str = ""
+
+    def fields(self, run_id: str, client: str) -> dict[str, Any]:
+        return {
+            "id": run_id, "kind": self.kind, "status": records.QUEUED, "reason": None,
+            "created_at": records.iso(), "started_at": None, "finished_at": None, "worker": None,
+            "progress": 0.0, "step": 0, "steps": self.steps, "attempt": 0, "preset": self.preset,
+            "name": self.name, "dynamics": self.dynamics, "tags": list(self.tags), "note": self.note,
+            "group": self.group, "client": client, "spec": self.spec, "summary": None,
+            "request_hash": self.request_hash, "rq_job": keys.rq_job_id(run_id, 1),
+            "cancel_requested": False, "archived": False,
+        }
+
+
+def submit(r: redis.Redis, settings: Any, items: list[Submission], *, client: str) -> list[tuple[dict, bool]]:
+    """Create and enqueue runs in one transaction; returns (record, created) per item.
+
+    An item whose id exists with the same request is returned as it is (created False: an idempotent
+    retry); with another request it raises Conflict. Raises TooManyQueued if the client would have
+    more than ``max_queued_per_client`` queued runs.
+    """
+    ids = [it.run_id or new_id() for it in items]
+    run_keys = [keys.run(i) for i in ids]
+    ckey = keys.client_queued(client)
+    with r.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(ckey, *run_keys)
+                existing = [pipe.hgetall(k) for k in run_keys]
+                out: list[tuple[dict, bool] | None] = []
+                fresh = 0
+                for it, run_id, raw in zip(items, ids, existing, strict=True):
+                    if raw:
+                        rec = records.decode(raw)
+                        if rec.get("request_hash") != it.request_hash:
+                            raise Conflict(f"run id '{run_id}' already exists with a different request")
+                        out.append((rec, False))
+                    else:
+                        out.append(None)
+                        fresh += 1
+                if fresh:
+                    queued = pipe.scard(ckey)
+                    if queued + fresh > settings.max_queued_per_client:
+                        raise TooManyQueued(
+                            f"too many queued runs for this client: {queued} queued + {fresh} new > "
+                            f"{settings.max_queued_per_client} (NOETHER_MAX_QUEUED_PER_CLIENT); wait or cancel some"
+                        )
+                pipe.multi()
+                ms = records.now_ms()
+                result = []
+                for it, run_id, got in zip(items, ids, out, strict=True):
+                    if got is not None:
+                        result.append(got)
+                        continue
+                    fields = it.fields(run_id, client)
+                    pipe.hset(keys.run(run_id), mapping=records.encode(fields))
+                    pipe.zadd(keys.RUNS, {run_id: ms})
+                    pipe.sadd(ckey, run_id)
+                    enqueue(r, settings, run_id, 1, pipeline=pipe)
+                    result.append((records.decode(records.encode(fields)), True))
+                pipe.execute()
+                return result
+            except redis.WatchError:
+                continue
+            finally:
+                pipe.reset()
+
+
+def get(r: redis.Redis, settings: Any, run_id: str) -> dict[str, Any] | None:
+    """The record from Redis, else from the run store, else None."""
+    rec = records.get(r, run_id)
+    if rec is not None:
+        return rec
+    if not keys.RUN_ID.match(run_id):
+        return None
+    return archive.read_job(settings.run_store, run_id)
+
+
+def require(r: redis.Redis, settings: Any, run_id: str) -> dict[str, Any]:
+    rec = get(r, settings, run_id)
+    if rec is None:
+        raise NotFound(f"no run with id '{run_id}'")
+    return rec
+
+
+def ensure_store_indexed(r: redis.Redis, settings: Any) -> int:
+    """After a Redis flush (or on a new Redis), put the archived runs' records back; returns how many."""
+    if r.exists(keys.STORE_INDEXED):
+        return 0
+    if not r.set(keys.STORE_INDEXED + ":lock", "1", nx=True, ex=60):
+        return 0
+    n = 0
+    try:
+        for run_id in archive.archived_ids(settings.run_store):
+            if r.exists(keys.run(run_id)):
+                continue
+            job = archive.read_job(settings.run_store, run_id)
+            if not job or job.get("status") not in records.TERMINAL:
+                continue
+            job["archived"] = True
+            fields = {k: v for k, v in job.items() if k in records.PUBLIC_FIELDS or k == "archived"}
+            try:
+                ms = int(time.mktime(time.strptime(job["created_at"][:19], "%Y-%m-%dT%H:%M:%S")) * 1000)
+            except (KeyError, TypeError, ValueError):
+                ms = 0
+            with r.pipeline() as pipe:
+                pipe.hset(keys.run(run_id), mapping=records.encode(fields))
+                pipe.zadd(keys.RUNS, {run_id: ms})
+                pipe.execute()
+            n += 1
+        r.set(keys.STORE_INDEXED, "1")
+    finally:
+        r.delete(keys.STORE_INDEXED + ":lock")
+    return n
+
+
+_FILTER_FIELDS = ("status", "preset", "tags", "group", "kind")
+
+
+def list_runs(
+    r: redis.Redis, settings: Any, *, status: str | None = None, preset: str | None = None, tag: str | None = None,
+    group: str | None = None, kind: str | None = None, limit: int = 50, offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Runs newest first, filtered; returns (page of records, total matching)."""
+    ensure_store_indexed(r, settings)
+    ids = [i.decode() for i in r.zrevrange(keys.RUNS, 0, -1)]
+    with r.pipeline(transaction=False) as pipe:
+        for run_id in ids:
+            pipe.hmget(keys.run(run_id), *_FILTER_FIELDS)
+        rows = pipe.execute()
+    matching = []
+    for run_id, row in zip(ids, rows, strict=True):
+        if row[0] is None:
+            continue  # deleted meanwhile
+        st, pr, tg, gr, kd = (v.decode() if v is not None else "" for v in row)
+        if status and st != status:
+            continue
+        if preset and pr != preset:
+            continue
+        if group and gr != group:
+            continue
+        if kind and kd != kind:
+            continue
+        if tag and tag not in (json.loads(tg) if tg else []):
+            continue
+        matching.append(run_id)
+    page = matching[offset : offset + limit]
+    with r.pipeline(transaction=False) as pipe:
+        for run_id in page:
+            pipe.hgetall(keys.run(run_id))
+        raws = pipe.execute()
+    return [records.decode(raw) for raw in raws if raw], len(matching)
+
+
+def patch(r: redis.Redis, settings: Any, run_id: str, *, tags: list[str] | None, note: str | None) -> dict[str, Any]:
+    """Change a run's tags and note (in Redis, and in its archive if it has one)."""
+    rec = require(r, settings, run_id)
+    changes: dict[str, Any] = {}
+    if tags is not None:
+        changes["tags"] = list(tags)
+    if note is not None:
+        changes["note"] = note
+    if not changes:
+        return rec
+    key = keys.run(run_id)
+    if r.exists(key):
+        r.hset(key, mapping=records.encode(changes))
+    rec.update(changes)
+    job_path = archive.run_dir(settings.run_store, run_id) / "job.json"
+    if job_path.exists():
+        job = archive.read_job(settings.run_store, run_id) or {}
+        job.update(changes)
+        job_path.write_text(records.dumps(job))
+    return records.get(r, run_id) or rec
+
+
+def cancel(r: redis.Redis, settings: Any, run_id: str, *, wait: float = CANCEL_WAIT) -> dict[str, Any]:
+    """Cancel a queued run at once, or a running one within about a second, keeping its partial series.
+
+    The worker is asked first (a flag its work horse polls ten times a second; the run ends at its
+    next step and archives what it recorded). If it is still running after ``wait`` seconds (a step
+    that takes longer), RQ's stop command kills the work horse and the run is finished here.
+    """
+    require(r, settings, run_id)
+    q = rq_queue(r, settings)
+    outcome = records.request_cancel(
+        r, run_id, client_key=keys.client_queued(_client_of(r, run_id)), rq_queue_key=q.key,
+        rq_job_prefix="rq:job:",
+    )
+    if outcome == 2:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            rec = records.get(r, run_id)
+            if rec is None or rec["status"] != records.RUNNING:
+                break
+        else:
+            _force_stop(r, settings, run_id)
+    return require(r, settings, run_id)
+
+
+def _force_stop(r: redis.Redis, settings: Any, run_id: str) -> None:
+    rec = records.get(r, run_id)
+    if rec is None or rec["status"] != records.RUNNING:
+        return
+    attempt = rec["attempt"]
+    try:
+        send_stop_job_command(r, keys.rq_job_id(run_id, attempt))
+    except (NoSuchJobError, InvalidJobOperation):
+        pass
+    if records.finish(
+        r, run_id, attempt, records.CANCELLED, reason="cancelled (stopped by force: a step took longer than the wait)",
+        step=rec.get("step"), progress=rec.get("progress"),
+    ):
+        archive.archive(r, settings.run_store, run_id, stream_ttl=settings.stream_ttl_seconds)
+
+
+def _client_of(r: redis.Redis, run_id: str) -> str:
+    raw = r.hget(keys.run(run_id), "client")
+    return raw.decode() if raw else ""
+
+
+def delete(r: redis.Redis, settings: Any, run_id: str) -> None:
+    """Cancel if needed, then delete the record, the stream and the archive."""
+    rec = require(r, settings, run_id)
+    if rec.get("status") in (records.QUEUED, records.RUNNING):
+        cancel(r, settings, run_id)
+    client = rec.get("client") or ""
+    with r.pipeline() as pipe:
+        pipe.delete(keys.run(run_id), keys.series(run_id), keys.lease(run_id))
+        pipe.zrem(keys.RUNS, run_id)
+        pipe.zrem(keys.UNARCHIVED, run_id)
+        pipe.srem(keys.RUNNING, run_id)
+        pipe.srem(keys.client_queued(client), run_id)
+        pipe.execute()
+    archive.remove(settings.run_store, run_id)
+
+
+@dataclass
+class SeriesPage:
+    records: list[dict[str, Any]]
+    cursor: int
+    done: bool
+    status: str
+
+
+def read_series(r: redis.Redis, settings: Any, run_id: str, *, after: int = 0, limit: int | None = None) -> SeriesPage:
+    """Records after ``after`` (a position), from the stream or the store; ``done`` once nothing more can come."""
+    rec = require(r, settings, run_id)
+    status = rec.get("status", "")
+    chunk = series.read(r, run_id, after, limit)
+    if chunk is not None:
+        return SeriesPage(chunk.records, chunk.cursor, chunk.ended, status)
+    rows = archive.read_series(settings.run_store, run_id)
+    if rows is None:  # not started yet, or finished without records
+        return SeriesPage([], after, status in records.TERMINAL, status)
+    end = len(rows) if limit is None else min(len(rows), after + limit)
+    page = rows[after:end]
+    return SeriesPage(page, after + len(page), status in records.TERMINAL and after + len(page) >= len(rows), status)
+
+
+def all_records(r: redis.Redis, settings: Any, run_id: str) -> list[dict[str, Any]]:
+    """Every record of a run (stream or store)."""
+    return read_series(r, settings, run_id).records
+
+
+def live_workers(r: redis.Redis) -> list[dict[str, str]]:
+    """Workers that reported in the last few seconds."""
+    names = list(r.scan_iter(match=keys.WORKERS_PATTERN, count=100))
+    if not names:
+        return []
+    with r.pipeline(transaction=False) as pipe:
+        for n in names:
+            pipe.hgetall(n)
+        rows = pipe.execute()
+    return [{k.decode(): v.decode() for k, v in row.items()} for row in rows if row]
+
+
+def queued_count(r: redis.Redis, settings: Any) -> int:
+    return rq_queue(r, settings).count
+
+
+def store_path(settings: Any, run_id: str) -> Path:
+    return archive.run_dir(settings.run_store, run_id)

@@ -1,0 +1,209 @@
+"""What a work horse does with one attempt of a run: simulate, publish batches, honour cancel, finish, archive.
+
+RQ forks one work horse per job, so everything here (torch, CUDA) lives and dies with the job; the
+worker process that forks never initialises CUDA. The horse dies with its worker (PR_SET_PDEATHSIG),
+so a SIGKILLed worker leaves no orphan publishing into a run that has been handed to another worker.
+
+A heartbeat thread renews the attempt's lease ten times a second and reads the cancel flag in the
+same round trip; on cancel it calls ``Simulation.stop()`` (the run ends at its next step and keeps
+its records); if the attempt has been superseded (the run was re-queued after its lease expired) it
+stops too, and the fenced publish/finish scripts refuse anything this attempt still sends.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import threading
+import time
+import traceback
+from typing import Any
+
+import redis
+
+from lab.settings import get_settings
+from workers import archive, keys, records, series
+from workers.proc import die_with_parent
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 2000  # records per stream entry, whatever the publish interval
+HEARTBEAT = 0.1  # seconds between lease renewals (and cancel checks)
+
+# Job kinds other than "run": kind -> "module:function(r, settings, rec, attempt) -> (status, reason, summary)".
+KINDS: dict[str, str] = {}
+
+
+def run(run_id: str, attempt: int) -> str:
+    """RQ entry point: run one attempt of a run; never raises (a bad job must not look like a dead worker)."""
+    die_with_parent()
+    settings = get_settings()
+    r = redis.Redis.from_url(settings.redis_url, socket_timeout=30, health_check_interval=30)
+    try:
+        return Attempt(r, settings, run_id, attempt).execute()
+    finally:
+        r.close()
+
+
+def resolve_device(spec_device: str, worker_device: str) -> str:
+    """The device a run uses: the spec's unless 'auto', else the worker's, else cuda if available, else cpu."""
+    for choice in (spec_device, worker_device):
+        if choice and choice != "auto":
+            return choice
+    import torch  # only in the work horse
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Attempt:
+    """One attempt of one run inside a work horse."""
+
+    def __init__(self, r: redis.Redis, settings: Any, run_id: str, attempt: int):
+        self.r, self.settings, self.run_id, self.attempt = r, settings, run_id, attempt
+        self.lease_ms = int(settings.lease_seconds * 1000)
+        self.fenced = False
+        self.cancel_asked = False
+        self.sim: Any = None
+        self._stop_beat = threading.Event()
+        self.n_published = 0
+        self.last_step = 0
+        self.steps = 0
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def execute(self) -> str:
+        rec = records.get(self.r, self.run_id)
+        if rec is None or rec.get("status") != records.QUEUED:
+            return "skipped"
+        worker = os.environ.get("NOETHER_WORKER_NAME") or os.environ.get("RQ_WORKER_ID") or f"pid-{os.getppid()}"
+        spec_device = (rec.get("spec") or {}).get("device", "auto")
+        try:
+            device = resolve_device(spec_device, os.environ.get("NOETHER_WORKER_DEVICE", "auto"))
+        except Exception as exc:  # torch missing or broken: report, do not die
+            device = f"unknown ({exc})"
+        if not records.start(
+            self.r, self.run_id, self.attempt, worker=worker, device=device, lease_ms=self.lease_ms,
+            client_key=keys.client_queued(rec.get("client") or ""),
+        ):
+            return "skipped"
+        self.steps = int(rec.get("steps") or 0)
+        beat = threading.Thread(target=self._heartbeat, name="noether-lease", daemon=True)
+        beat.start()
+        try:
+            status, reason, summary = self._work(rec, device)
+        except BaseException as exc:  # noqa: BLE001 - whatever happens, the record must end
+            log.error("run %s failed:\n%s", self.run_id, traceback.format_exc())
+            status, reason, summary = records.FAILED, _one_line(exc), None
+        finally:
+            self._stop_beat.set()
+            beat.join(timeout=2)
+        if self.fenced:
+            return "superseded"
+        if records.finish(
+            self.r, self.run_id, self.attempt, status, reason=reason, summary=summary,
+            step=self.last_step, progress=self._progress(),
+        ):
+            try:
+                archive.archive(self.r, self.settings.run_store, self.run_id, stream_ttl=self.settings.stream_ttl_seconds)
+            except Exception:  # the reaper retries unarchived runs
+                log.exception("archiving run %s failed", self.run_id)
+        return status
+
+    def _work(self, rec: dict[str, Any], device: str) -> tuple[str, str, Any]:
+        kind = rec.get("kind") or "run"
+        if kind != "run":
+            target = KINDS.get(kind)
+            if target is None:
+                return records.FAILED, f"unknown job kind '{kind}'", None
+            module, _, name = target.partition(":")
+            return getattr(importlib.import_module(module), name)(self, rec, device)
+        return self._simulate(rec, device)
+
+    def _simulate(self, rec: dict[str, Any], device: str) -> tuple[str, str, Any]:
+        import noether
+        from noether.spec import parse_spec
+
+        spec = parse_spec(rec["spec"])
+        spec = spec.model_copy(update={"device": device})
+        self.sim = sim = noether.simulate(spec, data_root=self.settings.datasets_dir)
+        if self.cancel_asked or self.fenced:
+            sim.stop()
+        self.steps = sim.steps
+        buffer: list[dict[str, Any]] = []
+        last_flush = time.monotonic()
+        interval = self.settings.publish_interval
+        for record in sim:
+            buffer.append(series.clean(record))
+            self.last_step = record.get("step", self.last_step)
+            if len(buffer) >= MAX_BATCH or time.monotonic() - last_flush >= interval:
+                self.flush(buffer)
+                buffer = []
+                last_flush = time.monotonic()
+            if self.fenced:
+                sim.stop()
+        self.flush(buffer)
+        summary = sim.summary.model_dump(mode="json")
+        status = sim.status
+        if status == "diverged":
+            reason = f"diverged at step {sim.diverged_at}"
+            last = (summary.get("last_finite") or {}).get("loss")
+            if last is not None:
+                reason += f" (last finite loss {last:.6g})"
+        elif status == "cancelled":
+            reason = "cancelled by user" if self.cancel_asked else "stopped (its attempt was superseded)"
+        elif status == "succeeded":
+            reason = ""
+        else:
+            status, reason = records.FAILED, f"simulation ended with status {status}"
+        return status, reason, summary
+
+    # -- publishing -----------------------------------------------------------------------
+    def flush(self, batch: list[dict[str, Any]]) -> None:
+        """Publish ``batch`` as one stream entry (fenced: a superseded attempt publishes nothing)."""
+        if not batch or self.fenced:
+            return
+        ok = records.publish(
+            self.r, self.run_id, self.attempt, first_index=self.n_published, payload=series.pack(batch),
+            count=len(batch), maxlen=self.settings.stream_maxlen, step=self.last_step, progress=self._progress(),
+            wallclock_ms=int(time.time() * 1000),
+        )
+        if ok:
+            self.n_published += len(batch)
+        else:
+            status = self.r.hget(keys.run(self.run_id), "status")
+            if status != b"running" or self.r.hget(keys.run(self.run_id), "attempt") != str(self.attempt).encode():
+                self._fence()
+
+    def _progress(self) -> float:
+        return min(1.0, self.last_step / self.steps) if self.steps else 0.0
+
+    def _fence(self) -> None:
+        self.fenced = True
+        if self.sim is not None:
+            self.sim.stop()
+
+    def _heartbeat(self) -> None:
+        beat = redis.Redis.from_url(self.settings.redis_url, socket_timeout=5)
+        try:
+            while not self._stop_beat.is_set():
+                try:
+                    state = records.heartbeat(beat, self.run_id, self.attempt, self.lease_ms)
+                except redis.RedisError as exc:
+                    log.warning("run %s: lease renewal failed: %s", self.run_id, exc)
+                    state = 0
+                if state == -1:
+                    self._fence()
+                    return
+                if state == 1 and not self.cancel_asked:
+                    self.cancel_asked = True
+                    if self.sim is not None:
+                        self.sim.stop()
+                self._stop_beat.wait(HEARTBEAT)
+        finally:
+            beat.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    msg = text[0] if text else ""
+    return f"{type(exc).__name__}: {msg}"[:500] if msg else type(exc).__name__
