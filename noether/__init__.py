@@ -2,6 +2,29 @@
 
 The science core: spec, models, data, dynamics, laws, discovery and the driver loop. It imports torch
 and numpy, never redis, fastapi or dash.
+
+    import noether
+    sim = noether.simulate(noether.presets.get("toy-nd").spec)
+    for record in sim: ...
+    print(sim.summary)
 """
 
 __version__ = "0.1.0"
+
+from noether.problem import Problem, build_problem  # noqa: E402
+from noether.simulate import Simulation, simulate  # noqa: E402
+from noether.spec import ExperimentSpec, SpecError, load_spec, parse_spec  # noqa: E402
+from noether.summary import LawSummary, RunSummary  # noqa: E402
+
+__all__ = [
+    "ExperimentSpec",
+    "LawSummary",
+    "Problem",
+    "RunSummary",
+    "Simulation",
+    "SpecError",
+    "build_problem",
+    "load_spec",
+    "parse_spec",
+    "simulate",
+]

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 Record = dict[str, Any]
 
 Verdict = Literal["holds", "broken", "not applicable"]
-Status = Literal["succeeded", "diverged", "cancelled", "failed"]
+Status = Literal["running", "succeeded", "diverged", "cancelled", "failed"]
 
 
 class LawSummary(BaseModel):

@@ -1,0 +1,259 @@
+"""The core's commands of ``noether``: run a spec or a preset, list presets, list the law catalogue.
+
+    noether run SPEC.json|SPEC.yaml [--steps N] [--seed S] [--out DIR]
+    noether run --preset fig1-gd
+    noether presets [NAME]
+    noether laws
+
+``app`` is a module-level Typer app; ``lab.cli`` adds the service commands (worker, api, up) to it.
+Bad input exits with status 2 and one line per problem naming the field; a diverged or cancelled run
+exits with status 1 after writing what it has.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from noether.spec import ExperimentSpec, SpecError, load_spec, parse_spec
+from noether.summary import RunSummary
+
+app = typer.Typer(
+    name="noether",
+    help="Noether Lab: conservation laws of neural-network training, measured.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+EXIT_BAD_INPUT = 2
+EXIT_NOT_SUCCEEDED = 1
+
+
+def default_data_root() -> Path:
+    """NOETHER_DATA_DIR/datasets (the lab's setting, read here without importing the services)."""
+    return Path(os.environ.get("NOETHER_DATA_DIR", "data")) / "datasets"
+
+
+def _fail(lines: list[str]) -> typer.Exit:
+    for line in lines:
+        err.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "run"
+
+
+def _with_overrides(spec: ExperimentSpec, **changes: Any) -> ExperimentSpec:
+    data = spec.model_dump(mode="json")
+    data.update({k: v for k, v in changes.items() if v is not None})
+    return parse_spec(data)
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.4g}"
+
+
+VERDICT_STYLE = {"holds": "green", "broken": "red", "not applicable": "dim"}
+
+
+def verdict_table(summary: RunSummary, title: str = "") -> Table:
+    """The summary's laws as a rich table: law, prediction, initial, final, drift, verdict, tolerance."""
+    table = Table(title=title or None, title_justify="left", show_lines=False)
+    for col, kw in (
+        ("law", {}),
+        ("prediction", {"max_width": 40}),
+        ("initial", {"justify": "right"}),
+        ("final", {"justify": "right"}),
+        ("max rel. drift", {"justify": "right"}),
+        ("verdict", {}),
+        ("tol.", {"justify": "right"}),
+    ):
+        table.add_column(col, **kw)
+    for law in summary.laws:
+        style = VERDICT_STYLE.get(law.verdict, "")
+        prediction = law.prediction if law.verdict != "not applicable" else (law.reason or law.prediction)
+        table.add_row(
+            law.id,
+            prediction,
+            _fmt(law.initial),
+            _fmt(law.final),
+            _fmt(law.max_rel_drift),
+            f"[{style}]{law.verdict}[/{style}]" if style else law.verdict,
+            _fmt(law.tolerance),
+        )
+    return table
+
+
+def run_one(spec: ExperimentSpec, out: Path, data_root: Path | None, *, quiet: bool = False, label: str = "") -> RunSummary:
+    """Run ``spec`` with a progress bar, write series, summary and spec into ``out``, return the summary."""
+    from noether.io import write_run
+    from noether.simulate import simulate
+
+    sim = simulate(spec, data_root=data_root)
+    records = []
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=err, disable=quiet, transient=False) as progress:
+        task = progress.add_task(label or spec.name or "run", total=spec.steps)
+        try:
+            for record in sim:
+                records.append(record)
+                progress.update(task, completed=record["step"])
+        except KeyboardInterrupt:
+            sim.stop()
+            sim.status = "cancelled"
+    summary = sim.summary
+    write_run(out, spec, records, summary)
+    return summary
+
+
+def _report(summary: RunSummary, out: Path, title: str) -> None:
+    if summary.laws:
+        console.print(verdict_table(summary, title))
+    else:
+        console.print(f"{title}: no law of the catalogue applies to this spec", highlight=False)
+    line = f"{summary.status}: {summary.steps_done}/{summary.steps} steps, t = {summary.t_final:.4g}"
+    if summary.loss_final is not None:
+        line += f", loss {summary.loss_initial:.4g} -> {summary.loss_final:.4g}"
+    line += f", {summary.steps_per_s:.1f} steps/s"
+    if summary.diverged_at is not None:
+        line += f"; diverged at step {summary.diverged_at}"
+    console.print(line, highlight=False)
+    console.print(f"wrote {out}/ (series.parquet, series.csv, summary.json, spec.json)", highlight=False)
+
+
+@app.command()
+def run(
+    spec_file: Annotated[Path | None, typer.Argument(help="a spec as .json, .yaml or .yml", show_default=False)] = None,
+    preset: Annotated[str | None, typer.Option("--preset", "-p", help="run a preset instead (see `noether presets`)")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", "-n", help="override the number of steps")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", "-s", help="override the seed")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder (default runs/<name>-<time>)")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="where file data sets live (default $NOETHER_DATA_DIR/datasets)")
+    ] = None,
+    no_sweep: Annotated[bool, typer.Option("--no-sweep", help="run a sweep preset's base spec only")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Run a spec or a preset; write series.parquet, series.csv, summary.json and spec.json; print the verdicts."""
+    from noether import presets
+    from noether.sweep import expand
+
+    if (spec_file is None) == (preset is None):
+        raise _fail(["give a spec file or --preset NAME (exactly one)"])
+    grid = None
+    try:
+        if preset is not None:
+            try:
+                chosen = presets.get(preset)
+            except KeyError as exc:
+                raise _fail([str(exc.args[0])]) from None
+            spec, name, grid = chosen.spec, chosen.name, (None if no_sweep else chosen.sweep)
+        else:
+            spec, name = load_spec(spec_file), spec_file.stem
+        spec = _with_overrides(spec, steps=steps, seed=seed)
+        runs = expand(spec, grid)
+    except SpecError as exc:
+        raise _fail(exc.lines) from None
+    out = out or Path("runs") / f"{_slug(name)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    data_root = data_dir or default_data_root()
+    code = 0
+    for label, one in runs:
+        where = out / _slug(label) if label else out
+        try:
+            summary = run_one(one, where, data_root, quiet=quiet, label=label or name)
+        except SpecError as exc:
+            raise _fail(exc.lines) from None
+        _report(summary, where, f"{name} {label}".strip())
+        if summary.status != "succeeded":
+            code = EXIT_NOT_SUCCEEDED
+    raise typer.Exit(code)
+
+
+@app.command("presets")
+def presets_cmd(
+    name: Annotated[str | None, typer.Argument(help="show one preset in full", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List the presets (the paper's experiments first), or show one."""
+    from noether import presets
+
+    if name is not None:
+        try:
+            p = presets.get(name)
+        except KeyError as exc:
+            raise _fail([str(exc.args[0])]) from None
+        if as_json:
+            console.print_json(json.dumps(p.to_dict()))
+            return
+        console.print(f"[bold]{p.name}[/bold]: {p.title}  ({p.figure})", highlight=False)
+        for head, text in (("what", p.explanation), ("look at", p.look_at), ("prediction", p.prediction)):
+            console.print(f"[bold]{head}:[/bold] {text}", highlight=False)
+        if p.sweep:
+            console.print(f"[bold]sweep:[/bold] {json.dumps(p.sweep)}", highlight=False)
+        console.print(f"[bold]runtime:[/bold] {p.runtime}; run it with `noether run --preset {p.name}`", highlight=False)
+        return
+    items = presets.all()
+    if as_json:
+        console.print_json(json.dumps([p.to_dict() for p in items]))
+        return
+    table = Table(title="presets", title_justify="left")
+    for col in ("name", "title", "reproduces", "runtime"):
+        table.add_column(col)
+    for p in items:
+        table.add_row(p.name, p.title, p.figure, p.runtime + (" (sweep)" if p.sweep else ""))
+    console.print(table)
+
+
+def _as_dict(entry: Any) -> dict[str, Any]:
+    if hasattr(entry, "model_dump"):
+        return entry.model_dump(mode="json")
+    if dataclasses.is_dataclass(entry):
+        return dataclasses.asdict(entry)
+    if isinstance(entry, dict):
+        return dict(entry)
+    return {k: v for k, v in vars(entry).items() if not k.startswith("_")}
+
+
+@app.command("laws")
+def laws_cmd(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """List the law catalogue: each law's symmetry, condition, quantity and prediction per flow."""
+    from noether.laws import catalogue
+
+    entries = [_as_dict(e) for e in catalogue()]
+    if as_json:
+        console.print_json(json.dumps(entries, default=str))
+        return
+    preferred = ("id", "family", "name", "symmetry", "condition", "quantity", "predictions", "prediction", "paper")
+    keys = [k for k in preferred if any(k in e for e in entries)]
+    table = Table(title="law catalogue", title_justify="left", show_lines=True)
+    for k in keys:
+        table.add_column(k)
+    for e in entries:
+        cells = []
+        for k in keys:
+            v = e.get(k, "")
+            if isinstance(v, dict):
+                v = "\n".join(f"{a}: {b}" for a, b in v.items())
+            cells.append(str(v))
+        table.add_row(*cells)
+    console.print(table)
+
+
+def main() -> None:
+    app(prog_name="noether")

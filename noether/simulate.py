@@ -1,0 +1,291 @@
+"""The driver loop: run a spec's dynamics, let the laws that apply watch every step, yield records.
+
+    sim = noether.simulate(spec)
+    for record in sim:          # dicts at the recording cadence: step, t, loss, laws, views
+        ...
+    sim.summary                 # RunSummary: per law, prediction, drift and verdict
+
+One loop owns time; a dynamics only writes its ``step`` (``noether.dynamics``); laws are picked by
+``noether.laws.select`` and see one ``Snapshot`` per step (``on_step`` every step for laws that
+accumulate, ``measure`` at records). All tensors of a record are converted with one ``.tolist()``.
+
+A non-finite loss or parameter ends the run as ``diverged`` (``summary.diverged_at``,
+``summary.last_finite``); ``stop()`` ends it as ``cancelled`` at the next step. Nothing in the loop
+raises for either. The same spec gives the same records (seeded data, initialisation and minibatches).
+
+Views (documented caps, so that records stay small enough to stream):
+- potentials: ``position`` and ``velocity`` (the first ``MAX_VIEW_DIM`` coordinates);
+- networks: ``particles``, the first-layer neurons W_1[i, :] as points in R^3 when d_x = 3, else their
+  projection on the top 3 right singular directions of W_1(0) (zero-padded when d_x < 3), for a fixed
+  seeded subset of at most ``MAX_PARTICLES`` neurons.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from noether import laws as law_catalogue
+from noether.dynamics import DYNAMICS, batch_size, flow_of
+from noether.dynamics.base import Observation
+from noether.laws.base import Context, Snapshot
+from noether.problem import Problem, build_problem
+from noether.spec import ExperimentSpec, parse_spec
+from noether.summary import LawSummary, Record, RunSummary
+
+MAX_PARTICLES = 256  # neurons drawn as particles
+MAX_VIEW_DIM = 64  # coordinates of a potential's position/velocity in a record
+CHECK_EVERY = 32  # steps between divergence checks on a GPU (every step on the CPU, where it is free)
+
+
+def simulate(spec: ExperimentSpec | dict, *, data_root: Path | None = None) -> Simulation:
+    """A Simulation of ``spec`` (an ExperimentSpec or a dict to validate); iterate it to run."""
+    if not isinstance(spec, ExperimentSpec):
+        spec = parse_spec(spec)
+    return Simulation(spec, data_root=data_root)
+
+
+class Simulation:
+    """One run: iterable of records, with ``stop()``, ``status``, ``step``, ``steps``, ``summary``, ``laws``."""
+
+    def __init__(self, spec: ExperimentSpec, *, data_root: Path | None = None, problem: Problem | None = None):
+        self.spec = spec
+        self.problem = problem if problem is not None else build_problem(spec, data_root)
+        cfg = spec.dynamics
+        self.dynamics = DYNAMICS[cfg.kind]
+        flow, k1, k2 = flow_of(cfg)
+        p = self.problem
+        self.context = Context(
+            spec=spec,
+            structure=p.structure,
+            dynamics=cfg.kind,
+            flow=flow,
+            k1=k1,
+            k2=k2,
+            loss_fn=p.loss,
+            model_fn=p.model_fn,
+            probe_inputs=p.probe_inputs,
+        )
+        laws, not_applicable = law_catalogue.select(spec, p.structure, self.context)
+        self.laws: list[Any] = list(laws)
+        self.not_applicable: list[LawSummary] = list(not_applicable)
+        self.status = "running"
+        self.step = 0
+        self.steps = spec.steps
+        self.t = 0.0
+        self.diverged_at: int | None = None
+        self.last_finite: Record | None = None
+        self._stop = False
+        self._started = False
+        self._wall = 0.0
+        self._loss_initial: float | None = None
+        self._loss_final: float | None = None
+        self._loss_best: float | None = None
+        self._views = _Views(p)
+
+    # -- control ---------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the run to end as ``cancelled`` before its next step (safe from another thread)."""
+        self._stop = True
+
+    def __iter__(self) -> Iterator[Record]:
+        if self._started:
+            raise RuntimeError("a Simulation can be iterated only once; call noether.simulate(spec) again")
+        self._started = True
+        return self._run()
+
+    def run(self) -> RunSummary:
+        """Run to the end, dropping the records; return the summary."""
+        for _ in self:
+            pass
+        return self.summary
+
+    def collect(self) -> list[Record]:
+        """Run to the end and return every record."""
+        return list(self)
+
+    # -- the loop --------------------------------------------------------------------------
+    def _run(self) -> Iterator[Record]:
+        spec, p = self.spec, self.problem
+        cfg = spec.dynamics
+        every_step = [law for law in self.laws if getattr(law, "every_step", False)]
+        bs = batch_size(cfg)
+        on_cpu = p.device.type == "cpu"
+        first_bad = None if on_cpu else torch.full((), -1, dtype=torch.int64, device=p.device)
+        start = time.perf_counter()
+        try:
+            with torch.no_grad():
+                state = self.dynamics.init(p, cfg, p.params, p.velocity)
+                for k in range(spec.steps + 1):
+                    if self._stop:
+                        self.status = "cancelled"
+                        break
+                    batch = None
+                    if bs is not None:
+                        batch = torch.randperm(p.n_samples, generator=p.generator)[:bs].to(p.device)
+                    new_state, obs = self.dynamics.step(p, cfg, state, batch)
+                    if on_cpu:
+                        if not math.isfinite(float(obs.loss)):
+                            self._diverge(k)
+                            break
+                    else:
+                        bad = ~torch.isfinite(obs.loss)
+                        first_bad = torch.where(bad & (first_bad < 0), k, first_bad)
+                        if k % CHECK_EVERY == 0 and int(first_bad) >= 0:
+                            self._diverge(int(first_bad))
+                            break
+                    recording = k % spec.record_every == 0 or k == spec.steps
+                    loss = obs.loss
+                    if recording and batch is not None:
+                        loss = p.loss(obs.params)  # records carry the full-batch loss
+                    snap = Snapshot(k, obs.t, obs.params, loss, obs.grad, obs.velocity, obs.lr, obs.extra)
+                    for law in every_step:
+                        law.on_step(snap)
+                    self.step, self.t = k, obs.t
+                    if recording:
+                        record, finite = self._record(snap, obs, first_bad)
+                        if not finite:
+                            self._diverge(k if first_bad is None or int(first_bad) < 0 else int(first_bad))
+                            break
+                        self._wall += time.perf_counter() - start
+                        yield record
+                        start = time.perf_counter()
+                    if k == spec.steps:
+                        self.status = "succeeded"
+                        break
+                    state = new_state
+        except Exception:
+            self.status = "failed"
+            raise
+        finally:
+            self._wall += time.perf_counter() - start
+            if self.status == "running":  # the consumer closed the generator early
+                self.status = "cancelled"
+
+    def _diverge(self, k: int) -> None:
+        self.status = "diverged"
+        self.diverged_at = k
+
+    def _record(self, snap: Snapshot, obs: Observation, first_bad: Tensor | None) -> tuple[Record, bool]:
+        """The record of this step, and whether all its values (and the parameters) are finite."""
+        keys: list[str] = ["loss"]
+        tensors: list[Tensor] = [snap.loss]
+        plain: dict[str, Any] = {}
+        for law in self.laws:
+            for key, value in law.measure(snap).items():
+                if isinstance(value, Tensor):
+                    keys.append(key)
+                    tensors.append(value)
+                else:
+                    plain[key] = value
+        for key, value in self._views.of(obs).items():
+            keys.append(key)
+            tensors.append(value)
+        # sentinels: the parameters' norm (non-finite if any entry is) and the first non-finite step (GPU)
+        tensors.append(torch.stack(torch._foreach_norm(snap.params)).sum())
+        if first_bad is not None:
+            tensors.append(first_bad.to(tensors[0].dtype))
+        flat = torch.cat([t.detach().reshape(-1) for t in tensors]).tolist()
+        record: Record = {"step": snap.step, "t": snap.t}
+        finite = True
+        i = 0
+        for key, t in zip(keys, tensors, strict=False):
+            n = t.numel()
+            if t.dim() == 0:
+                value = flat[i]
+                finite = finite and math.isfinite(value)
+            else:
+                chunk = flat[i : i + n]
+                finite = finite and all(math.isfinite(v) for v in chunk)
+                value = chunk if t.dim() == 1 else _nest(chunk, tuple(t.shape))
+            record[key] = value
+            i += n
+        norm = flat[i]
+        finite = finite and math.isfinite(norm)
+        if first_bad is not None and flat[i + 1] >= 0:
+            finite = False
+        record.update(plain)
+        if finite:
+            self.last_finite = {k: v for k, v in record.items() if not isinstance(v, list) or k in ("position", "velocity")}
+            loss = record["loss"]
+            if self._loss_initial is None:
+                self._loss_initial = loss
+            self._loss_final = loss
+            self._loss_best = loss if self._loss_best is None else min(self._loss_best, loss)
+        return record, finite
+
+    # -- summary ---------------------------------------------------------------------------
+    @property
+    def summary(self) -> RunSummary:
+        """The run summary, valid at any time (final once the iteration has ended)."""
+        laws = [law.summary() for law in self.laws] + list(self.not_applicable)
+        wall = self._wall
+        return RunSummary(
+            name=self.spec.name,
+            status=self.status,
+            steps_done=self.step,
+            steps=self.steps,
+            t_final=self.t,
+            loss_initial=self._loss_initial,
+            loss_final=self._loss_final,
+            loss_best=self._loss_best,
+            diverged_at=self.diverged_at,
+            last_finite=self.last_finite if self.status == "diverged" else None,
+            laws=laws,
+            device=str(self.problem.device),
+            dtype=self.spec.dtype,
+            wall_time_s=wall,
+            steps_per_s=(self.step / wall) if wall > 0 else 0.0,
+            spec_fingerprint=self.spec.fingerprint(),
+        )
+
+
+def _nest(flat: list[float], shape: tuple[int, ...]) -> list:
+    """A flat list as nested lists of ``shape``."""
+    if len(shape) == 1:
+        return flat
+    size = math.prod(shape[1:])
+    return [_nest(flat[j * size : (j + 1) * size], shape[1:]) for j in range(shape[0])]
+
+
+class _Views:
+    """The low-dimensional picture of a run a record carries (see the module docstring for caps)."""
+
+    def __init__(self, problem: Problem):
+        self.network = problem.model_fn is not None
+        self.flow_velocity = problem.spec.dynamics.kind in ("gd", "sgd") or (
+            problem.spec.dynamics.kind == "rk4" and problem.spec.dynamics.flow == "gf"
+        )
+        if not self.network:
+            return
+        s = problem.structure
+        self.w1 = s.W(1)
+        W1 = problem.params[self.w1]
+        d1, dx = W1.shape
+        gen = torch.Generator().manual_seed(problem.spec.seed * 8 + 5)
+        idx = torch.arange(d1) if d1 <= MAX_PARTICLES else torch.randperm(d1, generator=gen)[:MAX_PARTICLES].sort()[0]
+        self.idx = idx.to(W1.device)
+        if dx == 3:
+            self.proj = None
+        elif dx < 3:
+            self.proj = torch.eye(dx, 3, dtype=W1.dtype, device=W1.device)
+        else:
+            _, _, vh = torch.linalg.svd(W1.double().cpu(), full_matrices=False)
+            self.proj = vh[:3].T.to(device=W1.device, dtype=W1.dtype).contiguous()
+
+    def of(self, obs: Observation) -> dict[str, Tensor]:
+        if self.network:
+            pts = obs.params[self.w1].index_select(0, self.idx)
+            return {"particles": pts if self.proj is None else pts @ self.proj}
+        out = {"position": obs.params[0][:MAX_VIEW_DIM]}
+        if obs.velocity is not None:
+            out["velocity"] = obs.velocity[0][:MAX_VIEW_DIM]
+        elif self.flow_velocity and obs.grad is not None:
+            out["velocity"] = -obs.grad[0][:MAX_VIEW_DIM]
+        return out
