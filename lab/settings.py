@@ -16,7 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Configuration of the backend, workers, dashboard and the embedded launcher."""
 
-    model_config = SettingsConfigDict(env_prefix="NOETHER_", env_file=".env", extra="ignore")
+    # env_ignore_empty: `NOETHER_X=` (an uncommented but empty line of .env.example) means the default
+    model_config = SettingsConfigDict(env_prefix="NOETHER_", env_file=".env", extra="ignore", env_ignore_empty=True)
 
     redis_url: str | None = Field(
         None,
