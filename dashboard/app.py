@@ -37,9 +37,12 @@ def _load_pages() -> list[str]:
             continue
         full = f"{PAGES_PACKAGE}.{info.name}"
         if full in sys.modules:
-            importlib.reload(sys.modules[full])
+            module = importlib.reload(sys.modules[full])
         else:
-            importlib.import_module(full)
+            module = importlib.import_module(full)
+        page = dash.page_registry.get(full)
+        if page is not None and not page.get("supplied_layout"):
+            page["layout"] = module.layout  # what Dash's own pages_folder import does after running a module
         names.append(full)
     return names
 

@@ -40,10 +40,10 @@ VIEW_SUFFIXES = ("pred", "pred_discrete", "neurons", "matrix", "vector")
 def _base_layout(title: str, **extra: Any) -> dict[str, Any]:
     layout = dict(
         title=dict(text=title, x=0.01, xanchor="left", font=dict(size=15)),
-        margin=dict(l=55, r=20, t=45, b=45),
+        margin=dict(l=60, r=20, t=45, b=80),
         template="plotly_white",
         uirevision="keep",  # zoom and legend clicks survive live updates
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+        legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0.0),
         hovermode="x unified",
     )
     layout.update(extra)
@@ -54,7 +54,7 @@ def _downsample_note(fig: go.Figure, n: int) -> None:
     """Say on the chart that what is drawn is an envelope, not every point."""
     fig.add_annotation(
         text=f"{n:,} points drawn as min/max envelope",
-        xref="paper", yref="paper", x=1.0, y=-0.14, showarrow=False, xanchor="right",
+        xref="paper", yref="paper", x=1.0, y=1.0, showarrow=False, xanchor="right", yanchor="bottom",
         font=dict(size=10, color="#666"), name="downsampled",
     )
 
@@ -148,7 +148,7 @@ def law_figure(
         layout.update(
             yaxis=dict(title="terms"),
             yaxis2=dict(title=name or law_id, overlaying="y", side="right", showgrid=False),
-            margin=dict(l=55, r=60, t=45, b=45),
+            margin=dict(l=60, r=60, t=45, b=80),
         )
     fig.update_layout(**layout)
     if down:
@@ -229,7 +229,8 @@ def orbit_plane(normal: Sequence[float], half_size: float, n: int = 2) -> tuple[
 
 def _scene(title: str) -> dict[str, Any]:
     return _base_layout(
-        title, hovermode="closest", margin=dict(l=0, r=0, t=40, b=0),
+        title, hovermode="closest", margin=dict(l=0, r=0, t=40, b=10),
+        legend=dict(orientation="h", yanchor="top", y=0.0, xanchor="left", x=0.0),
         scene=dict(aspectmode="cube", xaxis_title="w1", yaxis_title="w2", zaxis_title="w3",
                    camera=dict(eye=dict(x=1.4, y=1.4, z=0.9))),
     )
@@ -405,7 +406,8 @@ def compare_figure(
         fig.update_yaxes(type="log")
     if down:
         fig.add_annotation(text="long series drawn as min/max envelopes", xref="paper", yref="paper",
-                           x=1.0, y=-0.14, showarrow=False, xanchor="right", font=dict(size=10, color="#666"))
+                           x=1.0, y=1.0, showarrow=False, xanchor="right", yanchor="bottom",
+                           font=dict(size=10, color="#666"))
     return fig
 
 

@@ -13,7 +13,7 @@
 (function () {
   "use strict";
   const MAX_POINTS = 4000, ENVELOPE_BUCKETS = 1000, MAX_FRAMES = 20000, TRAIL = 5000, HEAT_ROWS = 300;
-  const FLUSH_MS = 100, SLOW_MS = 500, ENVELOPE_MS = 1000, POLL_MS = 150, PAGE = 5000;
+  const FLUSH_MS = 100, SLOW_MS = 500, SLOW3D_MS = 2000, ENVELOPE_MS = 1000, POLL_MS = 150, PAGE = 5000;
 
   let S = null;          // the store of the run being shown
   window.__noetherDraws = [];
@@ -111,12 +111,14 @@
     let ws;
     try { ws = new WebSocket(proto + "//" + location.host + "/api/runs/" + encodeURIComponent(store.runId) + "/stream" + q); }
     catch (e) { store.wsFailures += 1; return retry(store); }
-    store.ws = ws; store.mode = "ws";
+    store.ws = ws; store.mode = "ws"; report(true);
     let got = false;
     ws.onmessage = (ev) => {
       if (store !== S) { ws.close(); return; }
       got = true; store.wsFailures = 0;
       let msg; try { msg = JSON.parse(ev.data); } catch (e) { return; }
+      if (msg.reset) { start(store.runId); return; }  // the run restarted after its worker was lost
+      if (msg.error) { store.error = msg.error; }
       if (msg.records) ingest(msg.records);
       if (msg.cursor !== undefined && msg.cursor !== null) store.cursor = msg.cursor;
       if (msg.done) { store.done = true; store.status = msg.status || store.status; scheduleFlush(); report(true); ws.close(); }
@@ -282,8 +284,8 @@
 
   function setNote(gd, text) {
     const anns = ((gd.layout && gd.layout.annotations) || []).filter((a) => a.name !== "downsampled");
-    if (text) anns.push({text, name: "downsampled", xref: "paper", yref: "paper", x: 1, y: -0.14, showarrow: false,
-      xanchor: "right", font: {size: 10, color: "#666"}});
+    if (text) anns.push({text, name: "downsampled", xref: "paper", yref: "paper", x: 1, y: 1, showarrow: false,
+      xanchor: "right", yanchor: "bottom", font: {size: 10, color: "#666"}});
     return Plotly.relayout(gd, {annotations: anns});
   }
 
@@ -293,7 +295,8 @@
     S.lastFlush = t0;
     const first = S.pendingFirst, last = S.pendingLast;
     S.pendingFirst = S.pendingLast = null;
-    const doSlow = t0 - S.lastSlow >= SLOW_MS || S.done || S.seekDirty;
+    const seekNow = !!S.seekDirty;
+    const doSlow = t0 - S.lastSlow >= SLOW_MS || S.done || seekNow;
     S.seekDirty = false;
     if (doSlow) S.lastSlow = t0;
     const f = currentFrame();
@@ -301,8 +304,10 @@
     for (const gd of graphs()) {
       if (!gd.data) continue;
       let st = S.gds.get(gd);
-      if (!st || st.data !== gd.data) { st = {drawn: new Map(), env: 0, data: gd.data}; S.gds.set(gd, st); }
+      if (!st || st.data !== gd.data) { st = {drawn: new Map(), env: 0, slow3d: 0, data: gd.data}; S.gds.set(gd, st); }
       const ext = {x: [], y: [], idx: []};
+      const slow = {};
+      const is3d = !!(gd._fullLayout && gd._fullLayout.scene);
       let envelopeNeeded = false;
       gd.data.forEach((tr, i) => {
         const meta = tr.meta;
@@ -320,11 +325,17 @@
             ext.x.push(x.slice(drawn, n)); ext.y.push(y.slice(drawn, n)); ext.idx.push(i);
           }
           st.drawn.set(i, n);
-        } else if (doSlow) {
+        } else if (doSlow && (!is3d || t0 - st.slow3d >= SLOW3D_MS || S.done || seekNow)) {
           const upd = slowUpdate(gd, i, meta, f);
-          if (upd) jobs.push(Plotly.restyle(gd, upd, [i]));
+          if (!upd) return;
+          const sig = Object.keys(upd).sort().join(",");
+          if (!slow[sig]) slow[sig] = {upd: {}, idx: []};
+          for (const k in upd) (slow[sig].upd[k] = slow[sig].upd[k] || []).push(upd[k][0]);
+          slow[sig].idx.push(i);
         }
       });
+      // one restyle per kind of update: a 3D scene redraws once, not once per trace
+      for (const sig in slow) { jobs.push(Plotly.restyle(gd, slow[sig].upd, slow[sig].idx)); if (is3d) st.slow3d = t0; }
       if (ext.idx.length) jobs.push(Plotly.extendTraces(gd, {x: ext.x, y: ext.y}, ext.idx));
       if (envelopeNeeded && (t0 - st.env >= ENVELOPE_MS || S.done)) {
         st.env = t0;
@@ -362,7 +373,7 @@
   function report(force) {
     if (!S || !window.dash_clientside || !window.dash_clientside.set_props) return;
     const info = summary();
-    const key = [info.columns.join(","), Object.keys(info.views).join(","), info.done, info.status].join("|");
+    const key = [info.columns.join(","), Object.keys(info.views).join(","), info.done, info.status, info.mode].join("|");
     const t = now();
     if (!force && key === S.reported && t - S.lastReport < 1000) return;
     S.reported = key; S.lastReport = t;
@@ -402,8 +413,8 @@
     envelope,
   };
 
-  window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    noether: {
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.noether = {
       seek: function (value, frames) {
         if (!window.NoetherLive) return "";
         const info = frames || {};
@@ -418,6 +429,5 @@
         if (id) window.NoetherLive.download(id === "run-export-svg" ? "svg" : "png");
         return "";
       },
-    },
-  });
+  };
 })();

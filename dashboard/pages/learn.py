@@ -27,7 +27,7 @@ $$T_\lambda:\; W_h[i,:] \mapsto \lambda W_h[i,:],\quad W_{h+1}[:,i] \mapsto W_{h
 The same holds for the rotation toy $L(w) = (\|w\|^2 - 1)^2$: any rotation $R$ gives $L(Rw) = L(w)$.
 """,
         "look": "Nothing moves yet: a symmetry is a property of the loss, not of training.",
-        "demo": {"names": ["fig1", "fig1_gd", "paper_fig1"], "figure": "1"},
+        "demo": {"names": ["fig1-gd"], "figure": "1"},
     },
     {
         "title": "2. Its generator, orthogonal to the gradient",
@@ -39,7 +39,7 @@ For the neuron rescaling, $\xi$ is $+W_h[i,:]$ on the row and $-W_{h+1}[:,i]$ on
 of the toy, $\xi(w) = A w$ with $A$ antisymmetric.
 """,
         "look": "The discovery page finds such generators numerically (Algorithm 1 of the paper).",
-        "demo": {"names": ["fig1", "fig1_gd"], "figure": "1"},
+        "demo": {"names": ["fig1-gd"], "figure": "1"},
     },
     {
         "title": "3. A conserved quantity (Noether)",
@@ -53,7 +53,7 @@ Under Newtonian dynamics the rotation symmetry conserves the angular momentum $J
 under Nesterov's flow it decays as $J(t) = J(t_0)\,(t_0/t)^3$.
 """,
         "look": "Every law the lab measures comes with this prediction drawn beside the data.",
-        "demo": {"names": ["fig3", "toy_nd", "rotation_nd", "fig3_nd"], "figure": "3"},
+        "demo": {"names": ["toy-nd"], "figure": "3"},
     },
     {
         "title": "4. What you see",
@@ -66,7 +66,7 @@ energy $\tfrac12\|w'\|^2 + L(w)$; Nesterov spirals onto the unit sphere with $|J
 goes straight to the sphere, $J = 0$.
 """,
         "look": "Open a run's page: the trajectory, the laws with their predictions and the verdict table.",
-        "demo": {"names": ["fig4", "toy_nag", "rotation_nag", "fig4_nag"], "figure": "4"},
+        "demo": {"names": ["toy-nag"], "figure": "4"},
     },
 ]
 
