@@ -28,7 +28,7 @@ class Snapshot:
     t: float  # physical time t_k
     params: Params  # w_k
     loss: Tensor  # L(w_k), 0-dim
-    grad: Params | None  # grad L(w_k) (full batch for GD; the minibatch gradient for SGD), None if not at w_k
+    grad: Params | None  # grad L(w_k) + lambda w_k, what the step used (minibatch for SGD); None if not at w_k
     velocity: Params | None  # the dynamics' estimate of w'(t_k), None for first-order dynamics
     lr: float | None = None  # eta of this step, for the exact discrete identities of GD
     extra: dict[str, Any] | None = None  # dynamics-specific views (e.g. NAG's y_k)

@@ -127,3 +127,8 @@ def k2_is_one(context: Context, t0: float = 0.0) -> bool:
     except (ValueError, ArithmeticError):
         return False
     return True
+
+
+def has_grad_at_w(context: Context) -> bool:
+    """True when the snapshot carries grad L at w_k (NAG evaluates it at y_k instead)."""
+    return context.dynamics != "nag"

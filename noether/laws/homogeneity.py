@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from noether.laws.base import Context, Law
-from noether.laws.conditions import exact_gd, weight_decay
+from noether.laws.conditions import exact_gd, has_grad_at_w, weight_decay
 from noether.laws.entry import CatalogueEntry
 from noether.laws.quadratic import QuadraticLaw, SymmetryResidual, Term, formula
 from noether.laws.tracking import not_applicable
@@ -27,7 +27,8 @@ from noether.summary import LawSummary
 
 _GF = (
     "conserved (eq. 31); with an L2 weight decay lambda it decays as Q(0) exp(-2 lambda t); GD and SGD "
-    "follow exactly Q_{k+1} = (1 - eta lambda)^2 Q_k + eta^2 (|g_h|^2 - p |g_{h+1}|^2 ...) (:pred_discrete)"
+    "follow exactly Q_{k+1} = (1 - 2 eta lambda) Q_k + eta^2 (|g_h|^2 - p |g_{h+1}|^2 ...), g = grad L + lambda w "
+    "(:pred_discrete)"
 )
 _ND = "residual law: Q'' = 2 (|W_h'|^2 - p |W_{h+1}'|^2 ...), integrated along the run's velocities"
 _NAGF = "residual law: P' = K - (3/t) P with P = Q'/2 = <W_h, W_h'> - p <W_{h+1}, W_{h+1}'> ..., integrated"
@@ -180,6 +181,7 @@ def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> 
         return laws, na
     adam = context.flow == "none"
     common = dict(applicable=not adam, reason=_NONE if adam else None)
+    has_grad = has_grad_at_w(context)
     ok: list[int] = []
     for h in range(1, K):
         act = structure.layer(h).activation
@@ -204,13 +206,14 @@ def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> 
                 symmetry=_symmetry_text(structure, h), prediction=_prediction_text(context), **common,
             )
         )
-        laws.append(
-            SymmetryResidual(
-                context, ws, terms, id=f"residual/h{h}", family="residual",
-                name=f"<grad L, xi_{h}(w)> / norms", symmetry=_symmetry_text(structure, h),
-                prediction="0 at every step (the loss is invariant)",
+        if has_grad:
+            laws.append(
+                SymmetryResidual(
+                    context, ws, terms, id=f"residual/h{h}", family="residual",
+                    name=f"<grad L, xi_{h}(w)> / norms", symmetry=_symmetry_text(structure, h),
+                    prediction="0 at every step (the loss is invariant)",
+                )
             )
-        )
     if len(ok) == K - 1 and K >= 3:
         weight = 1.0
         terms: list[Term] = [Term(structure.W(1), 1.0, "W_1")]

@@ -7,7 +7,8 @@ residual law A_{W_h} W_h^T + a_{b_h} b_h^T - W_{h+1}^T A_{W_{h+1}} = 0 (eq. 41).
     M = W_h W_h^T + b_h b_h^T - W_{h+1}^T W_{h+1}     (d_h x d_h)
 
 - gradient flow: M is constant (eq. 42; decays as M(0) exp(-2 lambda t) with weight decay lambda);
-- GD: M_{k+1} = (1 - eta lambda)^2 M_k + eta^2 (G_h G_h^T + g_b g_b^T - G_{h+1}^T G_{h+1}) exactly;
+- GD (G = grad L + lambda w, what the step used): M_{k+1} = (1 - 2 eta lambda) M_k
+  + eta^2 (G_h G_h^T + g_b g_b^T - G_{h+1}^T G_{h+1}) exactly;
 - second-order flows: N = W_h V_h^T + b_h v_b^T - V_{h+1}^T W_{h+1} (M' = N + N^T) obeys
   k2 (N' - Kmat) + k1 N + lambda M = 0 with Kmat = V_h V_h^T + v_b v_b^T - V_{h+1}^T V_{h+1}; for ND this is
   eq. 43, M'' / 2 = Kmat (symmetrised), integrated along the run's velocities.
@@ -46,7 +47,7 @@ ENTRIES = [
         quantity="M = W_h W_h^T + b_h b_h^T - W_{h+1}^T W_{h+1} (d_h x d_h); column |M(t) - M(0)|_F",
         predictions={
             "gf": "constant (eq. 42); M(0) exp(-2 lambda t) with weight decay; GD exactly "
-            "M_{k+1} = (1 - eta lambda)^2 M_k + eta^2 (G_h G_h^T + g_b g_b^T - G_{h+1}^T G_{h+1})",
+            "M_{k+1} = (1 - 2 eta lambda) M_k + eta^2 (G_h G_h^T + g_b g_b^T - G_{h+1}^T G_{h+1}), G = grad L + lambda w",
             "nd": "eq. 43: M''/2 = W_h' W_h'^T - W_{h+1}'^T W_{h+1}' (+ b_h' b_h'^T), integrated along the run",
             "nagf": "k2 (N' - Kmat) + k1 N = 0 with k1 = 3/t, M' = N + N^T (eq. 41), integrated",
             "general": "k2 (N' - Kmat) + k1 N + lambda M = 0 (eq. 41), integrated",
@@ -112,7 +113,7 @@ class LinearBalance(TrackedLaw):
             eta = float(snap.lr)
             Ag, Bg = self._terms(snap.grad)
             self._pending = (eta * eta) * (Ag - Bg)
-            self._a = (1.0 - eta * self.lam) ** 2
+            self._a = 1.0 - 2.0 * eta * self.lam
         if self.integrate:
             if snap.velocity is None:
                 self.integrate = False

@@ -5,9 +5,10 @@ xi(w) = A w, A = diag(c_t) on the tensors involved, so <grad L(w), A w> = 0 for 
 
 - gradient flow (Table 2): dQ/dt = 2 <w', A w> = -2 <grad L, A w> = 0, Q is conserved (eq. 31); with an
   L2 weight decay lambda, w' = -grad L - lambda w gives dQ/dt = -2 lambda Q: Q(t) = Q(0) exp(-2 lambda t);
-- GD, its Euler discretisation: Q_{k+1} = (1 - eta lambda)^2 Q_k + eta^2 sum_t c_t |g_t|^2 *exactly*
-  (the first-order term is the symmetry), accumulated every step as ``<id>:pred_discrete``; the same holds
-  for SGD with the minibatch gradient, because each sample's loss has the symmetry;
+- GD, its Euler discretisation w_{k+1} = w_k - eta g_k with g_k = grad L(w_k) + lambda w_k (what the step
+  used, ``Snapshot.grad``): Q_{k+1} = (1 - 2 eta lambda) Q_k + eta^2 sum_t c_t |g_t|^2 *exactly* (the first-order
+  term -2 eta <grad L, A w> vanishes by the symmetry), accumulated every step as ``<id>:pred_discrete``; the
+  same holds for SGD with the minibatch gradient, because each sample's loss has the symmetry;
 - second-order flows k2 w'' + k1 w' + grad L + lambda w = 0 (Table 2, bottom rows): with P = <w, A w'> =
   Q'/2 and K = sum_t c_t |w_t'|^2 the residual law <k2 w'' + k1 w' + lambda w, A w> = 0 reads
   k2 (P' - K) + k1 P + lambda Q = 0; the runner integrates it along the run's own velocities
@@ -152,7 +153,7 @@ class QuadraticLaw(TrackedLaw):
                 return
             eta = float(snap.lr)
             self._pending = (eta * eta) * (c * gsq).sum()
-            self._a = (1.0 - eta * self.lam) ** 2
+            self._a = 1.0 - 2.0 * eta * self.lam
         if self.integrate:
             vsq = self.ws.velocity_sq(snap)
             if vsq is None:
@@ -239,7 +240,10 @@ class QuadraticLaw(TrackedLaw):
 
 
 class SymmetryResidual(TrackedLaw):
-    """<grad L(w), A w> / sum_t |c_t| |g_t| |w_t|: the symmetry itself, 0 on every step (Sec. 2.3)."""
+    """<grad L(w), A w> / sum_t |c_t| |g_t| |w_t|: the symmetry itself, 0 on every step (Sec. 2.3).
+
+    Measured on the gradient of the loss (a weight-decay term in ``Snapshot.grad`` is taken out).
+    """
 
     kind = "zero"
 
@@ -248,12 +252,18 @@ class SymmetryResidual(TrackedLaw):
         super().__init__(context, default_tolerance=kw.pop("default_tolerance", tol), **kw)
         self.ws = ws
         self.terms = terms
+        self.lam = weight_decay(context.spec)
         self._c: Tensor | None = None
 
     def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:
         wg = self.ws.param_grad_dot(snap)
         if wg is None:
             return {}
+        gsq = self.ws.grad_sq(snap)
+        if self.lam:  # Snapshot.grad includes the weight-decay term lambda w: take it out
+            wsq = self.ws.param_sq(snap)
+            gsq = torch.clamp(gsq - 2.0 * self.lam * wg + self.lam**2 * wsq, min=0.0)
+            wg = wg - self.lam * wsq
         if self._c is None:
             ref = snap.params[0]
             c = torch.zeros(len(snap.params), dtype=ref.dtype, device=ref.device)
@@ -262,7 +272,7 @@ class SymmetryResidual(TrackedLaw):
             self._c = c
         c = self._c
         num = (c * wg).sum()
-        den = (c.abs() * self.ws.grad_norm(snap) * self.ws.param_norm(snap)).sum()
+        den = (c.abs() * gsq.sqrt() * self.ws.param_norm(snap)).sum()
         value = num / torch.clamp(den, min=torch.finfo(den.dtype).tiny)
         self.track(value, scale=torch.ones_like(value))
         return {self.id: value, self.id + ":pred": torch.zeros_like(value)}

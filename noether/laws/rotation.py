@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from noether.laws.base import Context, Law, Snapshot
-from noether.laws.conditions import minibatch
+from noether.laws.conditions import has_grad_at_w, minibatch
 from noether.laws.entry import CatalogueEntry
 from noether.laws.tracking import TrackedLaw, flow_rate, is_float64, not_applicable
 from noether.laws.workspace import Workspace
@@ -337,13 +337,16 @@ def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> 
             symmetry=symmetry, prediction=_SHORT.get(context.flow, _SHORT["none"]),
             default_tolerance=_default_tolerance(context, data), **common,
         ),
-        RotationResidual(
-            context, index, id="rotation_residual", family="rotation_residual",
-            name="relative torque |W^T g - g^T W| / (sqrt 2 sum |w_i||g_i|)", symmetry=symmetry,
-            prediction="0 (the symmetry itself)" if not data else "0 up to the finite sample's symmetry defect",
-            default_tolerance=0.05 if data else (1e-9 if is_float64(context) else 1e-3),
-        ),
     ]
+    if has_grad_at_w(context):
+        laws.append(
+            RotationResidual(
+                context, index, id="rotation_residual", family="rotation_residual",
+                name="relative torque |W^T g - g^T W| / (sqrt 2 sum |w_i||g_i|)", symmetry=symmetry,
+                prediction="0 (the symmetry itself)" if not data else "0 up to the finite sample's symmetry defect",
+                default_tolerance=0.05 if data else (1e-9 if is_float64(context) else 1e-3),
+            )
+        )
     na: list[LawSummary] = []
     if not data and spec.potential.dim >= 3:
         laws.append(
