@@ -101,7 +101,10 @@ def _potential_problem(spec: ExperimentSpec, device, dtype) -> Problem:
         value, grad = fn(params[0])
         return value, [grad]
 
-    what = {"sphere": f"(|w|^2 - {pot.radius:g}^2)^2 on R^{d}", "quadratic": f"1/2 sum lambda_i w_i^2 on R^{d}"}
+    if pot.kind == "sphere":
+        what = f"(|w|^2 - {pot.radius:g}^2)^2 on R^{d}"
+    else:
+        what = f"1/2 sum lambda_i w_i^2 on R^{d}"
     return Problem(
         spec=spec,
         structure=structure,
@@ -116,7 +119,7 @@ def _potential_problem(spec: ExperimentSpec, device, dtype) -> Problem:
         device=device,
         dtype=dtype,
         generator=batch_generator(spec.seed),
-        description=what[pot.kind],
+        description=what,
     )
 
 

@@ -42,6 +42,7 @@ from noether.summary import LawSummary, Record, RunSummary
 MAX_PARTICLES = 256  # neurons drawn as particles
 MAX_VIEW_DIM = 64  # coordinates of a potential's position/velocity in a record
 CHECK_EVERY = 32  # steps between divergence checks on a GPU (every step on the CPU, where it is free)
+SMALL_WORK = 1e8  # flops per step under which a CPU run uses one thread (intra-op threads only cost there)
 
 
 def simulate(spec: ExperimentSpec | dict, *, data_root: Path | None = None) -> Simulation:
@@ -79,6 +80,7 @@ class Simulation:
         self.step = 0
         self.steps = spec.steps
         self.t = 0.0
+        self.params = self.problem.params  # w_k of the latest step seen (the final weights after the run)
         self.diverged_at: int | None = None
         self.last_finite: Record | None = None
         self._stop = False
@@ -88,6 +90,7 @@ class Simulation:
         self._loss_final: float | None = None
         self._loss_best: float | None = None
         self._views = _Views(p)
+        self._check_every_step = p.device.type == "cpu"  # a sync per step is free on the CPU, not on a GPU
 
     # -- control ---------------------------------------------------------------------------
     def stop(self) -> None:
@@ -116,7 +119,10 @@ class Simulation:
         cfg = spec.dynamics
         every_step = [law for law in self.laws if getattr(law, "every_step", False)]
         bs = batch_size(cfg)
-        on_cpu = p.device.type == "cpu"
+        on_cpu = self._check_every_step
+        threads = torch.get_num_threads()
+        if p.device.type == "cpu" and work_per_step(p) < SMALL_WORK:
+            torch.set_num_threads(1)
         first_bad = None if on_cpu else torch.full((), -1, dtype=torch.int64, device=p.device)
         start = time.perf_counter()
         try:
@@ -147,7 +153,7 @@ class Simulation:
                     snap = Snapshot(k, obs.t, obs.params, loss, obs.grad, obs.velocity, obs.lr, obs.extra)
                     for law in every_step:
                         law.on_step(snap)
-                    self.step, self.t = k, obs.t
+                    self.step, self.t, self.params = k, obs.t, obs.params
                     if recording:
                         record, finite = self._record(snap, obs, first_bad)
                         if not finite:
@@ -164,6 +170,7 @@ class Simulation:
             self.status = "failed"
             raise
         finally:
+            torch.set_num_threads(threads)
             self._wall += time.perf_counter() - start
             if self.status == "running":  # the consumer closed the generator early
                 self.status = "cancelled"
@@ -192,24 +199,20 @@ class Simulation:
         if first_bad is not None:
             tensors.append(first_bad.to(tensors[0].dtype))
         flat = torch.cat([t.detach().reshape(-1) for t in tensors]).tolist()
+        # one C-speed pass: a sum is finite only if every value is (barring an overflow past 1e308)
+        finite = math.isfinite(sum(flat))
+        if first_bad is not None and flat[-1] >= 0:
+            finite = False
         record: Record = {"step": snap.step, "t": snap.t}
-        finite = True
         i = 0
         for key, t in zip(keys, tensors, strict=False):
             n = t.numel()
             if t.dim() == 0:
-                value = flat[i]
-                finite = finite and math.isfinite(value)
+                record[key] = flat[i]
             else:
                 chunk = flat[i : i + n]
-                finite = finite and all(math.isfinite(v) for v in chunk)
-                value = chunk if t.dim() == 1 else _nest(chunk, tuple(t.shape))
-            record[key] = value
+                record[key] = chunk if t.dim() == 1 else _nest(chunk, tuple(t.shape))
             i += n
-        norm = flat[i]
-        finite = finite and math.isfinite(norm)
-        if first_bad is not None and flat[i + 1] >= 0:
-            finite = False
         record.update(plain)
         if finite:
             self.last_finite = {k: v for k, v in record.items() if not isinstance(v, list) or k in ("position", "velocity")}
@@ -246,6 +249,12 @@ class Simulation:
         )
 
 
+def work_per_step(problem: Problem) -> float:
+    """About 6 flops per parameter and sample (forward and backward) for a network; d for a potential."""
+    m = sum(t.numel() for t in problem.params)
+    return 6.0 * m * max(problem.n_samples, 1)
+
+
 def _nest(flat: list[float], shape: tuple[int, ...]) -> list:
     """A flat list as nested lists of ``shape``."""
     if len(shape) == 1:
@@ -269,8 +278,9 @@ class _Views:
         W1 = problem.params[self.w1]
         d1, dx = W1.shape
         gen = torch.Generator().manual_seed(problem.spec.seed * 8 + 5)
-        idx = torch.arange(d1) if d1 <= MAX_PARTICLES else torch.randperm(d1, generator=gen)[:MAX_PARTICLES].sort()[0]
-        self.idx = idx.to(W1.device)
+        self.idx = None
+        if d1 > MAX_PARTICLES:
+            self.idx = torch.randperm(d1, generator=gen)[:MAX_PARTICLES].sort()[0].to(W1.device)
         if dx == 3:
             self.proj = None
         elif dx < 3:
@@ -281,7 +291,9 @@ class _Views:
 
     def of(self, obs: Observation) -> dict[str, Tensor]:
         if self.network:
-            pts = obs.params[self.w1].index_select(0, self.idx)
+            pts = obs.params[self.w1]
+            if self.idx is not None:
+                pts = pts.index_select(0, self.idx)
             return {"particles": pts if self.proj is None else pts @ self.proj}
         out = {"position": obs.params[0][:MAX_VIEW_DIM]}
         if obs.velocity is not None:

@@ -1,9 +1,13 @@
-"""The general dynamics k2(t) w'' + k1(t) w' + grad L(w) = 0 (eq. 22), semi-implicit Euler with step dt.
+"""The general dynamics k2(t) w'' + k1(t) w' + grad L(w) = 0 (eq. 22), a semi-implicit (central) scheme with step dt.
 
-With half-step velocities u: u_{k+1/2} = u_{k-1/2} + dt a_k, a_k = -(k1(t_k) u_{k-1/2} + grad L(w_k)) / k2(t_k),
-w_{k+1} = w_k + dt u_{k+1/2}, t_k = t0 + k dt. For k1 = 0, k2 = 1 this is eq. 21 (ND) with eta = dt^2.
-The initial velocity v0 is honoured to second order by u_{-1/2} = v0 - (dt/2) a(t0, w0, v0); the reported
-velocity is (u_{k-1/2} + u_{k+1/2}) / 2, second-order accurate at t_k.
+    k2(t_k) (w_{k+1} - 2 w_k + w_{k-1}) / dt^2 + k1(t_k) (w_{k+1} - w_{k-1}) / (2 dt) + grad L(w_k) = 0,  t_k = t0 + k dt.
+
+In half-step velocities u_{k+1/2} = (w_{k+1} - w_k) / dt: the force is explicit, the friction implicit
+(averaged over u_{k-1/2} and u_{k+1/2}), so each step costs one gradient and solves a scalar equation:
+u_{k+1/2} = ((1 - c) u_{k-1/2} - (dt / k2) grad L(w_k)) / (1 + c) with c = dt k1 / (2 k2). Second order; for
+k1 = 0, k2 = 1 it is eq. 21 (ND, Stormer-Verlet) with eta = dt^2. The reported velocity
+v_k = (u_{k-1/2} + u_{k+1/2}) / 2 is the central difference; the initial velocity v0 is honoured exactly
+by u_{-1/2} = v0 + (dt / 2) (k1 v0 + grad L(w_0)) / k2.
 """
 
 from __future__ import annotations
@@ -24,28 +28,27 @@ class GeneralState(NamedTuple):
     k: int
 
 
-def _acceleration(u: Params, grad: Params, t: float, k1, k2) -> Params:
-    c2 = coefficient(k2, t)
-    a = torch._foreach_mul(u, -coefficient(k1, t) / c2)
-    torch._foreach_add_(a, grad, alpha=-1.0 / c2)
-    return a
-
-
 def init(problem, cfg, params: Params, velocity: Params | None) -> GeneralState:
     k1, k2 = parse_expression(cfg.k1), parse_expression(cfg.k2)
     v0 = velocity if velocity is not None else zeros_like(params)
     _, grad = problem.loss_and_grad(params)
-    u = torch._foreach_add(v0, _acceleration(v0, grad, cfg.t0, k1, k2), alpha=-cfg.dt / 2)
+    c1, c2 = coefficient(k1, cfg.t0), coefficient(k2, cfg.t0)
+    u = torch._foreach_mul(v0, 1.0 + cfg.dt * c1 / (2.0 * c2))
+    torch._foreach_add_(u, grad, alpha=cfg.dt / (2.0 * c2))
     return GeneralState(params, u, cfg.t0, 0)
 
 
 def step(problem, cfg, state: GeneralState, batch=None) -> tuple[GeneralState, Observation]:
-    """Kick the velocity with the force at w_k, then drift the position with the new velocity."""
+    """u_{k+1/2} = ((1 - c) u_{k-1/2} - (dt/k2) grad L(w_k)) / (1 + c), w_{k+1} = w_k + dt u_{k+1/2}."""
     k1, k2 = parse_expression(cfg.k1), parse_expression(cfg.k2)
+    dt, t = cfg.dt, state.t
     loss, grad = problem.loss_and_grad(state.params, batch)
-    u = torch._foreach_add(state.half_velocity, _acceleration(state.half_velocity, grad, state.t, k1, k2), alpha=cfg.dt)
-    new = torch._foreach_add(state.params, u, alpha=cfg.dt)
+    c1, c2 = coefficient(k1, t), coefficient(k2, t)
+    c = dt * c1 / (2.0 * c2)
+    u = torch._foreach_mul(state.half_velocity, (1.0 - c) / (1.0 + c))
+    torch._foreach_add_(u, grad, alpha=-dt / (c2 * (1.0 + c)))
+    new = torch._foreach_add(state.params, u, alpha=dt)
     v = torch._foreach_add(state.half_velocity, u)
     torch._foreach_mul_(v, 0.5)
-    obs = Observation(state.params, loss, grad, v, state.t, None)
-    return GeneralState(new, u, cfg.t0 + (state.k + 1) * cfg.dt, state.k + 1), obs
+    obs = Observation(state.params, loss, grad, v, t, None)
+    return GeneralState(new, u, cfg.t0 + (state.k + 1) * dt, state.k + 1), obs

@@ -27,7 +27,7 @@ class NewtonState(NamedTuple):
 def init(problem, cfg, params: Params, velocity: Params | None) -> NewtonState:
     h = math.sqrt(cfg.lr)
     _, grad = problem.loss_and_grad(params)
-    prev = torch._foreach_add(params, grad, alpha=0.5 * cfg.lr)
+    prev = torch._foreach_add(params, grad, alpha=-0.5 * cfg.lr)
     if velocity is not None:
         torch._foreach_add_(prev, velocity, alpha=-h)
     return NewtonState(params, prev, 0.0, 0)
