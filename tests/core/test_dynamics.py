@@ -15,6 +15,7 @@ import torch
 import noether
 from noether.dynamics import DYNAMICS, ORDER
 from noether.problem import build_problem
+
 from .helpers import final_position, fitted_slope, run, tiny_net, toy
 
 T = 0.96  # a multiple of every step below
