@@ -78,6 +78,15 @@ class Family:
         """R[s, j] = |g_s restricted to where A_j acts| * |A_j w| >= |P[s, j]| (Cauchy-Schwarz), shape (S, n)."""
         raise NotImplementedError
 
+    def terms(self, w: Params, g: Batch) -> Tensor:
+        """The elementary terms of each pairing, shape (S, n, t), summing to ``pairings`` over the last axis.
+
+        A rescale piece is one term (e.g. |W_h[i,:]|^2 when g = w); a gl basis element has one term per
+        matrix entry it touches and per tensor it acts on (e.g. (W W^T)[a,b] and -(V^T V)[a,b]). Laws measure
+        their drift against the movement of these terms.
+        """
+        raise NotImplementedError
+
     def norms(self, w: Params) -> Tensor:
         """|A_j w| per candidate, shape (n,)."""
         raise NotImplementedError
@@ -130,6 +139,9 @@ class RescaleFamily(Family):
         if self.ibeta is not None:
             parts["beta"] = g[self.ibeta] * w[self.ibeta]
         return self._stack(parts)
+
+    def terms(self, w: Params, g: Batch) -> Tensor:
+        return self.pairings(w, g)[..., None]
 
     def scales(self, w: Params, g: Batch) -> Tensor:
         parts = {
@@ -205,17 +217,31 @@ class GLFamily(Family):
         self.parity = torch.cat([torch.ones(n_diag + len(pairs)), -torch.ones(len(pairs))])
         self.owner = torch.tensor([c.i for c in cands], dtype=torch.long)
 
-    # C[s, a, b] = <g_s, A_{E_ab} w>, the whole gl(d) at once.
-    def _matrix(self, w: Params, g: Batch) -> Tensor:
-        C = None
+    # C[s, a, b] = <g_s, A_{E_ab} w>, the whole gl(d) at once, one matrix per tensor acted on.
+    def _matrices(self, w: Params, g: Batch) -> list[Tensor]:
+        out = []
         for act in self.actions:
             X, G = w[act.index], g[act.index]
             if act.side == "left":
-                term = torch.einsum("sak,bk->sab", G.reshape(G.shape[0], self.d, -1), _rows(X))
+                out.append(torch.einsum("sak,bk->sab", G.reshape(G.shape[0], self.d, -1), _rows(X)))
             else:
-                term = act.sign * torch.einsum("ra,srb->sab", X, G)
-            C = term if C is None else C + term
-        return C
+                out.append(act.sign * torch.einsum("ra,srb->sab", X, G))
+        return out
+
+    def _matrix(self, w: Params, g: Batch) -> Tensor:
+        return sum(self._matrices(w, g))
+
+    def terms(self, w: Params, g: Batch) -> Tensor:
+        parts = []
+        for C in self._matrices(w, g):
+            up, lo = C[:, self._a, self._b], C[:, self._b, self._a]
+            rows = []
+            if self.diagonal:
+                diag = torch.diagonal(C, dim1=-2, dim2=-1)
+                rows.append(torch.stack([diag, torch.zeros_like(diag)], dim=-1))
+            rows += [torch.stack([up, lo], dim=-1), torch.stack([up, -lo], dim=-1)]
+            parts.append(torch.cat(rows, dim=1))
+        return torch.cat(parts, dim=-1)
 
     def _norms2(self, x: Params | Batch, batched: bool) -> Tensor:
         """Per index a: squared norm of the rows (left) and columns (right) that E_a. touches, (S, d) or (d,)."""

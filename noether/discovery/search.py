@@ -153,6 +153,16 @@ class Found:
             out[:, pos] = self.families[k].pairings(w, g)[:, local].to(torch.float64)
         return out
 
+    def terms(self, w, g, index: Tensor) -> Tensor:
+        """The elementary terms of the pairings of ``index`` (S, len(index), t), zero-padded to a common t."""
+        S = g[0].shape[0]
+        parts = [(pos, self.families[k].terms(w, g)[:, local]) for k, pos, local in self.split(index)]
+        t = max([p.shape[-1] for _, p in parts], default=1)
+        out = torch.zeros(S, len(index), t, dtype=torch.float64)
+        for pos, p in parts:
+            out[:, pos, : p.shape[-1]] = p.to(torch.float64)
+        return out
+
     def action(self, index: Tensor, C: Tensor | None, w) -> list:
         """A w for each generator: a list over generators of parameter lists (use for small counts)."""
         gens = []
