@@ -90,7 +90,21 @@ def archive(r: Any, store: Path, run_id: str, *, stream_ttl: int) -> bool:
         else:
             pipe.delete(keys.series(run_id))
         pipe.execute()
+    # tags or note changed while we wrote: PATCH saw archived=0 and left the file to us
+    latest = records.get(r, run_id)
+    if latest is not None and (latest.get("tags"), latest.get("note")) != (rec.get("tags"), rec.get("note")):
+        write_job(store, run_id, latest)
     return True
+
+
+def write_job(store: Path, run_id: str, rec: dict[str, Any]) -> None:
+    """(Re)write job.json atomically from a record."""
+    job = records.public(rec)
+    job["archived"] = True
+    folder = run_dir(store, run_id)
+    tmp = folder / f".job.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.write_text(records.dumps(job))
+    tmp.replace(folder / "job.json")
 
 
 def remove(store: Path, run_id: str) -> None:

@@ -260,13 +260,16 @@ def patch(r: redis.Redis, settings: Any, run_id: str, *, tags: list[str] | None,
     key = keys.run(run_id)
     if r.exists(key):
         r.hset(key, mapping=records.encode(changes))
-    rec.update(changes)
-    job_path = archive.run_dir(settings.run_store, run_id) / "job.json"
-    if job_path.exists():
+        rec = records.get(r, run_id) or rec
+        if not rec.get("archived"):
+            return rec  # the archive, when written, takes the new values (see archive.archive)
+    else:
+        rec.update(changes)
+    if (archive.run_dir(settings.run_store, run_id) / "job.json").exists():
         job = archive.read_job(settings.run_store, run_id) or {}
         job.update(changes)
-        job_path.write_text(records.dumps(job))
-    return records.get(r, run_id) or rec
+        archive.write_job(settings.run_store, run_id, job)
+    return rec
 
 
 def cancel(r: redis.Redis, settings: Any, run_id: str, *, wait: float = CANCEL_WAIT) -> dict[str, Any]:

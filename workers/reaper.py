@@ -14,12 +14,14 @@ seconds later (10 s + 2.5 s with the defaults), then waits for a free worker lik
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
 import redis
 
 from workers import archive, keys, records
+from workers.client import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,6 @@ def recover(r: Any, settings: Any, run_id: str, *, attempt: int | None = None, f
     the attempt that died. All checks and writes, the queue library's enqueue included, are one
     WATCH/MULTI transaction.
     """
-    from workers.client import enqueue  # the enqueue helper lives with submissions
-
     run_key, lease_key = keys.run(run_id), keys.lease(run_id)
     with r.pipeline() as pipe:
         for _ in range(10):
@@ -85,12 +85,14 @@ def recover(r: Any, settings: Any, run_id: str, *, attempt: int | None = None, f
     return None
 
 
-def reap_once(r: Any, settings: Any) -> dict[str, int]:
+def reap_once(r: Any, settings: Any, *, archive_stragglers: bool = True) -> dict[str, int]:
     """One pass: recover lost runs, archive finished runs nobody archived (their worker died after finishing)."""
     counts = {"recovered": 0, "archived": 0}
     for raw_id in r.smembers(keys.RUNNING):
         if recover(r, settings, raw_id.decode()):
             counts["recovered"] += 1
+    if not archive_stragglers:
+        return counts
     stale = r.zrangebyscore(keys.UNARCHIVED, "-inf", records.now_ms() - 5000, start=0, num=20)
     for raw_id in stale:
         run_id = raw_id.decode()
@@ -105,27 +107,39 @@ def reap_once(r: Any, settings: Any) -> dict[str, int]:
 
 
 class Reaper(threading.Thread):
-    """A daemon thread running ``reap_once`` every period (and ``on_tick`` first, e.g. a presence beat)."""
+    """A daemon thread running ``reap_once`` every period (and ``on_tick`` first, e.g. a presence beat).
 
-    def __init__(self, settings: Any, *, on_tick: Any = None, period: float | None = None):
+    In a process that forks (an RQ worker), a fork must never copy a lock this thread holds: the work
+    horse would wait on it forever. ``fork_safe=True`` makes every fork wait for the current pass to
+    end (``os.register_at_fork``), and leaves archiving (pyarrow, pandas: their own locks and
+    imports) to the work horses and the API.
+    """
+
+    def __init__(self, settings: Any, *, on_tick: Any = None, period: float | None = None, fork_safe: bool = False):
         super().__init__(name="noether-reaper", daemon=True)
         self.settings = settings
         self.period = period or reap_period(settings.lease_seconds)
         self.on_tick = on_tick
+        self.fork_safe = fork_safe
         self._stop_event = threading.Event()
+        self._pass = threading.Lock()
+        if fork_safe:
+            os.register_at_fork(before=self._pass.acquire, after_in_parent=self._pass.release,
+                                after_in_child=self._pass.release)
         # A client of its own: never share a connection pool with a process that forks.
         self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=10, health_check_interval=30)
 
     def run(self) -> None:
         while not self._stop_event.is_set():
-            try:
-                if self.on_tick is not None:
-                    self.on_tick(self.redis)
-                reap_once(self.redis, self.settings)
-            except redis.RedisError as exc:
-                log.warning("reaper: %s", exc)
-            except Exception:
-                log.exception("reaper pass failed")
+            with self._pass:
+                try:
+                    if self.on_tick is not None:
+                        self.on_tick(self.redis)
+                    reap_once(self.redis, self.settings, archive_stragglers=not self.fork_safe)
+                except redis.RedisError as exc:
+                    log.warning("reaper: %s", exc)
+                except Exception:
+                    log.exception("reaper pass failed")
             self._stop_event.wait(self.period)
 
     def stop(self) -> None:

@@ -52,9 +52,13 @@ def preload() -> None:
     a fork.
     """
     try:
+        import pyarrow as pa
         import torch
 
+        import noether.io
         import noether.simulate  # noqa: F401
+
+        pa.array([0.0]).to_pylist()  # pyarrow's lazy pandas import, done once here rather than per run
     except ImportError as exc:  # the core is incomplete: each horse imports what it needs
         log.warning("preload skipped: %s", exc)
         return
@@ -85,7 +89,7 @@ def run_worker(settings: Settings, *, device: str | None = None, name: str | Non
             pipe.expire(keys.worker(name), PRESENCE_TTL)
             pipe.execute()
 
-    reaper = Reaper(settings, on_tick=presence)
+    reaper = Reaper(settings, on_tick=presence, fork_safe=True)
     reaper.start()
     log.info("worker %s on %s listening on queue '%s' at %s", name, device, settings.queue, settings.redis_url)
     try:
