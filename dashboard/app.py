@@ -113,6 +113,10 @@ def create_dash(settings: Any = None) -> Dash:
         Input("app-present-toggle", "n_clicks"),
         State("app-present", "data"),
     )
+    # Dash's FastAPI backend sets the app up (assets, page callbacks, inline clientside functions) on the
+    # first request to "/" or "/_dash-*"; a shared link such as /runs/<id> opened first would get a page
+    # without them. Set it up now.
+    app._setup_server()
     return app
 
 

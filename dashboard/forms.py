@@ -97,6 +97,8 @@ def field_spec(schema: dict, path: str, node: dict) -> FieldSpec:
 
 def section_fields(schema: dict, def_name: str | None, prefix: str, only: tuple[str, ...] | None = None) -> list[FieldSpec]:
     """FieldSpecs of a definition's properties (all but ``kind``), with paths under ``prefix``."""
+    if def_name is None and prefix:
+        return []  # a variant that is not chosen (yet)
     node = schema if def_name is None else schema.get("$defs", {}).get(def_name, {})
     props = node.get("properties", {})
     names = [n for n in (only or props) if n in props and n != "kind"]

@@ -113,7 +113,7 @@ def preset_card(p: dict[str, Any]) -> html.Div:
                 html.H3(p.get("title") or p["name"]),
                 html.Span(p["figure"], className="badge") if p.get("figure") else None,
             ]),
-            dcc.Markdown(p.get("explanation") or "", mathjax=True, className="card-text"),
+            html.P(p.get("explanation") or "", className="card-text"),
             html.Div([html.B("Look at: "), p.get("look_at") or ""], className="card-text") if p.get("look_at") else None,
             html.Div([html.B("Prediction: "), p.get("prediction") or ""], className="card-text")
             if p.get("prediction") else None,
@@ -152,17 +152,31 @@ async def load(_: Any):
     return gallery, schema.data if schema.ok else None, {p["name"]: p.get("spec") for p in items}
 
 
+KIND_DEFAULTS = {"data": "digits", "potential": "sphere", "dynamics": "gd"}
+
+
 @callback(
     Output("launch-kind-data", "options"),
     Output("launch-kind-potential", "options"),
     Output("launch-kind-dynamics", "options"),
+    Output("launch-kind-data", "value", allow_duplicate=True),
+    Output("launch-kind-potential", "value", allow_duplicate=True),
+    Output("launch-kind-dynamics", "value", allow_duplicate=True),
     Input("launch-schema", "data"),
+    State("launch-kind-data", "value"),
+    State("launch-kind-potential", "value"),
+    State("launch-kind-dynamics", "value"),
+    prevent_initial_call="initial_duplicate",
 )
-def kind_options(schema: dict | None):
+def kind_options(schema: dict | None, *current: str | None):
+    """The kinds the schema offers; a dropdown keeps its value, or takes the default kind."""
     if not schema:
-        return [], [], []
-    return tuple([{"label": k, "value": k} for k in forms.variants(schema, name)]
-                  for name in ("data", "potential", "dynamics"))
+        return [], [], [], no_update, no_update, no_update
+    names = ("data", "potential", "dynamics")
+    kinds = [list(forms.variants(schema, name)) for name in names]
+    values = [cur if cur in ks else (KIND_DEFAULTS[n] if KIND_DEFAULTS[n] in ks else (ks[0] if ks else None))
+              for n, ks, cur in zip(names, kinds, current, strict=True)]
+    return (*([{"label": k, "value": k} for k in ks] for ks in kinds), *values)
 
 
 def _get(spec: dict, path: str) -> Any:
@@ -295,6 +309,9 @@ def _error_outputs(by_path: dict[str, list[str]]) -> list:
 )
 async def check_or_run(_v, _s, values, ids, problem, data_kind, potential_kind, dynamics_kind):
     """Validate with the backend; show its 422 messages next to the fields; on Run, submit and open the run."""
+    clicks = {"launch-validate": _v, "launch-submit": _s}
+    if not clicks.get(ctx.triggered_id):  # fields appearing in the layout are not a click
+        return [no_update] * len(ctx.outputs_list[0]), no_update, no_update, no_update
     spec = collect_spec(values, ids, problem, data_kind, potential_kind, dynamics_kind)
     known = {i["path"] for i in ids}
     res = await api.post("/validate", {"spec": spec})
@@ -337,6 +354,8 @@ async def check_or_run(_v, _s, values, ids, problem, data_kind, potential_kind, 
 )
 async def sweep(_n, seeds, lrs, widths, dynamics, values, ids, problem, data_kind, potential_kind, dynamics_kind):
     """A grid over seeds, learning rates, widths or dynamics, submitted as one sweep."""
+    if not _n:
+        return no_update, no_update
     spec = collect_spec(values, ids, problem, data_kind, potential_kind, dynamics_kind)
     try:
         grid = build_grid(seeds, lrs, widths, dynamics, spec.get("dynamics") or {})

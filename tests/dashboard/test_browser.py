@@ -1,0 +1,223 @@
+"""The dashboard in a real headless Chromium against the real lab (backend, worker, Redis).
+
+Every test runs under a timeout (a frozen page hangs the driver) and saves a screenshot of its page
+to test-artifacts/screenshots/. Runs are tiny (the sphere toy, a few hundred steps).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def toy(kind: str = "nd", steps: int = 400, **dynamics) -> dict:
+    """The paper's rotation toy (Sec. 6.1) from w = (0.5, 0.5, 0.5), w' = (-2, 1, 1)."""
+    return {
+        "potential": {"kind": "sphere", "dim": 3},
+        "initial": {"position": [0.5, 0.5, 0.5], "velocity": [-2.0, 1.0, 1.0]},
+        "dynamics": {"kind": kind, "lr": 1e-4, **dynamics},
+        "steps": steps,
+        "record_every": 2,
+    }
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("no Chromium found (install Debian's chromium: scripts/install-browser.sh)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.errors = errors
+    yield pg
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        pg.screenshot(path=str(SHOTS / f"{request.node.name}.png"), timeout=30_000)
+    except Exception:  # a screenshot is an artifact, not the test
+        pass
+    context.close()
+
+
+def submit(lab, spec: dict) -> str:
+    res = httpx.post(f"{lab.api}/runs", json={"spec": spec}, timeout=30)
+    assert res.status_code == 201, res.text
+    return res.json()["id"]
+
+
+def wait_run(lab, run_id: str, timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rec = httpx.get(f"{lab.api}/runs/{run_id}", timeout=10).json()
+        if rec["status"] in ("succeeded", "failed", "cancelled", "diverged") and rec.get("summary"):
+            return rec
+        time.sleep(0.3)
+    pytest.fail(f"run {run_id} did not finish in {timeout} s")
+
+
+def record_count(lab, run_id: str) -> int:
+    page = httpx.get(f"{lab.api}/runs/{run_id}/series", params={"limit": 100_000}, timeout=30).json()
+    return len(page["records"])
+
+
+def trace_len(pg, graph_id: str, trace: int = 0) -> int:
+    return pg.evaluate(
+        "([g, i]) => { const gd = document.querySelector('#' + g + ' .js-plotly-plot');"
+        " return gd && gd.data && gd.data[i] && gd.data[i].x ? gd.data[i].x.length : -1; }",
+        [graph_id, trace],
+    )
+
+
+def field_selector(path: str, kind: str) -> str:
+    fid = json.dumps({"as": kind, "path": path, "type": "launch-field"}, sort_keys=True, separators=(",", ":"))
+    return f"[id='{fid}']"
+
+
+def error_selector(path: str) -> str:
+    fid = json.dumps({"path": path, "type": "launch-error"}, sort_keys=True, separators=(",", ":"))
+    return f"[id='{fid}']"
+
+
+def test_gallery_preset_runs_live_and_shows_verdicts(lab, page):
+    page.goto(lab.url + "/")
+    card = page.locator("#launch-card-toy-gf")
+    card.wait_for()
+    assert "Fig." in card.inner_text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "launch.png"))
+    card.get_by_role("button", name="Run", exact=True).click()
+    page.wait_for_url("**/runs/*")
+    run_id = page.url.rsplit("/", 1)[-1]
+    page.wait_for_function("() => window.NoetherLive && window.NoetherLive.state() && window.NoetherLive.state().n > 0")
+    page.wait_for_function("() => { const gd = document.querySelector('#run-graph-loss .js-plotly-plot');"
+                           " return gd && gd.data && gd.data[0].x.length > 0; }")
+    page.locator("#run-verdict-table").wait_for(timeout=90_000)
+    assert page.locator("#run-verdict-table tbody tr").count() >= 1
+    assert page.locator("#run-status").inner_text() == "succeeded"
+    page.wait_for_function("() => window.NoetherLive.state().done")
+    assert trace_len(page, "run-graph-loss") == record_count(lab, run_id)
+    assert not page.errors
+
+
+def test_cancel_from_the_run_page(lab, page):
+    run_id = submit(lab, toy("nd", steps=1_000_000) | {"record_every": 200})
+    page.goto(f"{lab.url}/runs/{run_id}")
+    page.wait_for_function("() => document.querySelector('#run-status')?.innerText === 'running'", timeout=60_000)
+    page.wait_for_function("() => window.NoetherLive.state() && window.NoetherLive.state().n > 0")
+    page.locator("#run-cancel").click()
+    page.wait_for_function("() => document.querySelector('#run-status')?.innerText === 'cancelled'", timeout=30_000)
+    rec = wait_run(lab, run_id, 30)
+    assert rec["status"] == "cancelled"
+    page.wait_for_function("() => window.NoetherLive.state().done", timeout=30_000)
+    kept = record_count(lab, run_id)
+    assert 0 < kept < 5000 and trace_len(page, "run-graph-loss") == kept  # the partial series stays
+
+
+def test_finished_run_url_shows_the_full_series(lab, browser, page):
+    run_id = submit(lab, toy("nd", steps=600))
+    wait_run(lab, run_id)
+    page.goto(f"{lab.url}/runs/{run_id}")  # a fresh page, as someone opening a shared link
+    page.wait_for_function("() => window.NoetherLive.state() && window.NoetherLive.state().done")
+    total = record_count(lab, run_id)
+    page.wait_for_function(f"() => {{ const gd = document.querySelector('#run-graph-loss .js-plotly-plot');"
+                           f" return gd && gd.data[0].x.length === {total}; }}")
+    # the 3D trajectory and the angular momentum law beside its prediction
+    page.wait_for_function("() => { const gd = document.querySelector('#run-graph-trajectory .js-plotly-plot');"
+                           " return gd && gd.data.some(t => t.meta && t.meta.live === 'path3d' && t.x.length > 10); }")
+    assert page.locator("#run-graphs .js-plotly-plot").count() >= 4
+    assert "angular_momentum" in page.locator("#run-graphs").inner_text()
+    page.locator("#run-verdict-table").wait_for()
+    # replay: moving the slider moves the current point
+    before = page.evaluate("() => document.querySelector('#run-graph-trajectory .js-plotly-plot')"
+                           ".data.find(t => t.meta && t.meta.live === 'head3d').x[0]")
+    page.evaluate("() => window.NoetherLive.seek(3)")
+    page.wait_for_function(f"() => document.querySelector('#run-graph-trajectory .js-plotly-plot')"
+                           f".data.find(t => t.meta && t.meta.live === 'head3d').x[0] !== {before}")
+
+
+def test_compare_two_runs(lab, page):
+    a, b = submit(lab, toy("nd", steps=300)), submit(lab, toy("nag", steps=300, t0=0.1))
+    wait_run(lab, a), wait_run(lab, b)
+    page.goto(f"{lab.url}/compare?ids={a},{b}")
+    page.wait_for_function("() => { const gd = document.querySelector('#compare-graph .js-plotly-plot');"
+                           " return gd && gd.data && gd.data.length >= 2; }")
+    names = page.evaluate("() => document.querySelector('#compare-graph .js-plotly-plot').data.map(t => t.name)")
+    assert any(a[:8] in n for n in names) and any(b[:8] in n for n in names)
+    assert any(n.startswith("nd") for n in names) and any(n.startswith("nag") for n in names)
+    # every row shares one x axis: zooming one zooms all
+    axes = page.evaluate("() => { const l = document.querySelector('#compare-graph .js-plotly-plot')._fullLayout;"
+                         " return Object.keys(l).filter(k => /^xaxis\\d*$/.test(k)).map(k => l[k].matches || k.replace('axis', '')); }")
+    assert len(set(axes)) == 1
+
+
+def test_bad_form_input_shows_the_backend_message(lab, page):
+    page.goto(lab.url + "/")
+    lr = page.locator(field_selector("dynamics.lr", "number"))
+    lr.wait_for()
+    lr.fill("-1")
+    lr.press("Enter")
+    steps = page.locator(field_selector("steps", "integer"))
+    steps.fill("5000000")
+    steps.press("Enter")
+    page.locator("#launch-validate").click()
+    from playwright.sync_api import expect
+
+    expect(page.locator(error_selector("dynamics.lr"))).to_contain_text("greater than 0", timeout=30_000)
+    assert "greater than 0" in page.locator(error_selector("dynamics.lr")).inner_text()
+    assert "1000000" in page.locator(error_selector("steps")).inner_text()
+    assert "refused" in page.locator("#launch-errors").inner_text()
+    lr.fill("0.05")
+    lr.press("Enter")
+    steps.fill("50")
+    steps.press("Enter")
+    page.locator("#launch-validate").click()
+    page.locator("#launch-valid").get_by_text("The spec is valid").wait_for()
+    assert page.locator(error_selector("dynamics.lr")).inner_text() == ""
+
+
+def test_runs_table_tags_and_learn_presentation_mode(lab, page):
+    run_id = submit(lab, toy("gd", steps=50))
+    wait_run(lab, run_id)
+    page.goto(f"{lab.url}/runs")
+    page.get_by_text(run_id).first.wait_for()
+    res = httpx.patch(f"{lab.api}/runs/{run_id}", json={"tags": ["lecture"]}, timeout=10)
+    assert res.status_code == 200
+    page.locator("#runs-filter-tag").fill("lecture")
+    page.locator("#runs-filter-tag").press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('#runs-table a[href^=\"/runs/\"]').length === 1")
+    assert run_id in page.locator("#runs-table").inner_text()
+    page.goto(f"{lab.url}/learn")
+    page.locator("#learn-step-3").wait_for()
+    page.wait_for_function("() => document.querySelector('#learn-step-0 mjx-container, #learn-step-0 .MathJax') !== null")
+    page.locator("#app-present-toggle").click()
+    page.wait_for_function("() => document.body.classList.contains('present')")
+    page.reload()
+    page.wait_for_function("() => document.body.classList.contains('present')")  # remembered
+    page.screenshot(path=str(SHOTS / "learn-presentation.png"))
+    page.locator("#app-present-toggle").click()
+    page.wait_for_function("() => !document.body.classList.contains('present')")
+
