@@ -35,8 +35,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+console = Console()  # a pipe or file gets 140 columns (see _report), a terminal its own width
 err = Console(stderr=True)
+PIPE_WIDTH = 140
 
 EXIT_BAD_INPUT = 2
 EXIT_NOT_SUCCEEDED = 1
@@ -66,7 +67,7 @@ def _with_overrides(spec: ExperimentSpec, **changes: Any) -> ExperimentSpec:
 def _fmt(x: float | None) -> str:
     if x is None:
         return "-"
-    return f"{x:.4g}"
+    return f"{x:.3g}"
 
 
 VERDICT_STYLE = {"holds": "green", "broken": "red", "not applicable": "dim"}
@@ -76,13 +77,13 @@ def verdict_table(summary: RunSummary, title: str = "") -> Table:
     """The summary's laws as a rich table: law, prediction, initial, final, drift, verdict, tolerance."""
     table = Table(title=title or None, title_justify="left", show_lines=False)
     for col, kw in (
-        ("law", {}),
-        ("prediction", {"max_width": 40}),
-        ("initial", {"justify": "right"}),
-        ("final", {"justify": "right"}),
-        ("max rel. drift", {"justify": "right"}),
-        ("verdict", {}),
-        ("tol.", {"justify": "right"}),
+        ("law", {"no_wrap": True}),
+        ("prediction", {"ratio": 1, "min_width": 24}),
+        ("initial", {"justify": "right", "no_wrap": True}),
+        ("final", {"justify": "right", "no_wrap": True}),
+        ("max rel. drift", {"justify": "right", "no_wrap": True}),
+        ("verdict", {"no_wrap": True}),
+        ("tol.", {"justify": "right", "no_wrap": True}),
     ):
         table.add_column(col, **kw)
     for law in summary.laws:
@@ -123,6 +124,8 @@ def run_one(spec: ExperimentSpec, out: Path, data_root: Path | None, *, quiet: b
 
 
 def _report(summary: RunSummary, out: Path, title: str) -> None:
+    if not console.is_terminal:
+        console.width = PIPE_WIDTH
     if summary.laws:
         console.print(verdict_table(summary, title))
     else:
