@@ -206,6 +206,7 @@ class GLFamily(Family):
         d = self.d
         a, b = torch.triu_indices(d, d, offset=1)
         self._a, self._b = a, b
+        self._up, self._lo = a * d + b, b * d + a  # flat positions of E_ab and E_ba
         cands: list[Candidate] = []
         if self.diagonal:
             cands += [Candidate(self.name, self.layer, f"{self.prefix}[{i},{i}]", "diag", i, i) for i in range(d)]
@@ -257,10 +258,10 @@ class GLFamily(Family):
 
     def _basis(self, C: Tensor) -> Tensor:
         """(S, d, d) values on E_ab -> (S, n) values on the diag / sym / anti basis."""
-        parts = []
-        if self.diagonal:
-            parts.append(torch.diagonal(C, dim1=-2, dim2=-1))
-        up, lo = C[:, self._a, self._b], C[:, self._b, self._a]
+        flat = C.reshape(C.shape[0], -1)
+        up = flat.index_select(1, self._up.to(C.device))
+        lo = flat.index_select(1, self._lo.to(C.device))
+        parts = [torch.diagonal(C, dim1=-2, dim2=-1)] if self.diagonal else []
         parts += [up + lo, up - lo]
         return torch.cat(parts, dim=-1)
 

@@ -242,8 +242,11 @@ def _quantity(found, structure, group, level, slug, sets, catalogue_ids) -> LawP
     elif group == "outputs":
         symmetry = "shift of all logits by the same amount (log-softmax is invariant)"
         name = f"w^T A w / 2 for the {count} symmetric combination(s) of the softmax shift: |1^T W_K|^2 (+ (1^T b_K)^2)"
+    elif group == "inputs" and level == "model":
+        symmetry = "maps of the inputs the data never uses (constant-zero inputs): W_1 -> W_1 P"
+        name = f"w^T A w / 2 for {count} map(s) of dead inputs (e.g. |W_1[:, a]|^2 for an input a that is always 0)"
     elif group == "inputs":
-        symmetry = "symmetric maps of the inputs W_1 -> W_1 P" + (" (dead or constant input directions)" if level == "model" else "")
+        symmetry = "symmetric maps of the inputs W_1 -> W_1 P (approximate symmetry of the data)"
     info = DiscoveredLaw(
         id=f"discovered/{slug}/quantity",
         group=group,
@@ -270,7 +273,10 @@ def _charge(found, structure, group, level, slug, sets, catalogue_ids) -> LawPla
     note = None
     name = f"w'^T A w for {count} antisymmetric generator(s) of {group}"
     symmetry = f"antisymmetric generators on {group}"
-    if group in ("inputs", "potential"):
+    if group == "inputs" and level == "model":
+        symmetry = "rotations among inputs the data never uses (constant-zero inputs)"
+        name = f"w'^T A w for {count} rotation(s) among dead inputs (the loss ignores those columns of W_1)"
+    elif group in ("inputs", "potential"):
         d = structure.layer(1).fan_in if group == "inputs" else structure.shapes[0][0]
         full = count == d * (d - 1) // 2
         symmetry = f"SO({d}) rotations " + ("of the inputs, W_1 -> W_1 R" if group == "inputs" else "of w")

@@ -51,8 +51,8 @@ class Accumulator:
         """One chunk of rows: pairings P (S, n) and their Cauchy-Schwarz bounds R (S, n)."""
         P = P.detach().to(torch.float64).cpu()
         R = R.detach().to(torch.float64).cpu()
-        self.sq += (P * P).sum(0)
-        self.scale_sq += (R * R).sum(0)
+        self.sq += (P * P).nan_to_num(0.0).sum(0)  # NaN: a column not computed for these rows
+        self.scale_sq += (R * R).nan_to_num(0.0).sum(0)
         for b, G in zip(self.blocks, self.grams, strict=True):
             Pb = P[:, b]
             G += Pb.T @ Pb

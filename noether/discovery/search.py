@@ -76,6 +76,7 @@ class SearchOptions:
     joint_max: int = 1536  # largest block solved as one eigenproblem
     validation_points: int = 2
     validation_rows: int = 256
+    screen_rows: int = 64  # rows per point for families screened one candidate at a time
     data_points: int | None = None  # data stage points (None: 2 per unknown, at least 24)
     families: tuple[str, ...] = FAMILIES
     seed: int = 0
@@ -271,11 +272,19 @@ def _supports(fams: list[Family], offsets: list[int], block: Tensor) -> list[lis
     return [neurons, [(name, torch.tensor(cols)) for name, cols in groups.items()]]
 
 
-def all_pairings(fams: list[Family], w, g) -> tuple[Tensor, Tensor]:
-    """(P, R) over every family, concatenated in family order."""
-    P = torch.cat([f.pairings(w, g) for f in fams], dim=1)
-    R = torch.cat([f.scales(w, g) for f in fams], dim=1)
-    return P, R
+def all_pairings(fams: list[Family], w, g, active: list[bool] | None = None) -> tuple[Tensor, Tensor]:
+    """(P, R) over every family, concatenated in family order; inactive families give NaN columns (skipped)."""
+    S = g[0].shape[0]
+    Ps, Rs = [], []
+    for k, f in enumerate(fams):
+        if active is None or active[k]:
+            Ps.append(f.pairings(w, g))
+            Rs.append(f.scales(w, g))
+        else:
+            nan = torch.full((S, f.size), float("nan"), dtype=g[0].dtype, device=g[0].device)
+            Ps.append(nan)
+            Rs.append(nan)
+    return torch.cat(Ps, dim=1), torch.cat(Rs, dim=1)
 
 
 def _chunk(width: int) -> int:
@@ -311,9 +320,10 @@ def search(problem, opts: SearchOptions) -> Found:
     if is_net:
         biggest = max([len(b) for b in blocks], default=0)
         total = max(int(math.ceil(opts.oversample * biggest)), opts.min_rows)
-        acc = _model_rows(problem, fams, Accumulator(N, blocks), sample_points(problem, opts.points, gen), total, gen)
+        pts = sample_points(problem, opts.points, gen)
+        acc = _model_rows(problem, fams, joint, Accumulator(N, blocks), pts, total, gen, opts.screen_rows)
         vpts = sample_points(problem, opts.validation_points + 1, gen)[1:]
-        val = _model_rows(problem, fams, Accumulator(N, keep=keep), vpts, opts.validation_rows, gen)
+        val = _model_rows(problem, fams, joint, Accumulator(N, keep=keep), vpts, opts.validation_rows, gen, opts.screen_rows)
     else:
         biggest = max([len(b) for b in blocks], default=0)
         n_pts = max(int(math.ceil(opts.oversample * biggest)), 8 * opts.points, 32)
@@ -344,13 +354,22 @@ def search(problem, opts: SearchOptions) -> Found:
     return found
 
 
-def _model_rows(problem, fams, acc: Accumulator, pts, total: int, gen) -> Accumulator:
-    """Per-sample, per-output rows, spread evenly over the points."""
+def _model_rows(problem, fams, joint, acc: Accumulator, pts, total: int, gen, screen_rows: int) -> Accumulator:
+    """Per-sample, per-output rows, spread evenly over the points.
+
+    Families that are only screened (not joint) need no more than ``screen_rows`` rows per point to show
+    that a candidate's own column is not null; their wide pairings are skipped after that.
+    """
     per_point = int(math.ceil(total / len(pts)))
     chunk = _chunk(max(acc.n, _size(problem)))
+    if not all(joint):
+        chunk = min(chunk, screen_rows)
     for w in pts:
+        seen = 0
         for g in sample_rows(problem, w, per_point, gen, chunk=chunk):
-            acc.add(*all_pairings(fams, w, g))
+            active = [j or seen < screen_rows for j in joint]
+            acc.add(*all_pairings(fams, w, g, active))
+            seen += g[0].shape[0]
     return acc
 
 
@@ -502,9 +521,9 @@ def _data_stage(problem, found: Found, k: int, joint: bool, model_acc: Accumulat
     start = found.offsets[k]
     n = fam.size
     per_sample = per_sample_loss_grads(problem)
-    n_pts = opts.data_points or max(int(math.ceil(opts.oversample * n)) if joint else 0, 24)
+    n_pts = opts.data_points or (max(int(math.ceil(opts.oversample * n)), 24) if joint else 12)
     acc = _noise_rows(problem, fam, NoiseAccumulator(n, joint), sample_points(problem, n_pts, gen), per_sample)
-    vpts = sample_points(problem, max(8, n_pts // 3) + 1, gen)[1:]
+    vpts = sample_points(problem, max(6, n_pts // 3) + 1, gen)[1:]
     val = _noise_rows(problem, fam, NoiseAccumulator(n, joint), vpts, per_sample)
     tol, z_max = opts.data_tolerance, opts.z_max
     cos, z = acc.cosines(), acc.zscores()
