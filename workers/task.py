@@ -183,24 +183,21 @@ class Attempt:
             self.sim.stop()
 
     def _heartbeat(self) -> None:
-        beat = redis.Redis.from_url(self.settings.redis_url, socket_timeout=5)
-        try:
-            while not self._stop_beat.is_set():
-                try:
-                    state = records.heartbeat(beat, self.run_id, self.attempt, self.lease_ms)
-                except redis.RedisError as exc:
-                    log.warning("run %s: lease renewal failed: %s", self.run_id, exc)
-                    state = 0
-                if state == -1:
-                    self._fence()
-                    return
-                if state == 1 and not self.cancel_asked:
-                    self.cancel_asked = True
-                    if self.sim is not None:
-                        self.sim.stop()
-                self._stop_beat.wait(HEARTBEAT)
-        finally:
-            beat.close()
+        # self.r is thread-safe: each command takes a connection of the client's pool
+        while not self._stop_beat.is_set():
+            try:
+                state = records.heartbeat(self.r, self.run_id, self.attempt, self.lease_ms)
+            except redis.RedisError as exc:
+                log.warning("run %s: lease renewal failed: %s", self.run_id, exc)
+                state = 0
+            if state == -1:
+                self._fence()
+                return
+            if state == 1 and not self.cancel_asked:
+                self.cancel_asked = True
+                if self.sim is not None:
+                    self.sim.stop()
+            self._stop_beat.wait(HEARTBEAT)
 
 
 def _one_line(exc: BaseException) -> str:

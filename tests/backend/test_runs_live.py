@@ -195,20 +195,6 @@ def test_a_late_stream_subscriber_gets_every_point_exactly_once(api, stack):
     assert got["after-end"] == expected
 
 
-def test_sigkill_of_a_worker_mid_run_reruns_the_job_on_another_worker(api, stack):
-    run_id = "killed-worker-1"
-    steps, every = 4000, 10
-    assert api.post("/runs", json={"id": run_id, "spec": sphere(steps, every)}).status_code == 201
-    rec = running_with_records(api, run_id)
-    victim = rec["worker"]
-    stack.kill_worker(victim)  # SIGKILL: no cleanup runs in the worker (its work horse dies with it)
-    rec = finished(api, run_id, timeout=60)  # bound: lease (2 s here) + reaper period, then the re-run
-    assert rec["status"] == "succeeded", rec
-    assert rec["attempt"] == 2 and rec["worker"] != victim
-    assert [r["step"] for r in all_records(api, run_id, 500)] == list(range(0, steps + 1, every))
-    stack.add_worker()  # back to two workers for the tests after this one
-
-
 def test_a_work_horse_killed_alone_is_rerun_without_waiting_for_its_lease(api, stack):
     run_id = "killed-horse-01"
     assert api.post("/runs", json={"id": run_id, "spec": sphere(3000, 10)}).status_code == 201
@@ -298,3 +284,16 @@ def test_a_finished_run_survives_a_redis_flush(api, stack):
     assert rec["status"] == "succeeded" and rec["summary"]["status"] == "succeeded"
     assert [x["step"] for x in all_records(api, run_id)] == list(range(31))
     assert run_id in [i["id"] for i in api.get("/runs").json()["items"]]  # re-indexed from the store
+
+
+def test_sigkill_of_a_worker_mid_run_reruns_the_job_on_another_worker(api, stack):
+    run_id = "killed-worker-1"
+    steps, every = 4000, 10
+    assert api.post("/runs", json={"id": run_id, "spec": sphere(steps, every)}).status_code == 201
+    rec = running_with_records(api, run_id)
+    victim = rec["worker"]
+    stack.kill_worker(victim)  # SIGKILL: no cleanup runs in the worker (its work horse dies with it)
+    rec = finished(api, run_id, timeout=60)  # bound: lease (2 s here) + reaper period, then the re-run
+    assert rec["status"] == "succeeded", rec
+    assert rec["attempt"] == 2 and rec["worker"] != victim
+    assert [r["step"] for r in all_records(api, run_id, 500)] == list(range(0, steps + 1, every))

@@ -9,7 +9,7 @@ from rq import Queue
 
 from lab.settings import Settings
 from workers import client as jobs
-from workers import keys, records, reaper
+from workers import keys, reaper, records
 
 SPEC = {"potential": {"kind": "sphere", "dim": 3}, "steps": 10}
 

@@ -1,0 +1,160 @@
+"""What the API refuses, and how: token, body size, spec bounds, per-client limit, unknown things, Redis down.
+
+The API runs in-process (no worker is needed to check what it accepts) against a real Redis database.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.app import create_app
+from lab.redis_server import free_port
+from lab.settings import Settings
+
+TINY = {"potential": {"kind": "sphere", "dim": 3}, "steps": 5}
+
+
+def make_client(url: str, tmp_path, **overrides) -> TestClient:
+    settings = Settings(_env_file=None, redis_url=url, data_dir=tmp_path, **overrides)
+    return TestClient(create_app(settings, reaper=False), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def api(redis_db, tmp_path):
+    with make_client(redis_db(), tmp_path, max_queued_per_client=3, max_request_bytes=4096, max_sweep_runs=4) as c:
+        yield c
+
+
+def test_a_token_protects_changes_but_not_reads(redis_db, tmp_path):
+    with make_client(redis_db(), tmp_path, api_token="s3cret") as api:
+        assert api.post("/api/runs", json={"spec": TINY}).status_code == 401
+        wrong = api.post("/api/runs", json={"spec": TINY}, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401 and "Bearer" in wrong.json()["detail"]
+        ok = api.post("/api/runs", json={"spec": TINY, "id": "token-run-1"}, headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 201
+        assert api.get("/api/runs").status_code == 200
+        assert api.get("/api/runs/token-run-1").status_code == 200
+        assert api.patch("/api/runs/token-run-1", json={"note": "x"}).status_code == 401
+        assert api.post("/api/runs/token-run-1/cancel").status_code == 401
+        assert api.delete("/api/runs/token-run-1").status_code == 401
+        assert api.post("/api/sweeps", json={"spec": TINY, "grid": {"seed": [1]}}).status_code == 401
+        cancelled = api.post("/api/runs/token-run-1/cancel", headers={"Authorization": "Bearer s3cret"})
+        assert cancelled.json()["status"] == "cancelled"
+        with api.websocket_connect("/api/runs/token-run-1/stream") as ws:  # reads stay open
+            assert ws.receive_json()["done"] is True
+
+
+def test_without_a_token_changes_are_open(api):
+    assert api.post("/api/runs", json={"spec": TINY}).status_code == 201
+
+
+def test_a_body_over_the_limit_gets_413(api):
+    big = {"spec": {**TINY, "description": "x" * 3990}, "note": "y" * 200}
+    resp = api.post("/api/runs", json=big)
+    assert resp.status_code == 413 and "4096 bytes" in resp.json()["detail"]
+
+    def chunks():  # no Content-Length: the limit counts what arrives
+        for _ in range(10):
+            yield b" " * 1000
+
+    resp = api.post("/api/validate", content=chunks(), headers={"content-type": "application/json"})
+    assert resp.status_code == 413
+
+
+def test_spec_bounds_are_422_naming_field_bound_and_value(api):
+    resp = api.post("/api/runs", json={"spec": {**TINY, "steps": 5_000_000}})
+    assert resp.status_code == 422
+    err = resp.json()["detail"][0]
+    assert err["loc"] == ["body", "spec", "steps"] and "1000000" in err["msg"] and err["input"] == 5_000_000
+
+    resp = api.post("/api/runs", json={"spec": {"model": {"widths": [64, 5000, 10]}, "data": {"kind": "digits"}}})
+    err = resp.json()["detail"][0]
+    assert resp.status_code == 422 and err["loc"][:4] == ["body", "spec", "model", "widths"] and "4096" in err["msg"]
+
+
+def test_preset_overrides_are_validated_like_a_spec(api):
+    resp = api.post("/api/runs", json={"preset": "toy-nd", "overrides": {"dynamics.lr": -1}})
+    assert resp.status_code == 422
+    err = resp.json()["detail"][0]
+    assert err["loc"][:3] == ["body", "overrides", "dynamics"] and "greater than 0" in err["msg"] and err["input"] == -1
+    resp = api.post("/api/runs", json={"preset": "toy-nd", "overrides": {"nonsense.field": 1}})
+    assert resp.status_code == 422
+    resp = api.post("/api/runs", json={"preset": "no-such-preset"})
+    assert resp.status_code == 422 and "toy-nd" in resp.json()["detail"][0]["msg"]
+    resp = api.post("/api/runs", json={"preset": "toy-nd", "spec": TINY})
+    assert resp.status_code == 422 and "exactly one" in resp.json()["detail"][0]["msg"]
+    resp = api.post("/api/runs", json={"preset": "toy-nd", "overrides": {"steps": 7}, "id": "override-run-1"})
+    assert resp.status_code == 201 and resp.json()["steps"] == 7 and resp.json()["spec"]["steps"] == 7
+
+
+def test_per_client_queue_limit_gives_429_per_client(api):
+    for _ in range(3):
+        assert api.post("/api/runs", json={"spec": TINY}, headers={"X-Client-Id": "alice"}).status_code == 201
+    resp = api.post("/api/runs", json={"spec": TINY}, headers={"X-Client-Id": "alice"})
+    assert resp.status_code == 429 and "3 queued" in resp.json()["detail"]
+    assert api.post("/api/runs", json={"spec": TINY}, headers={"X-Client-Id": "bob"}).status_code == 201
+    run_id = api.get("/api/runs", params={"limit": 1}).json()["items"][0]["id"]
+    assert api.post("/api/sweeps", json={"spec": TINY, "grid": {"seed": [1, 2, 3]}},
+                    headers={"X-Client-Id": "bob"}).status_code == 429  # 1 + 3 > 3
+    assert api.post(f"/api/runs/{run_id}/cancel").json()["status"] == "cancelled"
+
+
+def test_idempotent_submission_and_conflict(api):
+    body = {"id": "idempotent-1", "spec": TINY, "tags": ["a"]}
+    first = api.post("/api/runs", json=body)
+    again = api.post("/api/runs", json=body)
+    assert (first.status_code, again.status_code) == (201, 200) and first.json()["id"] == again.json()["id"]
+    assert api.post("/api/runs", json={**body, "tags": ["b"]}).status_code == 409
+
+
+def test_unknown_things_are_clear_4xx(api):
+    assert api.get("/api/runs/does-not-exist").status_code == 404
+    assert api.get("/api/runs/no").status_code == 422  # not a run id
+    assert api.get("/api/runs/does-not-exist/series").status_code == 404
+    assert api.delete("/api/runs/does-not-exist").status_code == 404
+    assert api.get("/api/nothing/here").status_code == 404
+    assert api.get("/api/runs", params={"status": "sleeping"}).status_code == 422
+    assert api.get("/api/runs", params={"limit": 0}).status_code == 422
+    assert api.post("/api/runs", content=b"{not json", headers={"content-type": "application/json"}).status_code == 422
+    with api.websocket_connect("/api/runs/does-not-exist/stream") as ws:
+        assert "no run" in ws.receive_json()["error"]
+
+
+def test_sweep_bound_and_empty_grid(api):
+    resp = api.post("/api/sweeps", json={"spec": TINY, "grid": {"seed": [1, 2, 3], "dynamics.lr": [0.1, 0.2]}})
+    assert resp.status_code == 422 and "must be <= 4" in resp.json()["detail"][0]["msg"]
+    assert api.post("/api/sweeps", json={"spec": TINY, "grid": {"seed": []}}).status_code == 422
+    assert api.post("/api/sweeps", json={"spec": TINY, "grid": {"dynamics.lr": [-1.0]}}).status_code == 422
+    ok = api.post("/api/sweeps", json={"spec": TINY, "grid": {"seed": [1, 2]}})
+    assert ok.status_code == 201 and len(ok.json()["runs"]) == 2
+    assert {r["group"] for r in ok.json()["runs"]} == {ok.json()["group"]}
+
+
+def test_catalogue_schema_and_validate(api):
+    presets = api.get("/api/presets").json()
+    assert "toy-nd" in {p["name"] for p in presets} and all("spec" in p and "explanation" in p for p in presets)
+    assert api.get("/api/laws").json()
+    assert "steps" in api.get("/api/schema/spec").json()["properties"]
+    valid = api.post("/api/validate", json={"preset": "toy-nd", "overrides": {"steps": 10}})
+    assert valid.status_code == 200 and valid.json()["spec"]["steps"] == 10
+    assert "angular_momentum" in {law["id"] for law in valid.json()["laws"]}
+    assert api.post("/api/validate", json={"spec": {**TINY, "steps": 0}}).status_code == 422
+    assert set(api.get("/api/openapi.json").json()["paths"]) >= {"/api/runs", "/api/runs/{run_id}/series"}
+
+
+def test_cors_origins_from_settings(redis_db, tmp_path):
+    with make_client(redis_db(), tmp_path, cors_origins=["http://class.example"]) as api:
+        pre = api.options("/api/runs", headers={"Origin": "http://class.example", "Access-Control-Request-Method": "POST"})
+        assert pre.headers.get("access-control-allow-origin") == "http://class.example"
+        other = api.get("/api/runs", headers={"Origin": "http://elsewhere.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_health_and_redis_down_are_not_500(api, tmp_path):
+    health = api.get("/api/health").json()
+    assert health["redis"] is True and health["workers"] == 0 and health["status"] == "degraded"
+    with make_client(f"redis://127.0.0.1:{free_port()}/0", tmp_path) as down:
+        assert down.get("/api/health").status_code == 503
+        resp = down.get("/api/runs")
+        assert resp.status_code == 503 and "Redis" in resp.json()["detail"]
