@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from noether import laws as law_catalogue
@@ -194,12 +195,12 @@ class Simulation:
         for key, value in self._views.of(obs).items():
             keys.append(key)
             tensors.append(value)
-        # sentinels: the parameters' norm (non-finite if any entry is) and the first non-finite step (GPU)
-        tensors.append(torch.stack(torch._foreach_norm(snap.params)).sum())
+        # sentinel on a GPU: the first step whose loss was not finite (-1: none)
         if first_bad is not None:
             tensors.append(first_bad.to(tensors[0].dtype))
-        flat = torch.cat([t.detach().reshape(-1) for t in tensors]).tolist()
-        # one C-speed pass: a sum is finite only if every value is (barring an overflow past 1e308)
+        flat = torch.cat([t.reshape(-1) for t in tensors]).tolist()
+        # one C-speed pass: a sum is finite only if every value is (barring an overflow past 1e308). Parameters
+        # are covered through L(w_k) and the laws' values, which a non-finite w_k makes non-finite.
         finite = math.isfinite(sum(flat))
         if first_bad is not None and flat[-1] >= 0:
             finite = False
@@ -284,17 +285,17 @@ class _Views:
         if dx == 3:
             self.proj = None
         elif dx < 3:
-            self.proj = torch.eye(dx, 3, dtype=W1.dtype, device=W1.device)
+            self.proj = torch.eye(3, dx, dtype=W1.dtype, device=W1.device)
         else:
             _, _, vh = torch.linalg.svd(W1.double().cpu(), full_matrices=False)
-            self.proj = vh[:3].T.to(device=W1.device, dtype=W1.dtype).contiguous()
+            self.proj = vh[:3].to(device=W1.device, dtype=W1.dtype).contiguous()  # 3 x d_x
 
     def of(self, obs: Observation) -> dict[str, Tensor]:
         if self.network:
             pts = obs.params[self.w1]
             if self.idx is not None:
                 pts = pts.index_select(0, self.idx)
-            return {"particles": pts if self.proj is None else pts @ self.proj}
+            return {"particles": pts if self.proj is None else F.linear(pts, self.proj)}
         out = {"position": obs.params[0][:MAX_VIEW_DIM]}
         if obs.velocity is not None:
             out["velocity"] = obs.velocity[0][:MAX_VIEW_DIM]

@@ -89,9 +89,9 @@ rotation_net = make(
         " with more augmentation."
     ),
     spec={"model": {"widths": [3, 48, 1], "activation": "tanh", "init": "xavier_normal"},
-          "data": {"kind": "rotation", "dim": 3, "samples": 256, "target": "radius", "augment": 15},
+          "data": {"kind": "rotation", "dim": 3, "samples": 128, "target": "radius", "augment": 15},
           "loss": "mse", "initial": {"velocity_scale": 0.3}, "dynamics": {"kind": "nd", "lr": 0.001},
-          "steps": 3000, "record_every": 10, "dtype": "float64"},
+          "steps": 2000, "record_every": 10, "dtype": "float64"},
     runtime="about 10 s",
     tags=("rotation", "particles"),
 )
