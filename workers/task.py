@@ -32,7 +32,7 @@ MAX_BATCH = 2000  # records per stream entry, whatever the publish interval
 HEARTBEAT = 0.1  # seconds between lease renewals (and cancel checks)
 
 # Job kinds other than "run": kind -> "module:function(r, settings, rec, attempt) -> (status, reason, summary)".
-KINDS: dict[str, str] = {}
+KINDS: dict[str, str] = {"discovery": "workers.discovery:run_discovery"}
 
 
 def run(run_id: str, attempt: int) -> str:

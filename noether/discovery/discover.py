@@ -56,7 +56,11 @@ def discover(
     vspec = discovery_spec(spec, options)
     problem = build_problem(vspec, data_root)
     timing = {"build_s": time.perf_counter() - t0}
+    if should_stop is not None and should_stop():
+        options = options.model_copy(update={"verify": False})
     found = search(problem, search_options(options))
+    if should_stop is not None and should_stop():
+        options = options.model_copy(update={"verify": False})
     timing.update({f"search_{k}": v for k, v in found.timing.items()})
     t = time.perf_counter()
     catalogue_ids, context = _catalogue(vspec, problem)
@@ -145,3 +149,4 @@ def _verify(vspec, problem, found, plans, result: DiscoveryResult, on_record, sh
     result.catalogue = [s for s in summary.laws if s.id not in ids]
     result.verification_status = summary.status
     result.verification_steps = summary.steps_done
+    result.run_summary = summary

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from noether.summary import LawSummary
+from noether.summary import LawSummary, RunSummary
 
 
 class DiscoveryOptions(BaseModel):
@@ -92,5 +92,6 @@ class DiscoveryResult(BaseModel):
     catalogue: list[LawSummary] = Field(default_factory=list, description="the catalogue's laws in the same run")
     verification_status: str | None = None
     verification_steps: int = 0
+    run_summary: RunSummary | None = Field(None, description="the verification run's whole summary")
     timing: dict[str, float] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
