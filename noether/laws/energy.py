@@ -191,7 +191,7 @@ class NDBound(TrackedLaw):
     def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:
         if self._C is None:
             ref = snap.params[0]
-            C = torch.zeros(len(self.rows), len(snap.params), dtype=ref.dtype, device=ref.device)
+            C = torch.zeros(len(self.rows), len(snap.params), dtype=torch.float64, device=ref.device)
             for i, terms in enumerate(self.rows):
                 for term in terms:
                     C[i, term.index] += term.coef

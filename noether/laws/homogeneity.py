@@ -108,12 +108,12 @@ def _reason_not_homogeneous(act: Any, h: int) -> str:
     kind = getattr(act, "kind", "?")
     if kind == "swish":
         return (
-            f"Swish with a fixed beta (layer {h}) is not homogeneous: the rescaling needs beta_h -> beta_h / lambda; "
+            f"Swish with a fixed beta is not homogeneous (layer {h}): the rescaling needs beta_h -> beta_h / lambda; "
             "make beta trainable (e.g. 'swish(1, trainable)')"
         )
     name = {"gelu": "GELU", "tanh": "tanh"}.get(kind, kind)
     return (
-        f"{name} (layer {h}) is not homogeneous: sigma(lambda x) != lambda^p sigma(x), so no rescaling of W_{h} "
+        f"{name} is not homogeneous (layer {h}): sigma(lambda x) != lambda^p sigma(x), so no rescaling of W_{h} "
         f"against W_{h + 1} leaves the network unchanged"
     )
 
@@ -159,7 +159,7 @@ def _prediction_text(context: Context) -> str:
     elif lam and context.flow == "general":
         text += f" (+ lambda Q, lambda = {lam:g})"
     if exact_gd(context) and context.flow == "gf":
-        text += "; GD's exact discrete prediction in :pred_discrete"
+        text += " under GF; GD: exactly Q_{k+1} = (1 - 2 eta lambda) Q_k + eta^2 sum c |g|^2 (:pred_discrete)"
     return text
 
 

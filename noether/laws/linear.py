@@ -29,7 +29,7 @@ from torch import Tensor
 from noether.laws.base import Context, Law, Snapshot
 from noether.laws.conditions import exact_gd, second_order, weight_decay
 from noether.laws.entry import CatalogueEntry
-from noether.laws.quadratic import default_tolerance
+from noether.laws.quadratic import QuadraticLaw, default_tolerance
 from noether.laws.tracking import TrackedLaw, flow_rate, not_applicable
 from noether.laws.workspace import Workspace
 from noether.structure import Structure
@@ -89,10 +89,11 @@ class LinearBalance(TrackedLaw):
         self._t = 0.0
 
     def _terms(self, xs: list[Tensor]) -> tuple[Tensor, Tensor]:
-        W, U = xs[self.iW], xs[self.iU]
+        """(A, B) = (W_h W_h^T + b_h b_h^T, W_{h+1}^T W_{h+1}) of ``xs`` (parameters, gradients or velocities), in float64."""
+        W, U = xs[self.iW].double(), xs[self.iU].double()
         A = W @ W.T
         if self.ib is not None:
-            b = xs[self.ib]
+            b = xs[self.ib].double()
             A = A + torch.outer(b, b)
         return A, U.T @ U
 
@@ -121,8 +122,8 @@ class LinearBalance(TrackedLaw):
             t = float(snap.t)
             Av, Bv = self._terms(snap.velocity)
             Kmat = Av - Bv
-            W, U = snap.params[self.iW], snap.params[self.iU]
-            V, VU = snap.velocity[self.iW], snap.velocity[self.iU]
+            W, U = snap.params[self.iW].double(), snap.params[self.iU].double()
+            V, VU = snap.velocity[self.iW].double(), snap.velocity[self.iU].double()
             lamM = 0.0
             if self.lam:
                 A, B = self._terms(snap.params)
@@ -131,7 +132,7 @@ class LinearBalance(TrackedLaw):
             if self._N is None:
                 N = W @ V.T - VU.T @ U
                 if self.ib is not None:
-                    N = N + torch.outer(snap.params[self.ib], snap.velocity[self.ib])
+                    N = N + torch.outer(snap.params[self.ib].double(), snap.velocity[self.ib].double())
                 self._N, self._Mp, self._t = N, self._M0, t
                 self._F = Kmat - r * N - lamM
                 return
@@ -163,18 +164,19 @@ class LinearBalance(TrackedLaw):
             drift_d = (M - Md).norm()
         if pred is not None:
             out[self.id + ":pred"] = (pred - M0).norm()
-            self.track(value, drift=(M - pred).norm(), scale=scale, size=size, drift_discrete=drift_d)
+            drift = (M - pred).norm()
+            if drift_d is not None:  # GD, SGD: judged by the exact discrete prediction
+                drift, drift_d = drift_d, drift
+            self.track(value, drift=drift, scale=scale, size=size, drift_other=drift_d)
         else:
             self.track(value, scale=scale, size=size)
         if M.shape[0] <= MATRIX_MAX:
             out[self.id + ":matrix"] = M
         return out
 
-    def extra_reason(self) -> str | None:
-        if self._max_abs_discrete is None:
-            return None
-        rel = self._relative(float(self._max_abs_discrete), float(self._max_scale or 0), float(self._max_size or 0))
-        return f"GD's exact discrete prediction (:pred_discrete) is off by {rel:.2g} relative (float precision)"
+    discrete_relative_drift = QuadraticLaw.discrete_relative_drift
+    flow_relative_drift = QuadraticLaw.flow_relative_drift
+    extra_reason = QuadraticLaw.extra_reason
 
 
 def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> tuple[list[Law], list[LawSummary]]:

@@ -129,7 +129,8 @@ class _RotationBase(TrackedLaw):
         self.index = index
 
     def block(self, snap: Snapshot) -> Tensor:
-        x = snap.params[self.index]
+        """The rotated rows (w as one row, or W_1), in float64."""
+        x = snap.params[self.index].double()
         return x[None, :] if x.dim() == 1 else x
 
     def velocity(self, snap: Snapshot) -> Tensor | None:
@@ -140,6 +141,7 @@ class _RotationBase(TrackedLaw):
             v = -snap.grad[self.index]
         else:
             return None
+        v = v.double()
         return v[None, :] if v.dim() == 1 else v
 
 
@@ -178,6 +180,7 @@ class AngularMomentum(_RotationBase):
         if self.defect_tolerance and self._defect_t is None:
             g = snap.grad[self.index] if snap.grad is not None else _grad_of(self.context, snap.params, self.index)
             if g is not None:
+                g = g.double()
                 self._defect_t = _torque(W, g if g.dim() > 1 else g[None, :])
         J = self._J(W, V)
         value = J.norm() / math.sqrt(2.0)
@@ -244,7 +247,7 @@ class OrbitPlane(_RotationBase):
         self._basis: Tensor | None = None
 
     def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:
-        w = snap.params[self.index]
+        w = snap.params[self.index].double()
         if self._basis is None:
             v = self.velocity(snap)
             if v is None:
@@ -273,7 +276,7 @@ class RotationResidual(_RotationBase):
         if snap.grad is None:
             return {}
         W = self.block(snap)
-        g = snap.grad[self.index]
+        g = snap.grad[self.index].double()
         value = _torque(W, g if g.dim() > 1 else g[None, :])
         self.track(value, scale=torch.ones_like(value))
         return {self.id: value, self.id + ":pred": torch.zeros_like(value)}

@@ -103,7 +103,7 @@ class TrackedLaw:
         self._max_abs: Tensor | None = None
         self._max_scale: Tensor | None = None
         self._max_size: Tensor | None = None
-        self._max_abs_discrete: Tensor | None = None
+        self._max_abs_other: Tensor | None = None  # drift from a second prediction (e.g. GF's, for GD)
         self._measured = 0
 
     # -- driver hooks --------------------------------------------------------------------------
@@ -122,7 +122,7 @@ class TrackedLaw:
         drift: Tensor | None = None,
         scale: Tensor | None = None,
         size: Tensor | None = None,
-        drift_discrete: Tensor | None = None,
+        drift_other: Tensor | None = None,
     ) -> None:
         """Record one measurement: the value, its drift from the prediction, the movement and size of its terms."""
         value = value.detach()
@@ -143,9 +143,9 @@ class TrackedLaw:
             self._max_scale = scale if self._max_scale is None else torch.maximum(self._max_scale, scale)
         if size is not None:
             self._max_size = size if self._max_size is None else torch.maximum(self._max_size, size)
-        if drift_discrete is not None:
-            m = self._max_abs_discrete
-            self._max_abs_discrete = drift_discrete if m is None else torch.maximum(m, drift_discrete)
+        if drift_other is not None:
+            m = self._max_abs_other
+            self._max_abs_other = drift_other if m is None else torch.maximum(m, drift_other)
 
     def _relative(self, max_abs: float, scale: float | None, size: float | None) -> float:
         floor = 64.0 * self.eps * (size or 0.0)
@@ -153,6 +153,21 @@ class TrackedLaw:
         if denom == 0.0:
             return 0.0 if max_abs == 0.0 else math.inf
         return max_abs / denom
+
+    def relative_drift(self) -> float | None:
+        """Max |value - prediction| relative to the terms' movement (what the verdict judges)."""
+        return self._rel_of(self._max_abs)
+
+    def other_relative_drift(self) -> float | None:
+        """The same against the second prediction (GD: gradient flow's), None if there is none."""
+        return self._rel_of(self._max_abs_other)
+
+    def _rel_of(self, max_abs: Tensor | None) -> float | None:
+        if max_abs is None:
+            return None
+        scale = float(self._max_scale) if self._max_scale is not None else 0.0
+        size = float(self._max_size) if self._max_size is not None else 0.0
+        return self._relative(float(max_abs), scale, size)
 
     def extra_reason(self) -> str | None:
         """Subclasses add how the law was judged (e.g. the discrete identity's residual, a symmetry defect)."""

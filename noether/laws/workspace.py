@@ -1,6 +1,7 @@
 """Per-snapshot quantities that several laws share, computed once per step (per-tensor squared norms...).
 
-Every law instance of one run holds the same ``Workspace``. Asking it for, e.g., the squared norm of
+Every law instance of one run holds the same ``Workspace``. Reductions are accumulated in float64
+whatever the run's dtype, so that a float32 run is judged by its trajectory, not by the measurement. Asking it for, e.g., the squared norm of
 every parameter tensor at the current snapshot costs one fused ``torch._foreach_norm`` the first time
 and nothing afterwards, so adding a law to a run adds a handful of scalar tensor ops, not a pass
 over the weights.
@@ -18,11 +19,11 @@ from noether.laws.base import Snapshot
 
 
 def _sq_norms(tensors: list[Tensor]) -> Tensor:
-    """(|x_1|^2, ..., |x_n|^2) as one 1-D tensor."""
+    """(|x_1|^2, ..., |x_n|^2) as one 1-D float64 tensor (float32 runs are measured in float64 too)."""
     if hasattr(torch, "_foreach_norm"):
-        norms = torch.stack(torch._foreach_norm(tensors))
+        norms = torch.stack(torch._foreach_norm(tensors, 2, dtype=torch.float64))
     else:  # pragma: no cover - older torch
-        norms = torch.stack([t.norm() for t in tensors])
+        norms = torch.stack([t.norm(dtype=torch.float64) for t in tensors])
     return norms * norms
 
 
@@ -63,7 +64,7 @@ class Workspace:
         if snap.velocity is None:
             return None
         return self._get(
-            snap, "wv", lambda: torch.stack([(w * v).sum() for w, v in zip(snap.params, snap.velocity, strict=True)])
+            snap, "wv", lambda: torch.stack([(w * v).sum(dtype=torch.float64) for w, v in zip(snap.params, snap.velocity, strict=True)])
         )
 
     def param_grad_dot(self, snap: Snapshot) -> Tensor | None:
@@ -71,7 +72,7 @@ class Workspace:
         if snap.grad is None:
             return None
         return self._get(
-            snap, "wg", lambda: torch.stack([(w * g).sum() for w, g in zip(snap.params, snap.grad, strict=True)])
+            snap, "wg", lambda: torch.stack([(w * g).sum(dtype=torch.float64) for w, g in zip(snap.params, snap.grad, strict=True)])
         )
 
     def rows_sq(self, snap: Snapshot, i: int) -> Tensor:
