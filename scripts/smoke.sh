@@ -100,21 +100,25 @@ while true; do
   [ $(( $(date +%s) - started )) -lt "$RUN_TIMEOUT" ] || fail "run $RUN_ID still '$status' after ${RUN_TIMEOUT} s"
   sleep 1
 done
-curl -fsS --max-time 30 "$API/runs/$RUN_ID/series?limit=100000" | python3 -c '
+curl -fsS --max-time 30 -o "$WORK/series.json" "$API/runs/$RUN_ID/series?limit=100000" \
+  || fail "GET /api/runs/$RUN_ID/series failed"
+python3 - "$WORK/series.json" <<'PY' || fail "the series of run $RUN_ID is missing or malformed"
 import json, sys
-page = json.load(sys.stdin)
-records = page["records"]
+records = json.load(open(sys.argv[1]))["records"]
 assert records, "the run has no records"
-assert all(r["step"] < s["step"] for r, s in zip(records, records[1:])), "records out of step order"
-print(f"{len(records)} records, steps {records[0]['"'"'step'"'"']}..{records[-1]['"'"'step'"'"']}, columns: {", ".join(sorted(records[-1])[:8])}, ...")
-' || fail "the series of run $RUN_ID is missing or malformed"
-curl -fsS --max-time 10 "$API/runs/$RUN_ID" | python3 -c '
+steps = [r["step"] for r in records]
+assert steps == sorted(set(steps)), "records out of step order, or duplicated"
+columns = ", ".join(sorted(records[-1])[:8])
+print(f"{len(records)} records, steps {steps[0]}..{steps[-1]}, columns: {columns}, ...")
+PY
+curl -fsS --max-time 10 -o "$WORK/run.json" "$API/runs/$RUN_ID" || fail "GET /api/runs/$RUN_ID failed"
+python3 - "$WORK/run.json" <<'PY' || fail "run $RUN_ID has no summary"
 import json, sys
-summary = json.load(sys.stdin)["summary"]
-assert summary, "no summary"
-for law in summary.get("laws", []):
-    print(f"  {law['"'"'id'"'"']:<28} {law['"'"'verdict'"'"']}")
-' || fail "run $RUN_ID has no summary"
+summary = json.load(open(sys.argv[1]))["summary"]
+assert summary and summary.get("laws"), "no summary with laws"
+for law in summary["laws"]:
+    print(f"  {law['id']:<28} {law['verdict']}")
+PY
 
 step "6. stop the lab with Ctrl-C (SIGINT to its process group)"
 kill -INT -- "-$LAB_PID"
