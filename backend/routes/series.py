@@ -34,7 +34,7 @@ def get_series(
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
     points: Annotated[int | None, Query(ge=1, le=10_000, description="downsample to N buckets instead")] = None,
     columns: Annotated[str | None, Query(max_length=2000, description="comma-separated columns to keep")] = None,
-) -> dict:
+) -> Response:
     """Records after a cursor in step order, or (with ``points``) N buckets with min/max envelopes."""
     if points is None:
         page = jobs.read_series(state.redis, state.settings, run_id, after=after, limit=limit)
@@ -42,10 +42,15 @@ def get_series(
         if columns:
             keep = {"step", "t", *(c.strip() for c in columns.split(","))}
             rows = [{k: v for k, v in rec.items() if k in keep} for rec in rows]
-        return {"records": rows, "cursor": page.cursor, "done": page.done, "status": page.status}
+        return _json({"records": rows, "cursor": page.cursor, "done": page.done, "status": page.status})
     rows = jobs.all_records(state.redis, state.settings, run_id)
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
-    return series.downsample(rows, points, wanted)
+    return _json(records.finite(series.downsample(rows, points, wanted)))
+
+
+def _json(payload: dict[str, Any]) -> Response:
+    """A series answer as JSON, encoded once (records are large; they are finite already, see series.clean)."""
+    return Response(json.dumps(payload, separators=(",", ":"), allow_nan=False), media_type="application/json")
 
 
 @router.get("/runs/{run_id}/export", responses={200: {"content": {"text/csv": {}, "application/octet-stream": {},
