@@ -11,6 +11,7 @@ and numpy, never redis, fastapi or dash.
 
 __version__ = "0.1.0"
 
+from noether import presets, sweep  # noqa: E402
 from noether.problem import Problem, build_problem  # noqa: E402
 from noether.simulate import Simulation, simulate  # noqa: E402
 from noether.spec import ExperimentSpec, SpecError, load_spec, parse_spec  # noqa: E402
@@ -26,5 +27,7 @@ __all__ = [
     "build_problem",
     "load_spec",
     "parse_spec",
+    "presets",
     "simulate",
+    "sweep",
 ]

@@ -81,7 +81,8 @@ rotation_net = make(
     ),
     look_at=(
         "The particles in 3D move in all directions, yet the total angular momentum"
-        " (W_1')^T W_1 - W_1^T W_1' of the cloud stays constant."
+        " (W_1')^T W_1 - W_1^T W_1' of the cloud stays constant (within the sample's symmetry defect, which"
+        " the rotation residual <grad L, xi(w)> shows directly: it is not exactly 0 for a finite sample)."
     ),
     prediction=(
         "For rotation-symmetric data, ND conserves the total angular momentum of the first-layer neurons"
@@ -89,10 +90,10 @@ rotation_net = make(
         " with more augmentation."
     ),
     spec={"model": {"widths": [3, 48, 1], "activation": "tanh", "init": "xavier_normal"},
-          "data": {"kind": "rotation", "dim": 3, "samples": 128, "target": "radius", "augment": 15},
+          "data": {"kind": "rotation", "dim": 3, "samples": 256, "target": "radius", "augment": 15},
           "loss": "mse", "initial": {"velocity_scale": 0.3}, "dynamics": {"kind": "nd", "lr": 0.001},
           "steps": 2000, "record_every": 10, "dtype": "float64"},
-    runtime="about 10 s",
+    runtime="about 20 s",
     tags=("rotation", "particles"),
 )
 
