@@ -1,0 +1,88 @@
+"""The Discover page: its pure builders, and a user discovering the rotation toy's symmetries in Chromium."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from dashboard.pages.discover import block_figure, drift_columns, drift_figure, header, law_rows, request_body
+
+from .test_browser import SHOTS, browser, page  # noqa: F401  (fixtures)
+
+TOY = {
+    "potential": {"kind": "sphere", "dim": 3},
+    "initial": {"position": [0.5, 0.5, 0.5], "velocity": [-2.0, 1.0, 1.0]},
+    "dynamics": {"kind": "nd", "lr": 1e-4},
+    "steps": 300,
+}
+
+DISCOVERY = {
+    "parameters": 3, "candidates": {"rotation": 9}, "equations": {"potential": 48}, "tolerance": 1e-5,
+    "gap": {"potential": 0.2}, "generators": 3, "symmetric": 0, "antisymmetric": 3, "mixed": 0,
+    "closed_under_transposition": True, "notes": [], "timing": {"total_s": 1.2},
+    "laws": [
+        {"id": "discovered/potential/charge", "kind": "charge", "level": "potential", "count": 3,
+         "name": "angular momentum J = w' w^T - w w'^T", "matches": ["angular_momentum"], "new": False,
+         "residual": 4e-17, "zscore": None, "note": None},
+        {"id": "discovered/outputs/quantity", "kind": "quantity", "level": "model", "count": 1,
+         "name": "softmax shift", "matches": [], "new": True, "residual": 1e-14, "zscore": None, "note": "x"},
+    ],
+    "blocks": [{"title": "K[0,1]", "group": "potential", "rows": ["0", "1", "2"], "cols": ["0", "1", "2"],
+                "matrix": [[0, 1, 0], [-1, 0, 0], [0, 0, 0]], "parity": "antisymmetric", "residual": 0.0}],
+}
+
+
+def test_request_body_from_the_form():
+    assert request_body("toy-nd", "", 100) == ({"preset": "toy-nd", "verify_steps": 100}, "")
+    body, why = request_body("toy-nd", json.dumps(TOY), None)
+    assert body == {"spec": TOY} and why == ""  # a pasted spec wins over the preset
+    assert request_body(None, "{not json", 10)[0] is None
+    assert "preset or paste" in request_body(None, "", 10)[1]
+    assert "whole number" in request_body("toy-nd", "", "ten")[1]
+
+
+def test_law_rows_name_the_catalogue_match_or_flag_new_and_carry_verdicts():
+    rows = law_rows(DISCOVERY, [{"id": "discovered/potential/charge", "verdict": "holds", "max_rel_drift": 1e-15}])
+    assert rows[0]["catalogue"] == "angular_momentum" and rows[0]["verdict"] == "holds"
+    assert rows[1]["catalogue"] == "new" and rows[1]["verdict"] == "-" and "(x)" in rows[1]["name"]
+
+
+def test_header_blocks_and_drift_builders():
+    text = " ".join(p.children for p in header(DISCOVERY))
+    assert "3 antisymmetric" in text and "rotation 9" in text
+    fig = block_figure(DISCOVERY["blocks"][0])
+    assert [list(r) for r in fig.data[0].z] == [[0, 1, 0], [-1, 0, 0], [0, 0, 0]] and fig.data[0].zmid == 0
+    cols = ["step", "loss", "discovered/potential/charge", "discovered/potential/charge:drift",
+            "discovered/potential/residual", "angular_momentum"]
+    assert drift_columns(cols) == ["discovered/potential/charge:drift", "discovered/potential/residual"]
+    series = {"step": [0, 10], "columns": {"discovered/potential/charge:drift": {"max": [0.0, 1e-15]}}}
+    fig = drift_figure(series)
+    assert fig.data[0].name == "potential/charge" and list(fig.data[0].y) == [None, 1e-15]
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(240)
+def test_user_discovers_the_toys_rotations_and_sees_them_verified(lab, page):  # noqa: F811
+    page.goto(lab.url + "/discover")
+    page.click("summary")
+    page.fill("#discover-spec", json.dumps(TOY))
+    page.fill("#discover-steps", "300")
+    page.click("#discover-go")
+    page.wait_for_function(
+        "() => document.querySelector('#discover-laws') && document.querySelector('#discover-laws').innerText"
+        ".includes('angular_momentum')", timeout=180_000,
+    )
+    table = page.inner_text("#discover-laws")
+    assert "discovered/potential/charge" in table and "holds" in table
+    assert page.locator("#discover-blocks .js-plotly-plot").count() >= 3  # so(3): three generator heatmaps
+    job = page.url.split("run=")[-1]
+    rec = httpx.get(f"{lab.api}/runs/{job}", timeout=10).json()
+    assert rec["kind"] == "discovery" and rec["summary"]["discovery"]["generators"] == 3
+    deadline = time.monotonic() + 20  # the drift chart is drawn from the verification run's series
+    while time.monotonic() < deadline and page.locator("#discover-drift .scatterlayer .trace").count() == 0:
+        time.sleep(0.5)
+    assert page.locator("#discover-drift .scatterlayer .trace").count() >= 1
+    assert not page.errors
