@@ -6,6 +6,7 @@ store, so finished runs stay readable after a Redis flush.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import json
 import time
@@ -195,7 +196,7 @@ def ensure_store_indexed(r: redis.Redis, settings: Any) -> int:
             job["archived"] = True
             fields = {k: v for k, v in job.items() if k in records.PUBLIC_FIELDS or k == "archived"}
             try:
-                ms = int(time.mktime(time.strptime(job["created_at"][:19], "%Y-%m-%dT%H:%M:%S")) * 1000)
+                ms = calendar.timegm(time.strptime(job["created_at"][:19], "%Y-%m-%dT%H:%M:%S")) * 1000
             except (KeyError, TypeError, ValueError):
                 ms = 0
             with r.pipeline() as pipe:

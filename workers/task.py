@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 2000  # records per stream entry, whatever the publish interval
 HEARTBEAT = 0.1  # seconds between lease renewals (and cancel checks)
 
-# Job kinds other than "run": kind -> "module:function(r, settings, rec, attempt) -> (status, reason, summary)".
+# Job kinds other than "run": kind -> "module:function", called as function(attempt, record, device) and returning
+# (status, reason, summary); it publishes with attempt.flush(records) and stops when attempt.cancel_asked or
+# attempt.fenced becomes true.
 KINDS: dict[str, str] = {"discovery": "workers.discovery:run_discovery"}
 
 
