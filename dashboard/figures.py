@@ -183,17 +183,27 @@ def drift_figure(
 # 3D views
 
 
-def sphere_surface(radius: float = 1.0, n: int = 24) -> go.Surface:
-    """The sphere |w| = radius (the toy's minima, Sec. 6.1) as a translucent surface."""
-    us = [math.pi * i / (n - 1) for i in range(n)]
-    vs = [2 * math.pi * j / (n - 1) for j in range(n)]
-    x = [[radius * math.sin(u) * math.cos(v) for v in vs] for u in us]
-    y = [[radius * math.sin(u) * math.sin(v) for v in vs] for u in us]
-    z = [[radius * math.cos(u) for _ in vs] for u in us]
-    return go.Surface(
-        x=x, y=y, z=z, opacity=0.15, showscale=False, colorscale=[[0, "#888"], [1, "#888"]],
-        name=f"|w| = {radius:g}", hoverinfo="skip", showlegend=True,
-    )
+def sphere_wireframe(radius: float = 1.0, n: int = 64) -> go.Scatter3d:
+    """The sphere |w| = radius (the toy's minima, Sec. 6.1) as five great and small circles.
+
+    Lines, not a Surface: a surface costs a software-rendered WebGL frame hundreds of milliseconds
+    in a browser without a GPU, lines a few.
+    """
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    zs: list[float | None] = []
+    angles = [2 * math.pi * k / n for k in range(n + 1)]
+    for lat in (0.0, math.pi / 4, -math.pi / 4):  # equator and two parallels
+        rr, z = radius * math.cos(lat), radius * math.sin(lat)
+        xs += [rr * math.cos(a) for a in angles] + [None]
+        ys += [rr * math.sin(a) for a in angles] + [None]
+        zs += [z] * len(angles) + [None]
+    for lon in (0.0, math.pi / 2):  # two meridians
+        xs += [radius * math.cos(a) * math.cos(lon) for a in angles] + [None]
+        ys += [radius * math.cos(a) * math.sin(lon) for a in angles] + [None]
+        zs += [radius * math.sin(a) for a in angles] + [None]
+    return go.Scatter3d(x=xs, y=ys, z=zs, mode="lines", name=f"|w| = {radius:g}", hoverinfo="skip",
+                        line=dict(color="#999", width=2))
 
 
 def cross(a: Sequence[float], b: Sequence[float]) -> list[float]:
@@ -227,6 +237,15 @@ def orbit_plane(normal: Sequence[float], half_size: float, n: int = 2) -> tuple[
     return xs, ys, zs
 
 
+def plane_outline(normal: Sequence[float], half_size: float) -> tuple[list, list, list]:
+    """The square outline of ``orbit_plane`` (a closed line: cheap to draw, unlike a surface)."""
+    xs, ys, zs = orbit_plane(normal, half_size)
+    if not xs:
+        return [], [], []
+    order = [(0, 0), (0, 1), (1, 1), (1, 0), (0, 0)]
+    return [xs[a][b] for a, b in order], [ys[a][b] for a, b in order], [zs[a][b] for a, b in order]
+
+
 def _scene(title: str) -> dict[str, Any]:
     return _base_layout(
         title, hovermode="closest", margin=dict(l=0, r=0, t=40, b=10),
@@ -248,7 +267,7 @@ def trajectory_figure(
     scale = max([radius or 0.0] + [_norm(pts[i][:3]) for i in idx] + [1e-9]) * 1.1
     fig = go.Figure(layout=_scene("Trajectory w(t)"))
     if radius:
-        fig.add_trace(sphere_surface(radius))
+        fig.add_trace(sphere_wireframe(radius))
     fig.add_trace(go.Scatter3d(
         x=[pts[i][0] for i in idx], y=[pts[i][1] for i in idx], z=[pts[i][2] for i in idx],
         mode="lines", name="w(t)", line=dict(color=PALETTE[0], width=5),
@@ -271,11 +290,10 @@ def trajectory_figure(
         line=dict(color=PALETTE[2], width=6), marker=dict(size=[0, 5], color=PALETTE[2]),
         meta={"live": "jvec", "col": "angular_momentum:vector", "scale": scale},
     ))
-    px, py, pz = orbit_plane(j, scale) if j is not None else ([], [], [])
-    fig.add_trace(go.Surface(
-        x=px, y=py, z=pz, opacity=0.2, showscale=False, colorscale=[[0, PALETTE[2]], [1, PALETTE[2]]],
-        name="orbit plane (normal to J)", showlegend=True, hoverinfo="skip",
-        meta={"live": "plane", "scale": scale},
+    px, py, pz = plane_outline(j, scale) if j is not None else ([], [], [])
+    fig.add_trace(go.Scatter3d(
+        x=px, y=py, z=pz, mode="lines", name="orbit plane (normal to J)", hoverinfo="skip",
+        line=dict(color=PALETTE[2], width=3, dash="dash"), meta={"live": "plane", "scale": scale},
     ))
     return fig
 

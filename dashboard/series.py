@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-MAX_POINTS = 4000  # beyond this many points a trace is drawn as a min/max envelope
-ENVELOPE_BUCKETS = 1000  # buckets of an envelope: 2 points (min and max) each
+MAX_POINTS = 2000  # beyond this many points a trace is drawn as a min/max envelope
+ENVELOPE_BUCKETS = 500  # buckets of an envelope: 2 points (min and max) each
 
 
 def dedupe_records(records: Iterable[dict[str, Any]], after_step: int | None = None) -> list[dict[str, Any]]:

@@ -12,8 +12,8 @@
 */
 (function () {
   "use strict";
-  const MAX_POINTS = 4000, ENVELOPE_BUCKETS = 1000, MAX_FRAMES = 20000, TRAIL = 5000, HEAT_ROWS = 300;
-  const FLUSH_MS = 100, SLOW_MS = 500, SLOW3D_MS = 2000, ENVELOPE_MS = 1000, POLL_MS = 150, PAGE = 5000;
+  const MAX_POINTS = 2000, ENVELOPE_BUCKETS = 500, MAX_GAP_MS = 1000, MAX_FRAMES = 20000, TRAIL = 5000, HEAT_ROWS = 300;
+  const FLUSH_MS = 100, SLOW_MS = 500, SLOW3D_MS = 2000, ENVELOPE_MS = 5000, POLL_MS = 150, PAGE = 5000;
 
   let S = null;          // the store of the run being shown
   window.__noetherDraws = [];
@@ -24,7 +24,7 @@
   function newStore(runId) {
     return {
       runId, cursor: null, n: 0, lastStep: -Infinity, cols: {}, views: {}, viewDims: {}, frameSteps: [],
-      frameRows: [], viewStride: 1, done: false, status: null, seek: null, stopped: false, ws: null,
+      frameRows: [], viewStride: 1, lastFlushMs: 0, done: false, status: null, seek: null, stopped: false, ws: null,
       wsFailures: 0, mode: "catchup", flushTimer: null, lastFlush: 0, lastSlow: 0, pendingFirst: null,
       pendingLast: null, reported: "", lastReport: 0, gds: new Map(), error: null,
     };
@@ -173,13 +173,32 @@
   // ------------------------------------------------------------------ drawing
   function scheduleFlush() {
     if (!S || S.flushTimer) return;
-    const wait = Math.max(0, FLUSH_MS - (now() - S.lastFlush));
+    // adaptive: never spend more than about half the time drawing (a slow machine draws less often)
+    const gap = Math.min(MAX_GAP_MS, Math.max(FLUSH_MS, 2 * S.lastFlushMs));
+    const wait = Math.max(0, gap - (now() - S.lastFlush));
     S.flushTimer = setTimeout(() => { if (S) { S.flushTimer = null; flush(); } }, wait);
   }
 
   function graphs() {
     const root = document.getElementById("run-graphs");
     return root ? Array.from(root.querySelectorAll(".js-plotly-plot")) : [];
+  }
+
+  // Which charts are on screen, kept by an IntersectionObserver (asking the layout every flush is costly).
+  const visible = new WeakMap();
+  const observed = new WeakSet();
+  const io = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
+    let newly = false;
+    for (const e of entries) {
+      if (e.isIntersecting && !visible.get(e.target)) newly = true;
+      visible.set(e.target, e.isIntersecting);
+    }
+    if (newly && S) { S.seekDirty = true; scheduleFlush(); }  // scrolled into view: catch up now
+  }, {rootMargin: "100px"}) : null;
+  function onScreen(gd) {
+    if (!io) return true;
+    if (!observed.has(gd)) { observed.add(gd); io.observe(gd); return true; }
+    return visible.get(gd) !== false;
   }
 
   function xCol(name) { return S.cols[name] || S.cols.step || []; }
@@ -260,8 +279,8 @@
       if (live === "jvec") return {x: [[0, n[0] * s]], y: [[0, n[1] * s]], z: [[0, n[2] * s]]};
       const helper = Math.abs(n[0]) < 0.9 ? [1, 0, 0] : [0, 1, 0];
       let u = cross(n, helper); u = u.map((c) => c / norm(u));
-      const v = cross(n, u), g = [-s, s];
-      const P = (k) => g.map((a) => g.map((b) => a * u[k] + b * v[k]));
+      const v = cross(n, u), corners = [[-s, -s], [-s, s], [s, s], [s, -s], [-s, -s]];
+      const P = (k) => corners.map(([a, b]) => a * u[k] + b * v[k]);
       return {x: [P(0)], y: [P(1)], z: [P(2)]};
     }
     if (live === "heatmap") {
@@ -302,30 +321,48 @@
     const f = currentFrame();
     const jobs = [];
     for (const gd of graphs()) {
-      if (!gd.data) continue;
+      if (!gd.data || !onScreen(gd)) continue;  // off-screen charts catch up when scrolled into view
       let st = S.gds.get(gd);
-      if (!st || st.data !== gd.data) { st = {drawn: new Map(), env: 0, slow3d: 0, data: gd.data}; S.gds.set(gd, st); }
+      if (!st || st.data !== gd.data) {
+        st = {drawn: new Map(), len: new Map(), env: new Map(), slow3d: 0, enveloped: false, data: gd.data};
+        S.gds.set(gd, st);
+      }
       const ext = {x: [], y: [], idx: []};
+      const full = {x: [], y: [], idx: []};
       const slow = {};
       const is3d = !!(gd._fullLayout && gd._fullLayout.scene);
-      let envelopeNeeded = false;
+      const n = S.n;
+      let enveloped = false;
       gd.data.forEach((tr, i) => {
         const meta = tr.meta;
         if (!meta || !meta.live) return;
         if (meta.live === "line") {
           if (!S.cols[meta.y]) return;
-          const n = S.n, drawn = st.drawn.get(i) || 0;
-          if (n > MAX_POINTS) { envelopeNeeded = true; return; }
           const trLen = tr.x ? tr.x.length : 0;
-          if (drawn !== trLen || meta.transform === "drift" && drawn === 0) {
+          let drawn = st.drawn.get(i) || 0;
+          const len = st.len.get(i) || 0;
+          const redrawn = len !== trLen;  // Dash drew the figure again: start over from the store
+          if (redrawn) drawn = 0;
+          const long = n > MAX_POINTS;
+          // Long series: the history as a min/max envelope, new points appended raw until the trace
+          // holds 1.5x the envelope's size or ENVELOPE_MS passed; then the envelope is rebuilt.
+          const rebuild = redrawn && drawn === 0 && trLen > 0 || long && (drawn === 0 ||
+            trLen + (n - drawn) > 3 * ENVELOPE_BUCKETS || t0 - (st.env.get(i) || 0) >= ENVELOPE_MS);
+          if (rebuild) {
             const x = xCol(meta.x), y = yCol(meta);
-            jobs.push(Plotly.restyle(gd, {x: [x.slice()], y: [y.slice()]}, [i]));
+            const [ex, ey] = long ? envelope(x, y, ENVELOPE_BUCKETS) : [x.slice(), y.slice()];
+            full.x.push(ex); full.y.push(ey); full.idx.push(i);
+            st.len.set(i, ex.length); st.env.set(i, t0);
+            enveloped = enveloped || long;
           } else if (n > drawn) {
             const x = xCol(meta.x), y = yCol(meta);
             ext.x.push(x.slice(drawn, n)); ext.y.push(y.slice(drawn, n)); ext.idx.push(i);
+            st.len.set(i, trLen + (n - drawn));
           }
+          if (long) enveloped = enveloped || st.enveloped;
           st.drawn.set(i, n);
-        } else if (doSlow && (!is3d || t0 - st.slow3d >= SLOW3D_MS || S.done || seekNow)) {
+        } else if (doSlow && (st.slowN !== n || st.slowF !== f) &&
+                   (!is3d || t0 - st.slow3d >= (window.NOETHER_3D_MS || SLOW3D_MS) || S.done || seekNow)) {
           const upd = slowUpdate(gd, i, meta, f);
           if (!upd) return;
           const sig = Object.keys(upd).sort().join(",");
@@ -334,25 +371,18 @@
           slow[sig].idx.push(i);
         }
       });
-      // one restyle per kind of update: a 3D scene redraws once, not once per trace
+      // one call per kind of update: a chart (a 3D scene above all) redraws once, not once per trace
       for (const sig in slow) { jobs.push(Plotly.restyle(gd, slow[sig].upd, slow[sig].idx)); if (is3d) st.slow3d = t0; }
+      if (Object.keys(slow).length) { st.slowN = n; st.slowF = f; }
+      if (full.idx.length) jobs.push(Plotly.restyle(gd, {x: full.x, y: full.y}, full.idx));
       if (ext.idx.length) jobs.push(Plotly.extendTraces(gd, {x: ext.x, y: ext.y}, ext.idx));
-      if (envelopeNeeded && (t0 - st.env >= ENVELOPE_MS || S.done)) {
-        st.env = t0;
-        const xs = [], ys = [], idx = [];
-        gd.data.forEach((tr, i) => {
-          const meta = tr.meta;
-          if (!meta || meta.live !== "line" || !S.cols[meta.y]) return;
-          const [ex, ey] = envelope(xCol(meta.x), yCol(meta), ENVELOPE_BUCKETS);
-          xs.push(ex); ys.push(ey); idx.push(i); st.drawn.set(i, -1);
-        });
-        if (idx.length) {
-          jobs.push(Plotly.restyle(gd, {x: xs, y: ys}, idx).then(() =>
-            setNote(gd, S.n.toLocaleString() + " points drawn as min/max envelope")));
-        }
+      if (enveloped && !st.enveloped) {
+        st.enveloped = true;
+        jobs.push(setNote(gd, "long series: history drawn as min/max envelope"));
       }
     }
     try { await Promise.all(jobs); } catch (e) { S && (S.error = String(e)); }
+    if (S) S.lastFlushMs = now() - t0;
     if (first !== null) {
       const draws = window.__noetherDraws;
       draws.push({first, last, t: now(), ms: now() - t0});
@@ -381,13 +411,30 @@
     try { window.dash_clientside.set_props("run-live", {data: info}); } catch (e) { /* page left */ }
   }
 
+  // Live charts: Python lays out <div class="live-plot" data-figure="{...}">; this loop plots and owns them.
+  const CONFIG = {displaylogo: false, responsive: true, toImageButtonOptions: {format: "png", scale: 2}};
+  function mountPlots() {
+    if (!window.Plotly) return;
+    for (const div of document.querySelectorAll(".live-plot")) {
+      const spec = div.getAttribute("data-figure");
+      if (!spec || div.__spec === spec) continue;
+      div.__spec = spec;
+      let fig;
+      try { fig = JSON.parse(spec); } catch (e) { continue; }
+      Plotly.react(div, fig.data || [], fig.layout || {}, CONFIG).then(() => {
+        if (S) { S.gds.delete(div); S.seekDirty = true; scheduleFlush(); }
+      });
+    }
+  }
+
   // Watch the page: start streaming when a run page appears, stop when it goes.
   function watch() {
+    mountPlots();
     const el = document.getElementById("run-page");
     const runId = el ? el.getAttribute("data-run") : null;
     if (runId && (!S || S.runId !== runId)) start(runId);
     else if (!runId && S) stop();
-    else if (S && graphs().some((gd) => gd.data && (!S.gds.get(gd) || S.gds.get(gd).data !== gd.data))) {
+    else if (S && graphs().some((gd) => gd.data && onScreen(gd) && (!S.gds.get(gd) || S.gds.get(gd).data !== gd.data))) {
       S.seekDirty = true; scheduleFlush();  // new or re-rendered charts: fill them from the store
     }
   }

@@ -64,6 +64,8 @@ def layout(run_id: str | None = None, **_: Any) -> html.Div:
                 html.Span(id="run-frame-text", className="hint"),
             ]),
             html.Div(id="run-graphs", className="graphs"),
+            # loads plotly.js for the live charts (they are drawn by assets/live.js, not by dcc.Graph)
+            dcc.Graph(id="run-plotly-loader", figure={"data": [], "layout": {}}, style={"display": "none"}),
             html.H2("Verdicts"),
             html.Div(id="run-verdicts", children=html.P("The verdicts appear when the run ends.", className="hint")),
             html.Div(id="run-dummy", hidden=True),
@@ -183,6 +185,17 @@ async def cancel(_n, run_id):
     return "cancel requested" if res.ok else f"could not cancel: {res.message()}"
 
 
+def live_plot(gid: str, fig) -> html.Div:
+    """A chart that live.js draws and grows (``Plotly.react`` from ``data-figure``), not a ``dcc.Graph``.
+
+    A dcc.Graph answers each restyle with new ``restyleData``/``relayoutData`` props and draws itself
+    again from its ``figure`` prop, which throws away the streamed points and loops; live charts are
+    owned by the browser-side loop alone.
+    """
+    return html.Div(id=gid, className="plot-box",
+                    children=html.Div(className="plot live-plot", **{"data-figure": fig.to_json()}))
+
+
 def graph_key(live: dict[str, Any] | None, info: dict[str, Any] | None) -> str:
     cols = sorted((live or {}).get("columns") or [])
     views = sorted(((live or {}).get("views") or {}).keys())
@@ -199,7 +212,7 @@ def build_graphs(live: dict[str, Any], info: dict[str, Any] | None, log_y: bool 
     out = []
 
     def graph(gid: str, fig, cls: str = "graph") -> html.Div:
-        return html.Div(dcc.Graph(id=gid, figure=fig, config=GRAPH_CONFIG, className="plot"), className=cls)
+        return html.Div(live_plot(gid, fig), className=cls)
 
     if views.get("position") == [3]:
         potential = spec.get("potential") or {}

@@ -1,0 +1,235 @@
+"""The dashboard in headless Chromium against a lab it starts: publish-to-draw latency and page responsiveness.
+
+    python -m bench dashboard [--latency-steps 300000] [--long-seconds 30] [--json out.json]
+
+1. Latency: a toy run (sphere potential, ND) streams into its run page. A Redis reader in this process
+   notes when each batch lands on the run's stream (the worker's publish, within a millisecond);
+   the page's live loop notes when each step was drawn (``window.__noetherDraws``). Delay = drawn -
+   published, per step, for steps published after the page was following live. Target: p95 < 250 ms.
+2. Responsiveness: a 1e6-step run (record_every 5: 200,000 records) streams for ``--long-seconds``
+   while the page records long tasks (PerformanceObserver) and the lag of a 50 ms timer. The same
+   timer on the idle page first is the baseline; the ratio is the number to compare across machines.
+   Target: no frozen page (no task near a second, the timer keeps ticking).
+Screenshots go to test-artifacts/screenshots/bench-*.png. The 3D view uses WebGL, which headless
+Chromium without a GPU renders in software: the worst case for the page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+PROBE = """
+window.__bench = {lag: [], long: []};
+(function () {
+  let last = performance.now();
+  setInterval(() => { const t = performance.now(); window.__bench.lag.push(t - last - 50); last = t; }, 50);
+  try {
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__bench.long.push(e.duration); })
+      .observe({type: "longtask", buffered: true});
+  } catch (e) { window.__bench.noLongtask = true; }
+})();
+"""
+
+
+def toy(steps: int, record_every: int) -> dict:
+    return {
+        "name": f"bench toy {steps}",
+        "potential": {"kind": "sphere", "dim": 3},
+        "initial": {"position": [0.5, 0.5, 0.5], "velocity": [-2.0, 1.0, 1.0]},
+        "dynamics": {"kind": "nd", "lr": 1e-6},
+        "steps": steps,
+        "record_every": record_every,
+    }
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+class Lab:
+    """Redis (a real server), `noether up` on a free port with one worker; stopped on exit."""
+
+    def __init__(self) -> None:
+        from lab.redis_server import RedisServer, free_port
+
+        self.dir = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
+        self.redis = RedisServer(self.dir / "redis", appendonly=False)
+        self.redis.start()
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NOETHER_")}
+        env.update(NOETHER_REDIS_URL=f"{self.redis.url}/0", NOETHER_DATA_DIR=str(self.dir / "data"),
+                   NOETHER_PORT=str(self.port), NOETHER_WORKERS="1", PYTHONUNBUFFERED="1")
+        self.log = open(self.dir / "up.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen([sys.executable, "-m", "lab.cli", "up"], cwd=ROOT, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=2).json().get("workers", 0) >= 1:
+                    return
+            except (httpx.HTTPError, ValueError):
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.3)
+        self.close()
+        raise SystemExit(f"the lab did not start; see {self.dir / 'up.log'}")
+
+    def submit(self, spec: dict) -> str:
+        res = httpx.post(f"{self.url}/api/runs", json={"spec": spec}, timeout=30)
+        res.raise_for_status()
+        return res.json()["id"]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.redis.stop()
+
+
+class StreamTap(threading.Thread):
+    """Notes the wall time (epoch ms) at which each record's batch appeared on the run's stream."""
+
+    def __init__(self, redis_url: str, run_id: str) -> None:
+        super().__init__(daemon=True)
+        import redis
+
+        from workers import keys
+
+        self.r = redis.Redis.from_url(redis_url)
+        self.key = keys.series(run_id)
+        self.published: dict[int, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        from workers import keys, series
+
+        last = "0-0"
+        while not self.stop.is_set():
+            got = self.r.xread({self.key: last}, block=200, count=100)
+            now = time.time() * 1000
+            for _, entries in got or []:
+                for entry_id, fields in entries:
+                    last = entry_id
+                    if keys.entry_index(entry_id)[1] != 1:
+                        continue
+                    for rec in series.unpack(fields[b"b"]):
+                        self.published.setdefault(rec["step"], now)
+
+
+def latency(lab: Lab, page, steps: int) -> dict:
+    run_id = lab.submit(toy(steps, 100))
+    tap = StreamTap(f"{lab.redis.url}/0", run_id)
+    tap.start()
+    page.goto(f"{lab.url}/runs/{run_id}")
+    page.wait_for_function("() => window.NoetherLive && window.NoetherLive.state() && window.NoetherLive.state().mode === 'ws'",
+                           timeout=120_000)
+    following_since = time.time() * 1000 + 300
+    page.wait_for_function("() => window.NoetherLive.state().done", timeout=600_000)
+    time.sleep(0.5)
+    tap.stop.set()
+    draws = page.evaluate("() => window.__noetherDraws")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "bench-latency.png"), timeout=60_000)
+    drawn: dict[int, float] = {}
+    for d in draws:
+        for step in tap.published:
+            if d["first"] <= step <= d["last"] and step not in drawn:
+                drawn[step] = d["t"]
+    delays = [drawn[s] - t for s, t in tap.published.items() if s in drawn and t >= following_since]
+    flush_ms = [d["ms"] for d in draws]
+    return {"run": run_id, "points": len(delays), "p50_ms": pct(delays, 0.5), "p95_ms": pct(delays, 0.95),
+            "max_ms": max(delays) if delays else float("nan"), "flush_p95_ms": pct(flush_ms, 0.95)}
+
+
+def probe(page, seconds: float) -> dict:
+    page.evaluate("() => { window.__bench.lag = []; window.__bench.long = []; }")
+    time.sleep(seconds)
+    b = page.evaluate("() => window.__bench")
+    lag = b["lag"]
+    return {"lag_p95_ms": pct(lag, 0.95), "lag_max_ms": max(lag) if lag else float("nan"), "ticks": len(lag),
+            "long_tasks": len(b["long"]), "longest_task_ms": max(b["long"]) if b["long"] else 0.0}
+
+
+def responsiveness(lab: Lab, page, seconds: float) -> dict:
+    page.goto(f"{lab.url}/runs")
+    page.wait_for_selector("#runs-table")
+    idle = probe(page, min(5.0, seconds))
+    run_id = lab.submit(toy(1_000_000, 5))
+    page.goto(f"{lab.url}/runs/{run_id}")
+    page.wait_for_function("() => window.NoetherLive && window.NoetherLive.state() && window.NoetherLive.state().n > 0",
+                           timeout=120_000)
+    streaming = probe(page, seconds)
+    state = page.evaluate("() => window.NoetherLive.state()")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "bench-1e6.png"), timeout=60_000)
+    httpx.post(f"{lab.url}/api/runs/{run_id}/cancel", timeout=30)
+    return {"run": run_id, "idle": idle, "streaming": streaming, "records_drawn": state["n"],
+            "last_step": state["last_step"],
+            "lag_p95_ratio": streaming["lag_p95_ms"] / max(idle["lag_p95_ms"], 1.0)}
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench dashboard", description=__doc__.splitlines()[0])
+    ap.add_argument("--latency-steps", type=int, default=300_000, help="steps of the latency run (record_every 100)")
+    ap.add_argument("--long-seconds", type=float, default=30.0, help="seconds to watch the 1e6-step run stream")
+    ap.add_argument("--json", type=Path, help="write the numbers here too")
+    args = ap.parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        print("no Chromium at /usr/bin/chromium (scripts/install-browser.sh); skipping", file=sys.stderr)
+        return 0
+    from playwright.sync_api import sync_playwright
+
+    lab = Lab()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.add_init_script(PROBE)
+            lat = latency(lab, page, args.latency_steps)
+            resp = responsiveness(lab, page, args.long_seconds)
+            browser.close()
+    finally:
+        lab.close()
+    s, i = resp["streaming"], resp["idle"]
+    print(f"publish -> drawn: p50 {lat['p50_ms']:.0f} ms, p95 {lat['p95_ms']:.0f} ms, max {lat['max_ms']:.0f} ms "
+          f"over {lat['points']} points (target p95 < 250 ms); one flush p95 {lat['flush_p95_ms']:.1f} ms")
+    print(f"1e6-step run, {args.long_seconds:.0f} s streaming, {resp['records_drawn']:,} records drawn "
+          f"(up to step {resp['last_step']:,}):")
+    print(f"  50 ms timer lag p95 {s['lag_p95_ms']:.0f} ms, max {s['lag_max_ms']:.0f} ms "
+          f"(idle page: p95 {i['lag_p95_ms']:.0f} ms, max {i['lag_max_ms']:.0f} ms; ratio {resp['lag_p95_ratio']:.1f})")
+    print(f"  long tasks {s['long_tasks']}, longest {s['longest_task_ms']:.0f} ms; timer ticks {s['ticks']}")
+    frozen = s["lag_max_ms"] > 2000 or s["ticks"] < 0.5 * args.long_seconds * 20
+    print(f"  page {'FROZE' if frozen else 'stayed responsive'}; screenshots in {SHOTS.relative_to(ROOT)}/bench-*.png")
+    if args.json:
+        args.json.write_text(json.dumps({"latency": lat, "responsiveness": resp}, indent=2))
+    ok = lat["p95_ms"] < 250 and not frozen
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
