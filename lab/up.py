@@ -55,11 +55,6 @@ class Child:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self) -> None:
-        # RQ: the first SIGTERM is a warm shutdown (waits for the job), the second stops the job.
-        if self.proc is not None:
-            stop_process(self.proc, signals=(signal.SIGTERM, signal.SIGTERM), grace=3.0)
-
 
 class Lab:
     """Redis, workers and the web server of one machine."""
@@ -153,11 +148,16 @@ class Lab:
             self.server.should_exit = True
         if self.thread is not None:
             self.thread.join(timeout=10)
-        for child in self.workers:
-            if child.proc is not None and child.proc.poll() is None:
-                child.proc.send_signal(signal.SIGTERM)  # all warm-stop at once, then each is finished
-        for child in self.workers:
-            child.stop()
+        # RQ: SIGTERM stops an idle worker; a second one (RQ ignores it within 1 s of the first) takes
+        # down the running job's work horse, and the worker puts that run back on the queue.
+        busy = [c.proc for c in self.workers if c.proc is not None and c.proc.poll() is None]
+        for proc in busy:
+            proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 1.2
+        while time.monotonic() < deadline and any(p.poll() is None for p in busy):
+            time.sleep(0.05)
+        for proc in busy:
+            stop_process(proc, signals=(signal.SIGTERM,), grace=8.0)
         if self.redis is not None:
             self.redis.stop()
 

@@ -7,7 +7,12 @@ import signal
 
 import httpx
 import pytest
+import redis
 from conftest import start_lab, wait_for
+from rq import Queue
+
+from lab.redis_server import RedisServer
+from workers import keys, records
 
 pytestmark = pytest.mark.slow
 
@@ -59,10 +64,24 @@ def test_noether_up_serves_a_run_end_to_end_and_stops_cleanly_on_sigint(tmp_path
         assert wait_for(done, 90, 0.1, "the preset run")["status"] == "succeeded"
         series = httpx.get(f"{lab.api}/runs/{run_id}/series", params={"limit": 1000}, timeout=10).json()
         assert series["done"] and series["records"][-1]["step"] == 40
+
+        long_run = {"potential": {"kind": "sphere", "dim": 3}, "steps": 1_000_000, "record_every": 100}
+        run_id = httpx.post(f"{lab.api}/runs", json={"spec": long_run, "id": "interrupted-by-ctrl-c"},
+                            timeout=30).json()["id"]
+        wait_for(lambda: httpx.get(f"{lab.api}/runs/{run_id}", timeout=10).json()["status"] == "running", 60, 0.1,
+                 "the long run to start")
         family = descendants(lab.proc.pid)
-        assert len(family) >= 2  # at least the Redis server and the worker
+        assert len(family) >= 3  # at least the Redis server, the worker and its work horse
     finally:
         lab.proc.send_signal(signal.SIGINT)
         code = lab.proc.wait(60)
     assert code == 0, lab.log.read_text()[-2000:]
     assert not [pid for pid in family if alive(pid)], "noether up left processes behind"
+
+    # the run that was going is back in the queue (in the append-only file), to run at the next start
+    with RedisServer(tmp_path / "lab" / "redis") as server:
+        r = redis.Redis.from_url(server.url)
+        rec = records.get(r, "interrupted-by-ctrl-c")
+        assert rec["status"] == "queued" and "worker was stopped" in rec["reason"], rec
+        assert keys.rq_job_id("interrupted-by-ctrl-c", 2) in Queue("noether", connection=r).job_ids
+        r.close()

@@ -31,12 +31,15 @@ def reap_period(lease_seconds: float) -> float:
     return min(2.5, max(0.2, lease_seconds / 4))
 
 
-def recover(r: Any, settings: Any, run_id: str, *, attempt: int | None = None, force: bool = False) -> str | None:
+def recover(
+    r: Any, settings: Any, run_id: str, *, attempt: int | None = None, force: bool = False, shutdown: bool = False
+) -> str | None:
     """Re-queue or fail a lost run; returns the new status, or None if the run was not lost.
 
     ``force`` skips the lease check (the worker saw its work horse die); ``attempt`` fences it to
-    the attempt that died. All checks and writes, the queue library's enqueue included, are one
-    WATCH/MULTI transaction.
+    the attempt that died; ``shutdown`` (its worker was stopped, not lost) re-queues it whatever the
+    attempts. All checks and writes, the queue library's enqueue included, are one WATCH/MULTI
+    transaction.
     """
     run_key, lease_key = keys.run(run_id), keys.lease(run_id)
     with r.pipeline() as pipe:
@@ -61,12 +64,13 @@ def recover(r: Any, settings: Any, run_id: str, *, attempt: int | None = None, f
                 if raw[3] == b"1":
                     new = records.CANCELLED
                     records.finish(pipe, run_id, current, new, reason="cancelled (its worker was lost)")
-                elif current < settings.max_attempts:
+                elif shutdown or current < settings.max_attempts:
                     new = records.QUEUED
                     client = (raw[2] or b"").decode()
+                    why = "its worker was stopped" if shutdown else "worker lost"
                     pipe.hset(run_key, mapping=records.encode({
                         "status": records.QUEUED,
-                        "reason": f"worker lost during attempt {current}; re-queued",
+                        "reason": f"{why} during attempt {current}; re-queued",
                         "worker": None, "started_at": None, "step": 0, "progress": 0.0,
                         "rq_job": keys.rq_job_id(run_id, current + 1),
                     }))

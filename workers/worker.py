@@ -28,6 +28,17 @@ class NoetherWorker(Worker):
     """RQ's forking worker, reporting a dead work horse at once instead of waiting for the run's lease."""
 
     settings: Settings
+    interrupted: tuple[str, int] | None = None  # the run whose horse a cold shutdown took down
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        try:
+            super().execute_job(job, queue)
+        except BaseException:  # a cold shutdown (SIGTERM twice) raises SystemExit here, the horse killed
+            try:
+                self.interrupted = (job.args[0], int(job.args[1]))
+            except (AttributeError, IndexError, TypeError, ValueError):
+                pass
+            raise
 
     def handle_work_horse_killed(self, job: Any, retpid: Any, ret_val: Any, rusage: Any) -> None:
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
@@ -96,6 +107,12 @@ def run_worker(settings: Settings, *, device: str | None = None, name: str | Non
         worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
     finally:
         reaper.stop()
+        if worker.interrupted is not None:  # not a lost worker: put its run back without counting an attempt
+            run_id, attempt = worker.interrupted
+            try:
+                recover(conn, settings, run_id, attempt=attempt, force=True, shutdown=True)
+            except redis.RedisError:
+                log.exception("could not re-queue run %s after a shutdown", run_id)
         try:
             conn.delete(keys.worker(name))
         except redis.RedisError:
