@@ -224,9 +224,9 @@ class GLFamily(Family):
         for act in self.actions:
             X, G = w[act.index], g[act.index]
             if act.side == "left":
-                out.append(torch.einsum("sak,bk->sab", G.reshape(G.shape[0], self.d, -1), _rows(X)))
+                out.append(torch.matmul(G.reshape(G.shape[0], self.d, -1), _rows(X).T))
             else:
-                out.append(act.sign * torch.einsum("ra,srb->sab", X, G))
+                out.append(act.sign * torch.matmul(X.T, G))
         return out
 
     def _matrix(self, w: Params, g: Batch) -> Tensor:

@@ -111,7 +111,8 @@ class NoiseAccumulator:
 
     def add_point(self, P: Tensor, R_full: Tensor) -> None:
         """P (N, n): per-sample pairings at one point; R_full (n,): bounds for the full-batch pairing."""
-        P = P.to(torch.float64)
+        P = P.detach().to(torch.float64).cpu()
+        R_full = R_full.detach().cpu()
         N = P.shape[0]
         D = P.mean(0)
         X = P - D

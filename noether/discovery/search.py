@@ -151,7 +151,7 @@ class Found:
         S = g[0].shape[0]
         out = torch.zeros(S, len(index), dtype=torch.float64)
         for k, pos, local in self.split(index):
-            out[:, pos] = self.families[k].pairings(w, g)[:, local].to(torch.float64)
+            out[:, pos] = self.families[k].pairings(w, g)[:, local].to(torch.float64).cpu()
         return out
 
     def terms(self, w, g, index: Tensor) -> Tensor:
@@ -161,7 +161,7 @@ class Found:
         t = max([p.shape[-1] for _, p in parts], default=1)
         out = torch.zeros(S, len(index), t, dtype=torch.float64)
         for pos, p in parts:
-            out[:, pos, : p.shape[-1]] = p.to(torch.float64)
+            out[:, pos, : p.shape[-1]] = p.to(torch.float64).cpu()
         return out
 
     def action(self, index: Tensor, C: Tensor | None, w) -> list:
@@ -384,14 +384,14 @@ def _trivial_test(found: Found, block: Tensor, w) -> callable:
 
     unit_norms = torch.zeros(len(block), dtype=torch.float64)
     for k, pos, local in found.split(block):
-        unit_norms[pos] = found.families[k].norms(w)[local].to(torch.float64)
+        unit_norms[pos] = found.families[k].norms(w)[local].to(torch.float64).cpu()
 
     def trivial(C: Tensor) -> Tensor:
         out = torch.zeros(C.shape[1], dtype=torch.bool)
         for col in range(C.shape[1]):
             Aw = found.action(block, C[:, col : col + 1], w)[0]
             size = torch.sqrt(sum((t * t).sum() for t in Aw))
-            out[col] = size <= 1e-9 * float((C[:, col].abs() * unit_norms).sum())
+            out[col] = float(size) <= 1e-9 * float((C[:, col].abs() * unit_norms).sum())
         return out
 
     return trivial
