@@ -15,7 +15,8 @@ raises for either. The same spec gives the same records (seeded data, initialisa
 
 Views (documented caps, so that records stay small enough to stream):
 - potentials: ``position`` and ``velocity`` (the first ``MAX_VIEW_DIM`` coordinates);
-- networks: ``particles``, the first-layer neurons W_1[i, :] as points in R^3 when d_x = 3, else their
+- networks: ``sq_norm/<name>``, the squared norm of each parameter tensor (|W_h|^2, |b_h|^2, |beta_h|^2:
+  the terms Fig. 1 plots next to their conserved difference), and ``particles``, the first-layer neurons W_1[i, :] as points in R^3 when d_x = 3, else their
   projection on the top 3 right singular directions of W_1(0) (zero-padded when d_x < 3), for a fixed
   seeded subset of at most ``MAX_PARTICLES`` neurons.
 """
@@ -195,6 +196,9 @@ class Simulation:
         for key, value in self._views.of(obs).items():
             keys.append(key)
             tensors.append(value)
+        if self._views.network:
+            keys.extend(self._views.norm_keys)
+            tensors.extend(torch._foreach_norm(snap.params))
         # sentinel on a GPU: the first step whose loss was not finite (-1: none)
         if first_bad is not None:
             tensors.append(first_bad.to(tensors[0].dtype))
@@ -208,7 +212,9 @@ class Simulation:
         i = 0
         for key, t in zip(keys, tensors, strict=False):
             n = t.numel()
-            if t.dim() == 0:
+            if key.startswith("sq_norm/"):
+                record[key] = flat[i] * flat[i]
+            elif t.dim() == 0:
                 record[key] = flat[i]
             else:
                 chunk = flat[i : i + n]
@@ -275,6 +281,7 @@ class _Views:
         if not self.network:
             return
         s = problem.structure
+        self.norm_keys = [f"sq_norm/{name}" for name in s.names]
         self.w1 = s.W(1)
         W1 = problem.params[self.w1]
         d1, dx = W1.shape

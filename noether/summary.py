@@ -12,6 +12,7 @@ values). Keys:
 ``<law id>:pred``            float, the paper's prediction for that value at this step
 ``<law id>:neurons``         list[float], per-neuron values (per-neuron laws only)
 ``position``, ``velocity``   list[float], w and w' for potentials of dimension <= 3 (and larger ones)
+``sq_norm/<name>``           float, squared norm of each parameter tensor of a network (W1, b1, beta1, W2, ...)
 ``particles``                list[list[float]], 3D points: first-layer neurons W_1[i,:] when d_x = 3,
                              else their projection on 3 fixed directions
 ============================ ==================================================================

@@ -132,3 +132,13 @@ def test_simulate_accepts_a_dict_and_rejects_a_bad_one():
     with pytest.raises(noether.SpecError) as exc:
         noether.simulate({"model": {"widths": [64, 0, 10]}, "data": {"kind": "digits"}})
     assert any(line.startswith("model.widths[1]") for line in exc.value.lines)
+
+
+def test_networks_record_the_squared_norms_fig1_plots():
+    """sq_norm/W2 - sq_norm/W3 is the ReLU balance of layer 2 (Fig. 1's two axes)."""
+    sim = noether.simulate(tiny_net(dtype="float64", steps=3, record_every=1))
+    for r in sim:
+        assert {"sq_norm/W1", "sq_norm/W2", "sq_norm/W3"} <= set(r)
+        assert r["sq_norm/W2"] == pytest.approx(float((sim.params[1] ** 2).sum()), rel=1e-12)
+        if "balance/h2" in r:
+            assert r["sq_norm/W2"] - r["sq_norm/W3"] == pytest.approx(r["balance/h2"], rel=1e-9, abs=1e-12)
