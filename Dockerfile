@@ -28,6 +28,7 @@ WORKDIR /app
 # 1. torch alone, at the version pyproject.toml pins: the largest layer, rebuilt only when the pin or
 #    the variant changes.
 COPY pyproject.toml ./
+# hadolint ignore=DL3013
 RUN set -eu; \
     torch_pin="$(python -c 'import tomllib; d = tomllib.load(open("pyproject.toml", "rb")); print(next(r for r in d["project"]["dependencies"] if r.replace(" ", "").startswith("torch==")))')"; \
     echo "installing ${torch_pin} (variant ${TORCH_VARIANT})"; \
@@ -59,7 +60,7 @@ RUN pip install --no-deps . \
 RUN useradd --create-home --uid 1000 noether \
     && mkdir -p /data \
     && chown noether:noether /data
-USER noether
+USER 1000:1000
 VOLUME ["/data"]
 EXPOSE 8050
 
