@@ -17,7 +17,7 @@ class DiscoveryOptions(BaseModel):
     tolerance: float = Field(1e-5, gt=0.0, le=0.1, description="exact symmetries: RMS cosine of grad L with A w")
     data_tolerance: float = Field(0.05, gt=0.0, le=0.5, description="data symmetries: RMS cosine bound")
     z_max: float = Field(3.0, gt=0.0, le=100.0, description="data symmetries: RMS z-score against sampling noise")
-    gl_joint_max: int = Field(16, ge=1, le=64, description="gl(d) families up to this d join the joint solve")
+    gl_joint_max: int = Field(8, ge=1, le=64, description="gl(d) families up to this d join the joint solve")
     gl_max: int = Field(512, ge=1, le=4096, description="gl(d) families up to this d are screened; wider ones left out")
     joint_max: int = Field(1536, ge=16, le=8192, description="largest block of candidates solved as one eigenproblem")
     families: list[Literal["rescale", "mix", "input", "output", "rotation"]] = Field(

@@ -6,8 +6,9 @@ Bases by size (``SearchOptions``):
 family                          joined to the joint solve       screened one candidate at a time
 =============================== ============================== ==============================================
 rescale pieces (every layer)    always (2-4 per neuron)          -
-mix, gl(d_h) off the diagonal   d_h <= ``gl_joint_max`` (16)     d_h <= ``gl_max`` (512); wider: left out
-input gl(d_x), output gl(d_y)   d <= ``gl_joint_max``            d <= ``gl_max``
+mix, gl(d_h) off the diagonal   d_h <= ``gl_joint_max`` (8)      d_h <= ``gl_max`` (512); wider: left out
+input gl(d_x)                   d <= ``gl_joint_max``            d <= ``gl_max``
+output gl(d_y)                  d <= ``output_joint_max`` (16)   d <= ``gl_max``
 rotation gl(d) (potentials)     d <= ``gl_joint_max``            d <= ``gl_max``
 =============================== ============================== ==============================================
 
@@ -71,7 +72,8 @@ class SearchOptions:
     tolerance: float = 1e-5  # exact symmetries: RMS cosine between grad and A w
     data_tolerance: float = 0.05  # data symmetries: RMS cosine of the full-batch gradient with A w ...
     z_max: float = 3.0  # ... and RMS z-score of that pairing against its sampling noise over the samples
-    gl_joint_max: int = 16
+    gl_joint_max: int = 8  # a joint gl(d) costs d^2 unknowns, so about 3 d^2 per-sample gradients
+    output_joint_max: int = 16  # the softmax shift 1 c^T is a combination: keep 10 classes joint
     gl_max: int = 512
     joint_max: int = 1536  # largest block solved as one eigenproblem
     validation_points: int = 2
@@ -192,14 +194,15 @@ def candidate_families(problem, opts: SearchOptions) -> tuple[list[Family], list
     if unknown:
         raise ValueError(f"unknown candidate families {sorted(unknown)} (allowed: {', '.join(FAMILIES)})")
 
-    def add_gl(make, d: int, what: str) -> None:
+    def add_gl(make, d: int, what: str, limit: int | None = None) -> None:
         if d > opts.gl_max:
             notes.append(f"{what}: gl({d}) has {d * d} candidates, over gl_max = {opts.gl_max}; left out")
             return
+        limit = opts.gl_joint_max if limit is None else limit
         fams.append(make())
-        joint.append(d <= opts.gl_joint_max)
-        if d > opts.gl_joint_max:
-            notes.append(f"{what}: gl({d}) screened candidate by candidate (d > gl_joint_max = {opts.gl_joint_max})")
+        joint.append(d <= limit)
+        if d > limit:
+            notes.append(f"{what}: gl({d}) screened candidate by candidate (d > {limit}, the joint limit)")
 
     want = set(opts.families)
     if problem.model_fn is None:
@@ -216,7 +219,7 @@ def candidate_families(problem, opts: SearchOptions) -> tuple[list[Family], list
     if "input" in want:
         add_gl(lambda: input_family(st), st.layer(1).fan_in, "inputs")
     if "output" in want:
-        add_gl(lambda: output_family(st), st.layer(K).fan_out, "outputs")
+        add_gl(lambda: output_family(st), st.layer(K).fan_out, "outputs", opts.output_joint_max)
     return fams, joint, notes
 
 
