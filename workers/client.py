@@ -219,6 +219,14 @@ def list_runs(
 ) -> tuple[list[dict[str, Any]], int]:
     """Runs newest first, filtered; returns (page of records, total matching)."""
     ensure_store_indexed(r, settings)
+    if not (status or preset or tag or group or kind):  # no filter: one page of the index
+        ids = [i.decode() for i in r.zrevrange(keys.RUNS, offset, offset + limit - 1)]
+        with r.pipeline(transaction=False) as pipe:
+            for run_id in ids:
+                pipe.hgetall(keys.run(run_id))
+            pipe.zcard(keys.RUNS)
+            *raws, total = pipe.execute()
+        return [records.decode(raw) for raw in raws if raw], total
     ids = [i.decode() for i in r.zrevrange(keys.RUNS, 0, -1)]
     with r.pipeline(transaction=False) as pipe:
         for run_id in ids:

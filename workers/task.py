@@ -40,6 +40,8 @@ KINDS: dict[str, str] = {"discovery": "workers.discovery:run_discovery"}
 def run(run_id: str, attempt: int) -> str:
     """RQ entry point: run one attempt of a run; never raises (a bad job must not look like a dead worker)."""
     die_with_parent()
+    if os.environ.get("NOETHER_WORKER_PID") not in (None, str(os.getppid())):
+        os._exit(1)  # the worker died before the line above: an orphan must not run the job
     settings = get_settings()
     r = redis.Redis.from_url(settings.redis_url, socket_timeout=30, health_check_interval=30)
     try:

@@ -86,6 +86,7 @@ def run_worker(settings: Settings, *, device: str | None = None, name: str | Non
     os.environ["NOETHER_WORKER_DEVICE"] = device
     os.environ["NOETHER_WORKER_NAME"] = name
     os.environ["NOETHER_REDIS_URL"] = settings.redis_url
+    os.environ["NOETHER_WORKER_PID"] = str(os.getpid())
     preload()
     conn = redis.Redis.from_url(settings.redis_url)
     queue = Queue(settings.queue, connection=conn)
