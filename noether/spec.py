@@ -58,36 +58,36 @@ class LeakyReLU(_Strict):
     """x for x > 0, alpha x otherwise: 1-homogeneous."""
 
     kind: Literal["leaky_relu"] = "leaky_relu"
-    alpha: float = Field(0.01, ge=0.0, lt=1.0)
+    alpha: float = Field(0.01, ge=0.0, lt=1.0, description="slope for x < 0")
 
 
 class Power(_Strict):
     """x^p for integer p: p-homogeneous."""
 
     kind: Literal["power"] = "power"
-    p: int = Field(2, ge=1, le=6)
+    p: int = Field(2, ge=1, le=6, description="the power; the activation is p-homogeneous")
 
 
 class RePU(_Strict):
     """x^p for x > 0, 0 otherwise (ReLU = RePU(1)): p-homogeneous."""
 
     kind: Literal["repu"] = "repu"
-    p: float = Field(2.0, gt=0.0, le=6.0)
+    p: float = Field(2.0, gt=0.0, le=6.0, description="the power of the positive part; p-homogeneous")
 
 
 class Swish(_Strict):
     """x / (1 + exp(-beta x)), with one beta per neuron, trainable or fixed."""
 
     kind: Literal["swish"] = "swish"
-    beta: float = Field(1.0, gt=0.0, le=100.0)
-    trainable: bool = True
+    beta: float = Field(1.0, gt=0.0, le=100.0, description="initial beta of every neuron")
+    trainable: bool = Field(True, description="train beta with the weights (Table 3's Swish law needs it)")
 
 
 class Linear(_Strict):
     """c x: the GL(d_h) symmetry (Table 4)."""
 
     kind: Literal["linear"] = "linear"
-    c: float = Field(1.0, gt=0.0, le=100.0)
+    c: float = Field(1.0, gt=0.0, le=100.0, description="the slope")
 
 
 class Tanh(_Strict):
@@ -170,8 +170,8 @@ class MLPSpec(_Strict):
         default_factory=ReLU,
         description="one activation for every hidden layer, or a list with one per hidden layer (K-1)",
     )
-    bias: bool = False
-    init: Init = "torch_default"
+    bias: bool = Field(False, description="give every layer a bias b_h (Table 3 adds |b_h|^2 to the laws)")
+    init: Init = Field("torch_default", description="initialisation of the weights (torch_default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)))")
     init_gain: float = Field(1.0, gt=0.0, le=100.0, description="multiplies every initial weight")
 
     @field_validator("activation", mode="before")
@@ -219,17 +219,17 @@ class DigitsData(_Strict):
     """scikit-learn's 8x8 digits (64 inputs, 10 classes), shipped with the package."""
 
     kind: Literal["digits"] = "digits"
-    samples: int = Field(1000, ge=1, le=1797)
-    normalize: bool = True
+    samples: int = Field(1000, ge=1, le=1797, description="training samples (a seeded subset of the 1797)")
+    normalize: bool = Field(True, description="scale pixels to 0..1")
 
 
 class SyntheticData(_Strict):
     """Gaussian class clusters of the paper's shape (784 inputs, 10 classes by default)."""
 
     kind: Literal["synthetic"] = "synthetic"
-    samples: int = Field(1000, ge=1, le=MAX_SAMPLES)
-    inputs: int = Field(784, ge=1, le=MAX_INPUT_DIM)
-    classes: int = Field(10, ge=2, le=MAX_CLASSES)
+    samples: int = Field(1000, ge=1, le=MAX_SAMPLES, description="training samples")
+    inputs: int = Field(784, ge=1, le=MAX_INPUT_DIM, description="input dimension d_0")
+    classes: int = Field(10, ge=2, le=MAX_CLASSES, description="number of classes (the output dimension)")
     separation: float = Field(1.0, ge=0.0, le=100.0, description="distance between class means, in noise units")
 
 
@@ -241,8 +241,8 @@ class RotationData(_Strict):
     """
 
     kind: Literal["rotation"] = "rotation"
-    dim: int = Field(3, ge=2, le=64)
-    samples: int = Field(512, ge=1, le=MAX_SAMPLES)
+    dim: int = Field(3, ge=2, le=64, description="input dimension d_x (3 shows first-layer neurons as particles)")
+    samples: int = Field(512, ge=1, le=MAX_SAMPLES, description="training samples before augmentation")
     target: Literal["radius", "shells"] = Field(
         "radius", description="'radius': regress |x|^2 (1 output); 'shells': classify |x| into 2 shells"
     )
@@ -268,8 +268,8 @@ class FileData(_Strict):
 
     kind: Literal["file"] = "file"
     name: str = Field(..., description="e.g. 'kmnist' (a folder of IDX files) or 'kmnist.npz'")
-    samples: int = Field(1000, ge=1, le=MAX_SAMPLES)
-    normalize: bool = True
+    samples: int = Field(1000, ge=1, le=MAX_SAMPLES, description="training samples (a seeded subset of the file)")
+    normalize: bool = Field(True, description="scale pixels to 0..1")
 
     @field_validator("name")
     @classmethod
@@ -288,8 +288,8 @@ class SpherePotential(_Strict):
     """L(w) = (|w|^2 - r^2)^2 on R^d, the paper's rotation toy (Sec. 6.1): SO(d)-invariant."""
 
     kind: Literal["sphere"] = "sphere"
-    dim: int = Field(3, ge=1, le=MAX_POTENTIAL_DIM)
-    radius: float = Field(1.0, gt=0.0, le=1e3)
+    dim: int = Field(3, ge=1, le=MAX_POTENTIAL_DIM, description="dimension d of w")
+    radius: float = Field(1.0, gt=0.0, le=1e3, description="r, the radius of the sphere of minima")
 
 
 class QuadraticPotential(_Strict):
@@ -297,7 +297,7 @@ class QuadraticPotential(_Strict):
 
     kind: Literal["quadratic"] = "quadratic"
     eigenvalues: list[Annotated[float, Field(ge=0.0, le=1e4)]] = Field(
-        ..., min_length=1, max_length=MAX_POTENTIAL_DIM
+        ..., min_length=1, max_length=MAX_POTENTIAL_DIM, description="lambda_1 .. lambda_d (their number is d)"
     )
 
     @property
@@ -313,7 +313,7 @@ Potential = Annotated[SpherePotential | QuadraticPotential, Field(discriminator=
 
 LR = Annotated[float, Field(gt=0.0, le=100.0, description="learning rate eta")]
 BatchSize = Annotated[int | None, Field(ge=1, le=MAX_SAMPLES, description="None: full batch")]
-WeightDecay = Annotated[float, Field(ge=0.0, le=10.0)]
+WeightDecay = Annotated[float, Field(ge=0.0, le=10.0, description="L2 weight decay lambda (decoupled for Adam)")]
 
 
 class GD(_Strict):
@@ -329,7 +329,7 @@ class SGD(_Strict):
 
     kind: Literal["sgd"] = "sgd"
     lr: LR = 0.01
-    batch_size: int = Field(32, ge=1, le=MAX_SAMPLES)
+    batch_size: int = Field(32, ge=1, le=MAX_SAMPLES, description="samples per minibatch")
     weight_decay: WeightDecay = 0.0
 
 
@@ -341,7 +341,7 @@ class Momentum(_Strict):
 
     kind: Literal["momentum"] = "momentum"
     lr: LR = 0.01
-    beta: float = Field(0.9, ge=0.0, le=1.0)
+    beta: float = Field(0.9, ge=0.0, le=1.0, description="momentum coefficient (1: no damping, i.e. ND)")
     batch_size: BatchSize = None
     weight_decay: WeightDecay = 0.0
 
@@ -351,9 +351,9 @@ class Adam(_Strict):
 
     kind: Literal["adam"] = "adam"
     lr: LR = 0.001
-    beta1: float = Field(0.9, ge=0.0, lt=1.0)
-    beta2: float = Field(0.999, ge=0.0, lt=1.0)
-    eps: float = Field(1e-8, gt=0.0, le=1.0)
+    beta1: float = Field(0.9, ge=0.0, lt=1.0, description="decay of the first-moment average")
+    beta2: float = Field(0.999, ge=0.0, lt=1.0, description="decay of the second-moment average")
+    eps: float = Field(1e-8, gt=0.0, le=1.0, description="added to the denominator")
     batch_size: BatchSize = None
     weight_decay: WeightDecay = 0.0
 
@@ -374,14 +374,14 @@ class NAG(_Strict):
 
     kind: Literal["nag"] = "nag"
     lr: LR = 0.01
-    t0: float = Field(0.0, ge=0.0, le=1e4)
+    t0: float = Field(0.0, ge=0.0, le=1e4, description="start time; > 0 keeps an initial velocity (footnote 2)")
 
 
 class Leapfrog(_Strict):
     """Velocity Verlet for Newtonian dynamics w'' = -grad L: symplectic, second order."""
 
     kind: Literal["leapfrog"] = "leapfrog"
-    dt: float = Field(0.01, gt=0.0, le=10.0)
+    dt: float = Field(0.01, gt=0.0, le=10.0, description="time step")
 
 
 Flow = Literal["gf", "nd", "nagf", "general"]
@@ -391,8 +391,8 @@ class RK4(_Strict):
     """Classical Runge-Kutta (4th order) reference integrator for a continuous flow."""
 
     kind: Literal["rk4"] = "rk4"
-    flow: Flow = "gf"
-    dt: float = Field(0.01, gt=0.0, le=10.0)
+    flow: Flow = Field("gf", description="the continuous flow to integrate: gf, nd, nagf or general (k1, k2)")
+    dt: float = Field(0.01, gt=0.0, le=10.0, description="time step")
     t0: float = Field(0.0, ge=0.0, le=1e4, description="start time; NAGF needs t0 > 0")
     k1: str = Field("0", description="for flow='general': k1(t)")
     k2: str = Field("1", description="for flow='general': k2(t), must stay > 0")
@@ -411,8 +411,8 @@ class General(_Strict):
     kind: Literal["general"] = "general"
     k1: str = Field("3/t", description="k1(t), e.g. '3/t' (NAGF) or '0' (ND)")
     k2: str = Field("1", description="k2(t) > 0, e.g. '1'")
-    dt: float = Field(0.01, gt=0.0, le=10.0)
-    t0: float = Field(0.1, ge=0.0, le=1e4)
+    dt: float = Field(0.01, gt=0.0, le=10.0, description="time step")
+    t0: float = Field(0.1, ge=0.0, le=1e4, description="start time (k1 = 3/t is singular at 0)")
 
     @model_validator(mode="after")
     def _check(self) -> General:
@@ -444,8 +444,12 @@ DYNAMICS_KINDS = ("gd", "sgd", "momentum", "adam", "nd", "nag", "leapfrog", "rk4
 class InitialState(_Strict):
     """Where the dynamics start. Position and velocity lists apply to potentials only."""
 
-    position: list[float] | None = Field(None, max_length=MAX_POTENTIAL_DIM)
-    velocity: list[float] | None = Field(None, max_length=MAX_POTENTIAL_DIM)
+    position: list[float] | None = Field(
+        None, max_length=MAX_POTENTIAL_DIM, description="potentials: w(0), d entries (None: seeded random, std 0.5)"
+    )
+    velocity: list[float] | None = Field(
+        None, max_length=MAX_POTENTIAL_DIM, description="potentials: w'(0), d entries (None: at rest)"
+    )
     velocity_scale: float = Field(
         0.0, ge=0.0, le=100.0, description="networks: std of a random initial velocity (0: at rest)"
     )
@@ -457,20 +461,24 @@ class InitialState(_Strict):
 class ExperimentSpec(_Strict):
     """One experiment: a model on data (or a potential), a loss, dynamics, and what to record."""
 
-    name: str = Field("", max_length=120)
-    description: str = Field("", max_length=4000)
-    tags: list[Annotated[str, Field(pattern=r"^[\w.:-]{1,64}$")]] = Field(default_factory=list, max_length=MAX_TAGS)
-    model: MLPSpec | None = None
-    data: Data | None = None
-    potential: Potential | None = None
+    name: str = Field("", max_length=120, description="a label for lists and charts")
+    description: str = Field("", max_length=4000, description="free text")
+    tags: list[Annotated[str, Field(pattern=r"^[\w.:-]{1,64}$")]] = Field(
+        default_factory=list, max_length=MAX_TAGS, description="labels to filter runs by"
+    )
+    model: MLPSpec | None = Field(None, description="the network (with data), or None for a potential")
+    data: Data | None = Field(None, description="the training data of the network")
+    potential: Potential | None = Field(None, description="an analytic loss L(w) instead of a network on data")
     loss: Literal["nll", "mse"] = Field("nll", description="networks: 'nll' (log-softmax + NLL) or 'mse'")
-    dynamics: Dynamics = Field(default_factory=GD)
-    initial: InitialState = Field(default_factory=InitialState)
-    steps: int = Field(1000, ge=1, le=MAX_STEPS)
-    record_every: int = Field(1, ge=1, le=MAX_STEPS)
-    seed: int = Field(0, ge=0, le=MAX_SEED)
-    dtype: Literal["float32", "float64"] = "float32"
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d{1,2})?)$")
+    dynamics: Dynamics = Field(default_factory=GD, description="how the parameters move, chosen by kind")
+    initial: InitialState = Field(default_factory=InitialState, description="where the dynamics start")
+    steps: int = Field(1000, ge=1, le=MAX_STEPS, description="updates to run")
+    record_every: int = Field(1, ge=1, le=MAX_STEPS, description="record every n-th step (and the last)")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seeds initialisation, data and minibatches: same seed, same run")
+    dtype: Literal["float32", "float64"] = Field("float32", description="floating-point precision")
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|cuda(:\d{1,2})?)$", description="auto: the worker's device; or cpu, cuda, cuda:N"
+    )
     tolerance: float | None = Field(
         None, gt=0.0, le=1.0, description="relative drift under which a conserved law 'holds' (None: per law)"
     )
