@@ -406,7 +406,7 @@ class RK4(_Strict):
 
 
 class General(_Strict):
-    """k2(t) w'' + k1(t) w' + grad L(w) = 0 (eq. 22), semi-implicit Euler with step dt."""
+    """k2(t) w'' + k1(t) w' + grad L(w) = 0 (eq. 22), by central differences with step dt (semi-implicit)."""
 
     kind: Literal["general"] = "general"
     k1: str = Field("3/t", description="k1(t), e.g. '3/t' (NAGF) or '0' (ND)")
