@@ -102,7 +102,7 @@ class NTKDrift(TrackedLaw):
         if self._H0 is None:
             self._H0 = H
         H0 = self._H0
-        value = (H - H0).norm() / torch.clamp(H0.norm(), min=torch.finfo(H0.dtype).tiny)
+        value = (H - H0).norm() / torch.clamp(H0.norm(), min=1e-300)
         self.track(value, scale=torch.ones_like(value))
         return {self.id: value}
 

@@ -139,7 +139,7 @@ class QuadraticLaw(TrackedLaw):
             elif term.neurons == "cols":
                 part = self.ws.cols_sq(snap, term.index)
             else:
-                part = snap.params[term.index].square()
+                part = self.ws.squares(snap)[term.index]
             part = part * term.coef
             total = part if total is None else total + part
         return total
@@ -288,6 +288,6 @@ class SymmetryResidual(TrackedLaw):
         c = self._c
         num = (c * wg).sum()
         den = (c.abs() * gsq.sqrt() * self.ws.param_norm(snap)).sum()
-        value = num / torch.clamp(den, min=torch.finfo(den.dtype).tiny)
+        value = num / torch.clamp(den, min=1e-300)
         self.track(value, scale=torch.ones_like(value))
         return {self.id: value, self.id + ":pred": torch.zeros_like(value)}

@@ -107,7 +107,7 @@ def _torque(W: Tensor, G: Tensor) -> Tensor:
     A = W.T @ G
     num = (A - A.T).norm() / math.sqrt(2.0)
     den = (W.norm(dim=1) * G.norm(dim=1)).sum()
-    return num / torch.clamp(den, min=torch.finfo(den.dtype).tiny)
+    return num / torch.clamp(den, min=1e-300)
 
 
 def _grad_of(context: Context, params: list[Tensor], index: int) -> Tensor | None:
@@ -262,7 +262,7 @@ class OrbitPlane(_RotationBase):
             self._basis = torch.stack([e1, e2])
         B = self._basis
         off = w - (B @ w) @ B
-        value = off.norm() / torch.clamp(w.norm(), min=torch.finfo(w.dtype).tiny)
+        value = off.norm() / torch.clamp(w.norm(), min=1e-300)
         self.track(value, scale=torch.ones_like(value))
         return {self.id: value, self.id + ":pred": torch.zeros_like(value)}
 

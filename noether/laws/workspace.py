@@ -1,7 +1,7 @@
 """Per-snapshot quantities that several laws share, computed once per step (per-tensor squared norms...).
 
-Every law instance of one run holds the same ``Workspace``. Reductions are accumulated in float64
-whatever the run's dtype, so that a float32 run is judged by its trajectory, not by the measurement. Asking it for, e.g., the squared norm of
+Every law instance of one run holds the same ``Workspace``. Per-tensor reductions run in the run's
+dtype and are combined in float64. Asking it for, e.g., the squared norm of
 every parameter tensor at the current snapshot costs one fused ``torch._foreach_norm`` the first time
 and nothing afterwards, so adding a law to a run adds a handful of scalar tensor ops, not a pass
 over the weights.
@@ -19,12 +19,21 @@ from noether.laws.base import Snapshot
 
 
 def _sq_norms(tensors: list[Tensor]) -> Tensor:
-    """(|x_1|^2, ..., |x_n|^2) as one 1-D float64 tensor (float32 runs are measured in float64 too)."""
+    """(|x_1|^2, ..., |x_n|^2) as one 1-D float64 tensor.
+
+    The norms are taken in the tensors' own dtype (one fused kernel: asking ``_foreach_norm`` for float64
+    copies every tensor first, which costs a third of a fig1 step) and combined in float64.
+    """
     if hasattr(torch, "_foreach_norm"):
-        norms = torch.stack(torch._foreach_norm(tensors, 2, dtype=torch.float64))
+        norms = torch.stack(torch._foreach_norm(tensors)).double()
     else:  # pragma: no cover - older torch
-        norms = torch.stack([t.norm(dtype=torch.float64) for t in tensors])
+        norms = torch.stack([t.norm() for t in tensors]).double()
     return norms * norms
+
+
+def _dots(xs: list[Tensor], ys: list[Tensor]) -> Tensor:
+    """(<x_1, y_1>, ..., <x_n, y_n>) as one 1-D float64 tensor, without temporaries."""
+    return torch.stack([torch.dot(x.reshape(-1), y.reshape(-1)) for x, y in zip(xs, ys, strict=True)]).double()
 
 
 class Workspace:
@@ -33,6 +42,7 @@ class Workspace:
     def __init__(self) -> None:
         self._key: tuple[int, int] | None = None
         self._cache: dict[str, Any] = {}
+        self._buffers: dict[int, Tensor] = {}
 
     def _get(self, snap: Snapshot, name: str, compute: Callable[[], Any]) -> Any:
         key = (snap.step, id(snap.params))
@@ -43,9 +53,35 @@ class Workspace:
             self._cache[name] = compute()
         return self._cache[name]
 
+    def squares(self, snap: Snapshot) -> list[Tensor]:
+        """w_t * w_t elementwise for every parameter tensor (one pass each, shared by the per-neuron sums).
+
+        Written into buffers kept across steps: a fresh 600 kB tensor per step costs more in page faults
+        than the multiplication itself. Valid until the next snapshot; laws must not return them.
+        """
+
+        def compute() -> list[Tensor]:
+            out = []
+            for i, p in enumerate(snap.params):
+                buf = self._buffers.get(i)
+                if buf is None or buf.shape != p.shape or buf.dtype != p.dtype or buf.device != p.device:
+                    buf = torch.empty_like(p)
+                    self._buffers[i] = buf
+                out.append(torch.mul(p, p, out=buf))
+            return out
+
+        return self._get(snap, "squares", compute)
+
     def param_sq(self, snap: Snapshot) -> Tensor:
-        """|w_t|^2 for every parameter tensor t."""
-        return self._get(snap, "param_sq", lambda: _sq_norms(snap.params))
+        """|w_t|^2 for every parameter tensor t (from the row sums of matrices, so no extra pass)."""
+
+        def compute() -> Tensor:
+            sums = []
+            for i, sq in enumerate(self.squares(snap)):
+                sums.append(self.rows_sq(snap, i).sum() if sq.dim() == 2 else sq.sum())
+            return torch.stack(sums).double()
+
+        return self._get(snap, "param_sq", compute)
 
     def grad_sq(self, snap: Snapshot) -> Tensor | None:
         """|g_t|^2 for every tensor of the gradient (None if the snapshot has no gradient at w_k)."""
@@ -63,25 +99,21 @@ class Workspace:
         """<w_t, v_t> for every tensor t."""
         if snap.velocity is None:
             return None
-        return self._get(
-            snap, "wv", lambda: torch.stack([(w * v).sum(dtype=torch.float64) for w, v in zip(snap.params, snap.velocity, strict=True)])
-        )
+        return self._get(snap, "wv", lambda: _dots(snap.params, snap.velocity))
 
     def param_grad_dot(self, snap: Snapshot) -> Tensor | None:
         """<w_t, g_t> for every tensor t."""
         if snap.grad is None:
             return None
-        return self._get(
-            snap, "wg", lambda: torch.stack([(w * g).sum(dtype=torch.float64) for w, g in zip(snap.params, snap.grad, strict=True)])
-        )
+        return self._get(snap, "wg", lambda: _dots(snap.params, snap.grad))
 
     def rows_sq(self, snap: Snapshot, i: int) -> Tensor:
         """Per-row squared norms of the matrix params[i] (the outgoing neurons of W_h: |W_h[j, :]|^2)."""
-        return self._get(snap, f"rows{i}", lambda: snap.params[i].square().sum(1))
+        return self._get(snap, f"rows{i}", lambda: self.squares(snap)[i].sum(1))
 
     def cols_sq(self, snap: Snapshot, i: int) -> Tensor:
         """Per-column squared norms of params[i] (the incoming neurons of W_{h+1}: |W_{h+1}[:, j]|^2)."""
-        return self._get(snap, f"cols{i}", lambda: snap.params[i].square().sum(0))
+        return self._get(snap, f"cols{i}", lambda: self.squares(snap)[i].sum(0))
 
     def grad_norm(self, snap: Snapshot) -> Tensor | None:
         """|g_t| for every tensor t."""
