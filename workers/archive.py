@@ -35,15 +35,23 @@ def write_series(rows: list[dict[str, Any]], out_dir: Path) -> None:
     core_write(rows, out_dir)
 
 
-def read_series(store: Path, run_id: str) -> list[dict[str, Any]] | None:
-    """Every record of an archived run, or None if it has no archived series."""
+def read_series(
+    store: Path, run_id: str, after: int = 0, limit: int | None = None
+) -> tuple[list[dict[str, Any]], int] | None:
+    """Records ``after..after+limit`` of an archived run and how many it has; None without an archive.
+
+    Only the page is turned into Python objects (a 200k-record run is paged, not loaded whole).
+    """
     path = run_dir(store, run_id) / SERIES_FILE
     if not path.exists():
         return None
     import pyarrow.parquet as pq
 
-    rows = pq.read_table(path).to_pylist()
-    return [series.clean({k: v for k, v in row.items() if v is not None}) for row in rows]
+    table = pq.read_table(path)
+    total = table.num_rows
+    start = min(after, total)
+    page = table.slice(start, None if limit is None else max(0, limit))
+    return [series.clean({k: v for k, v in row.items() if v is not None}) for row in page.to_pylist()], total
 
 
 def read_job(store: Path, run_id: str) -> dict[str, Any] | None:

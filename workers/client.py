@@ -358,12 +358,12 @@ def read_series(r: redis.Redis, settings: Any, run_id: str, *, after: int = 0, l
     chunk = series.read(r, run_id, after, limit)
     if chunk is not None:
         return SeriesPage(chunk.records, chunk.cursor, chunk.ended, status)
-    rows = archive.read_series(settings.run_store, run_id)
-    if rows is None:  # not started yet, or finished without records
+    got = archive.read_series(settings.run_store, run_id, after, limit)
+    if got is None:  # not started yet, or finished without records
         return SeriesPage([], after, status in records.TERMINAL, status)
-    end = len(rows) if limit is None else min(len(rows), after + limit)
-    page = rows[after:end]
-    return SeriesPage(page, after + len(page), status in records.TERMINAL and after + len(page) >= len(rows), status)
+    page, total = got
+    cursor = after + len(page)
+    return SeriesPage(page, cursor, status in records.TERMINAL and cursor >= total, status)
 
 
 def all_records(r: redis.Redis, settings: Any, run_id: str) -> list[dict[str, Any]]:

@@ -102,3 +102,24 @@ def test_downsample_selects_columns():
     out = series.downsample(rows, 3, ["energy"])
     assert list(out["columns"]) == ["energy"]
     assert out["columns"]["energy"]["min"][0] == 0.0 and out["columns"]["energy"]["max"][-1] == 12.0
+
+
+def test_an_archived_run_reads_the_same_from_the_store_after_a_flush(clean_redis, tmp_path):
+    from workers import archive
+
+    r, s = clean_redis, settings("", tmp_path)
+    run_id = running_run(r, s)
+    for first, n in [(0, 5), (5, 7)]:
+        publish(r, run_id, first, n)
+    assert records.finish(r, run_id, 1, records.SUCCEEDED, summary={"status": "succeeded", "x": float("nan")})
+    assert archive.archive(r, s.run_store, run_id, stream_ttl=60)
+    live = [jobs.read_series(r, s, run_id, after=a, limit=5) for a in (0, 5, 10)]
+    r.flushdb()
+    stored = [jobs.read_series(r, s, run_id, after=a, limit=5) for a in (0, 5, 10)]
+    for a, b in zip(live, stored, strict=True):
+        assert (a.records, a.cursor, a.done) == (b.records, b.cursor, b.done)
+    assert [p.cursor for p in stored] == [5, 10, 12] and stored[-1].done and not stored[0].done
+    rec = jobs.get(r, s, run_id)
+    assert rec["status"] == "succeeded" and rec["summary"] == {"status": "succeeded", "x": None}
+    items, total = jobs.list_runs(r, s)
+    assert total == 1 and items[0]["id"] == run_id
