@@ -12,6 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
+	scripts/install-torch.sh $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
 	rm -f $(VENV)/.installed-*; touch $@
 
