@@ -181,8 +181,10 @@ def responsiveness(lab: Lab, page, seconds: float) -> dict:
     idle = probe(page, min(5.0, seconds))
     run_id = lab.submit(toy(1_000_000, 5))
     page.goto(f"{lab.url}/runs/{run_id}")
-    page.wait_for_function("() => window.NoetherLive && window.NoetherLive.state() && window.NoetherLive.state().n > 0",
-                           timeout=120_000)
+    page.wait_for_function("() => window.NoetherLive && window.NoetherLive.state() && window.NoetherLive.state().n > 0"
+                           " && document.querySelectorAll('.live-plot').length > 0"
+                           " && document.querySelectorAll('.live-plot:not(.js-plotly-plot)').length === 0",
+                           timeout=120_000)  # streaming, every chart mounted
     streaming = probe(page, seconds)
     state = page.evaluate("() => window.NoetherLive.state()")
     SHOTS.mkdir(parents=True, exist_ok=True)

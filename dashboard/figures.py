@@ -490,6 +490,8 @@ def compare_grid(
             fig.add_trace(tr, row=r, col=1)
         if column == "loss" and log_loss:
             fig.update_yaxes(type="log", row=r, col=1)
-    fig.update_layout(**_base_layout("", height=max(320, 260 * rows), hovermode="x unified"))
+    fig.update_layout(**_base_layout("", height=max(320, 260 * rows), hovermode="x unified",
+                                     margin=dict(l=60, r=20, t=70, b=50),
+                                     legend=dict(orientation="h", yanchor="bottom", y=1.03, xanchor="left", x=0.0)))
     fig.update_xaxes(title_text=_x_label(x_name), row=rows, col=1)
     return fig

@@ -414,17 +414,21 @@
   // Live charts: Python lays out <div class="live-plot" data-figure="{...}">; this loop plots and owns them.
   const CONFIG = {displaylogo: false, responsive: true, toImageButtonOptions: {format: "png", scale: 2}};
   function mountPlots() {
+    // one chart per tick, visible ones first: mounting them all at once (a 3D scene above all) would be
+    // one long task that freezes the page for seconds on a machine without a GPU
     if (!window.Plotly) return;
-    for (const div of document.querySelectorAll(".live-plot")) {
-      const spec = div.getAttribute("data-figure");
-      if (!spec || div.__spec === spec) continue;
-      div.__spec = spec;
-      let fig;
-      try { fig = JSON.parse(spec); } catch (e) { continue; }
-      Plotly.react(div, fig.data || [], fig.layout || {}, CONFIG).then(() => {
-        if (S) { S.gds.delete(div); S.seekDirty = true; scheduleFlush(); }
-      });
-    }
+    const pending = Array.from(document.querySelectorAll(".live-plot"))
+      .filter((div) => div.getAttribute("data-figure") && div.__spec !== div.getAttribute("data-figure"));
+    if (!pending.length) return;
+    const div = pending.find((d) => { const r = d.getBoundingClientRect(); return r.top < window.innerHeight && r.bottom > 0; })
+      || pending[0];
+    const spec = div.getAttribute("data-figure");
+    div.__spec = spec;
+    let fig;
+    try { fig = JSON.parse(spec); } catch (e) { return; }
+    Plotly.react(div, fig.data || [], fig.layout || {}, CONFIG).then(() => {
+      if (S) { S.gds.delete(div); S.seekDirty = true; scheduleFlush(); }
+    });
   }
 
   // Watch the page: start streaming when a run page appears, stop when it goes.

@@ -39,7 +39,7 @@ def layout(ids: str | None = None, **_: Any) -> html.Div:
                                        {"label": " drift from t = 0", "value": "drift"}]),
             ]),
             html.Div(id="compare-legend", className="hint"),
-            dcc.Loading(html.Div(id="compare-graphs", className="graphs")),
+            dcc.Loading(html.Div(id="compare-graphs", className="compare-graphs")),
         ],
     )
 
@@ -143,4 +143,4 @@ def draw(runs, columns, x_name, options):
         return html.P("Choose the quantities to compare.", className="hint")
     fig = figures.compare_grid(runs, columns, x_name=x_name or "t", log_loss="log" in options,
                                drift="drift" in options)
-    return dcc.Graph(id="compare-graph", figure=fig, config={"displaylogo": False}, className="plot")
+    return dcc.Graph(id="compare-graph", figure=fig, config={"displaylogo": False}, style={"width": "100%"})

@@ -223,7 +223,11 @@ def build_graphs(live: dict[str, Any], info: dict[str, Any] | None, log_y: bool 
                                      zaxis=dict(range=[-1.6 * (radius or 1), 1.6 * (radius or 1)])))
         out.append(graph("run-graph-trajectory", fig, "graph graph-3d"))
     if len(views.get("particles") or []) == 2 and views["particles"][1] == 3:
-        out.append(graph("run-graph-particles", figures.particles_figure([]), "graph graph-3d"))
+        fig = figures.particles_figure([])
+        widths = (spec.get("model") or {}).get("widths") or []
+        if widths and widths[0] != 3:
+            fig.update_layout(title_text=f"First-layer neurons W_1[i,:] (d_x = {widths[0]}) projected on 3 fixed directions")
+        out.append(graph("run-graph-particles", fig, "graph graph-3d"))
     if "loss" in cols:
         out.append(graph("run-graph-loss", figures.loss_figure(cols, log_y=log_y)))
     ids = law_ids(c for c in cols if c not in ("step", "t", "loss"))

@@ -84,11 +84,12 @@ def record_count(lab, run_id: str) -> int:
     return len(page["records"])
 
 
-def trace_len(pg, graph_id: str, trace: int = 0) -> int:
-    return pg.evaluate(
-        "([g, i]) => { const gd = document.querySelector('#' + g + ' .js-plotly-plot');"
-        " return gd && gd.data && gd.data[i] && gd.data[i].x ? gd.data[i].x.length : -1; }",
-        [graph_id, trace],
+def wait_trace_len(pg, graph_id: str, n: int, timeout: float = 30_000) -> None:
+    """Wait until the chart's first trace holds n points (charts mount one at a time)."""
+    pg.wait_for_function(
+        "([g, n]) => { const gd = document.querySelector('#' + g + ' .js-plotly-plot');"
+        " return gd && gd.data && gd.data[0] && gd.data[0].x && gd.data[0].x.length === n; }",
+        arg=[graph_id, n], timeout=timeout,
     )
 
 
@@ -119,7 +120,7 @@ def test_gallery_preset_runs_live_and_shows_verdicts(lab, page):
     assert page.locator("#run-verdict-table tbody tr").count() >= 1
     assert page.locator("#run-status").inner_text() == "succeeded"
     page.wait_for_function("() => window.NoetherLive.state().done")
-    assert trace_len(page, "run-graph-loss") == record_count(lab, run_id)
+    wait_trace_len(page, "run-graph-loss", record_count(lab, run_id))
     assert not page.errors
 
 
@@ -134,7 +135,8 @@ def test_cancel_from_the_run_page(lab, page):
     assert rec["status"] == "cancelled"
     page.wait_for_function("() => window.NoetherLive.state().done", timeout=30_000)
     kept = record_count(lab, run_id)
-    assert 0 < kept < 5000 and trace_len(page, "run-graph-loss") == kept  # the partial series stays
+    assert 0 < kept < 5000  # the partial series stays, and the chart shows all of it
+    wait_trace_len(page, "run-graph-loss", kept)
 
 
 def test_finished_run_url_shows_the_full_series(lab, browser, page):
@@ -143,13 +145,15 @@ def test_finished_run_url_shows_the_full_series(lab, browser, page):
     page.goto(f"{lab.url}/runs/{run_id}")  # a fresh page, as someone opening a shared link
     page.wait_for_function("() => window.NoetherLive.state() && window.NoetherLive.state().done")
     total = record_count(lab, run_id)
-    page.wait_for_function(f"() => {{ const gd = document.querySelector('#run-graph-loss .js-plotly-plot');"
-                           f" return gd && gd.data[0].x.length === {total}; }}")
+    wait_trace_len(page, "run-graph-loss", total)
     # the 3D trajectory and the angular momentum law beside its prediction
     page.wait_for_function("() => { const gd = document.querySelector('#run-graph-trajectory .js-plotly-plot');"
                            " return gd && gd.data.some(t => t.meta && t.meta.live === 'path3d' && t.x.length > 10); }")
     assert page.locator("#run-graphs .js-plotly-plot").count() >= 4
-    assert "angular_momentum" in page.locator("#run-graphs").inner_text()
+    page.wait_for_function(  # |J| beside its prediction (conserved under ND)
+        "() => Array.from(document.querySelectorAll('#run-graphs .js-plotly-plot')).some(gd =>"
+        " gd.data.some(t => t.meta && t.meta.y === 'angular_momentum' && t.x.length > 10) &&"
+        " gd.data.some(t => t.meta && t.meta.y === 'angular_momentum:pred' && t.x.length > 10))")
     page.locator("#run-verdict-table").wait_for()
     # replay: moving the slider moves the current point
     before = page.evaluate("() => document.querySelector('#run-graph-trajectory .js-plotly-plot')"
