@@ -15,9 +15,9 @@ Discretely, ND's J_{k+1/2} = w_k w_{k+1}^T - w_{k+1} w_k^T is exactly conserved 
 symmetric (eq. 21), and so is J built from the central-difference velocity.
 
 A finite data sample is rotation-symmetric only approximately ("data-symmetry laws need the whole
-orbit"): the runner measures the sample's symmetry defect, the relative torque
-delta = |W_1^T g_1 - g_1^T W_1|_F / (sqrt(2) sum_i |w_i| |g_i|) at w(0), reports it, and widens the
-tolerance of the data-symmetry laws by 2 delta.
+orbit"): the runner measures the sample's symmetry defect, the largest relative torque
+delta = |W_1^T g_1 - g_1^T W_1|_F / (sqrt(2) sum_i |w_i| |g_i|) on the run's records (at w(0) only when the
+dynamics has no gradient at w_k), reports it, and widens the tolerance of the angular momentum by 2 delta.
 """
 
 from __future__ import annotations
@@ -177,11 +177,12 @@ class AngularMomentum(_RotationBase):
         V = self.velocity(snap)
         if V is None:
             return {}
-        if self.defect_tolerance and self._defect_t is None:
+        if self.defect_tolerance and (self._defect_t is None or snap.grad is not None):
             g = snap.grad[self.index] if snap.grad is not None else _grad_of(self.context, snap.params, self.index)
             if g is not None:
                 g = g.double()
-                self._defect_t = _torque(W, g if g.dim() > 1 else g[None, :])
+                torque = _torque(W, g if g.dim() > 1 else g[None, :])
+                self._defect_t = torque if self._defect_t is None else torch.maximum(self._defect_t, torque)
         J = self._J(W, V)
         value = J.norm() / math.sqrt(2.0)
         t = float(snap.t)
@@ -229,7 +230,8 @@ class AngularMomentum(_RotationBase):
         if self.defect is None:
             return "data-symmetry law: needs the whole orbit (defect not measured: no gradient at w_k)"
         text = (
-            f"data-symmetry law: the finite sample's symmetry defect (relative torque at w(0)) is {self.defect:.3g}; "
+            f"data-symmetry law: the finite sample's symmetry defect (largest relative torque on the records) is "
+            f"{self.defect:.3g}; "
             "it needs the whole orbit (more samples or data.augment shrink it)"
         )
         if minibatch(self.context.spec):

@@ -85,13 +85,13 @@ def test_gd_drift_over_fixed_time_shrinks_linearly_with_eta():
 
 def test_p_power_k_chain_relates_w2_and_w4_with_factor_four():
     """Fig. 2: sigma_2 = sigma_3 = RePU(2): |W_2(0)|^2 - |W_2(t)|^2 = 4 (|W_4(0)|^2 - |W_4(t)|^2) under GF."""
-    spec = net_spec([5, 8, 8, 8, 8, 3], ["relu", "repu(2)", "repu(2)", "relu"], dynamics={"kind": "rk4", "flow": "gf", "dt": 0.05},
-                    steps=200, record_every=10, model={"init_gain": 1.5})
+    spec = net_spec([5, 8, 8, 8, 8, 3], ["relu", "repu(2)", "repu(2)", "relu"], dynamics={"kind": "rk4", "flow": "gf", "dt": 0.02},
+                    steps=500, record_every=50, model={"init_gain": 3.0})
     records, summary, _ = run(spec)
     assert summary["chain/h2-h4"].verdict == "holds"
     lhs, rhs = column(records, "chain/h2-h4"), column(records, "chain/h2-h4:pred")
     assert abs(lhs[-1]) > 0.05  # W_2 really moved
-    assert abs(lhs[-1] - rhs[-1]) < 1e-5 * abs(lhs[-1])
+    assert abs(lhs[-1] - rhs[-1]) < 1e-4 * abs(lhs[-1])
     assert abs(lhs[-1] - rhs[-1] / 2) > 0.3 * abs(lhs[-1])  # a factor p = 2 instead of p^k = 4 is wrong
     assert "chain/h1-h3" not in summary and "chain/h3-h5" not in summary
 
