@@ -23,7 +23,9 @@ A ReLU neuron does not care how its weights are split between its input and its 
 $\lambda > 0$, scaling the row $W_h[i,:]$ (and bias $b_h[i]$) by $\lambda$ and the column $W_{h+1}[:,i]$ by
 $1/\lambda$ leaves the network's function, and so the loss $L$, unchanged, because
 $\mathrm{ReLU}(\lambda x) = \lambda\,\mathrm{ReLU}(x)$.
+
 $$T_\lambda:\; W_h[i,:] \mapsto \lambda W_h[i,:],\quad W_{h+1}[:,i] \mapsto W_{h+1}[:,i]/\lambda,\qquad L(T_\lambda w) = L(w).$$
+
 The same holds for the rotation toy $L(w) = (\|w\|^2 - 1)^2$: any rotation $R$ gives $L(Rw) = L(w)$.
 """,
         "look": "Nothing moves yet: a symmetry is a property of the loss, not of training.",
@@ -34,7 +36,9 @@ The same holds for the rotation toy $L(w) = (\|w\|^2 - 1)^2$: any rotation $R$ g
         "text": r"""
 Differentiate the symmetry at $\lambda = 1$ to get its generator $\xi(w) = \frac{d}{d\lambda} T_\lambda(w)\big|_{\lambda=1}$.
 Invariance of $L$ along the orbit means the gradient never has a component along it:
+
 $$\langle \nabla L(w),\, \xi(w) \rangle = 0 \quad\text{for every } w.$$
+
 For the neuron rescaling, $\xi$ is $+W_h[i,:]$ on the row and $-W_{h+1}[:,i]$ on the column; for rotations
 of the toy, $\xi(w) = A w$ with $A$ antisymmetric.
 """,
@@ -46,9 +50,13 @@ of the toy, $\xi(w) = A w$ with $A$ antisymmetric.
         "text": r"""
 Training dynamics have the form $k_2(t)\, w'' + k_1(t)\, w' + \nabla L(w) = 0$ (gradient flow: $k_2 = 0$,
 $k_1 = 1$; Newtonian: $k_2 = 1$, $k_1 = 0$; Nesterov: $k_1 = 3/t$). Take the inner product with $\xi(w)$:
+
 $$\langle k_2 w'' + k_1 w',\, \xi(w) \rangle = 0.$$
+
 Under gradient flow this is a time derivative, and the **balance** is conserved:
+
 $$\frac{d}{dt}\Big(\|W_h\|^2 - \|W_{h+1}\|^2\Big) = 0 .$$
+
 Under Newtonian dynamics the rotation symmetry conserves the angular momentum $J = w \times w'$;
 under Nesterov's flow it decays as $J(t) = J(t_0)\,(t_0/t)^3$.
 """,
