@@ -48,8 +48,12 @@ velocity, `g = grad L(w) + lambda w` the gradient a step used (with an L2 weight
   applicable* when the paper predicts nothing for this model or dynamics (with the reason; Adam's
   laws are still measured and shown). The tolerance is `spec.tolerance` when set, else the law's
   default for the dynamics and dtype (listed per law below): float precision for exact identities
-  (1e-3 in float32, 1e-9 in float64), about 5% of the movement for a flow's law seen through a
-  discretisation (GD's drift from gradient flow is O(eta), see below).
+  (1e-3 in float32, 1e-9 in float64; measurements are combined in float64, so a float32 run is judged
+  by its trajectory's rounding), 5% of the movement where a flow's residual law is integrated along a
+  discretisation (nd, nag, momentum, general), 1e-3 for rk4. GD and SGD are judged by their exact
+  discrete prediction (below); the summary's reason also quotes the drift from gradient flow's
+  prediction, which is GD's O(eta) discretisation error. Non-finite values of a diverging run are
+  left out (and said so).
 - **Discretisation (Sec. 8).** GD is the Euler discretisation of GF. For a rescaling law
   `Q = sum_t c_t |w_t|^2`, the first-order change of a step vanishes exactly (it is the symmetry
   `<grad L, A w> = 0`), so `Q_{k+1} = (1 - 2 eta lambda) Q_k + eta^2 sum_t c_t |g_t|^2` exactly:
@@ -60,8 +64,10 @@ velocity, `g = grad L(w) + lambda w` the gradient a step used (with an L2 weight
   `w_k w_{k+1}^T - w_{k+1} w_k^T` is exactly conserved when the loss is exactly symmetric (eq. 21),
   and so is the one built from the central-difference velocity the runner reports.
 - **Data symmetry.** A finite sample is only approximately rotation-symmetric ("data-symmetry laws
-  need the whole orbit"): the runner measures the sample's symmetry defect (the relative torque at
-  w(0)), reports it in the verdict and adds 2x the defect to the tolerance of the angular momentum.
+  need the whole orbit"): the runner measures the sample's symmetry defect, the largest relative
+  torque `|W_1^T g_1 - g_1^T W_1|_F / (sqrt 2 sum_i |w_i||g_i|)` on the records (the column
+  `rotation_residual`), reports it in the verdict and adds 2x the defect to the angular momentum's
+  tolerance. More samples or `data.augment` shrink both the defect and the drift.
 - **Beyond the paper.** Weight decay lambda: `d/dt Q = -2 lambda Q` under GF, so a rescaling law decays
   as `Q(0) exp(-2 lambda t)` (rotation laws are unaffected: `|w|^2` is rotation-invariant). Momentum is
   the general flow with k2 = 1, k1 = (1 - beta)/sqrt(eta). Adam: no prediction (its per-coordinate

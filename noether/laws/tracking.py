@@ -104,6 +104,7 @@ class TrackedLaw:
         self._max_scale: Tensor | None = None
         self._max_size: Tensor | None = None
         self._max_abs_other: Tensor | None = None  # drift from a second prediction (e.g. GF's, for GD)
+        self._nonfinite: Tensor | None = None
         self._measured = 0
 
     # -- driver hooks --------------------------------------------------------------------------
@@ -124,11 +125,17 @@ class TrackedLaw:
         size: Tensor | None = None,
         drift_other: Tensor | None = None,
     ) -> None:
-        """Record one measurement: the value, its drift from the prediction, the movement and size of its terms."""
+        """Record one measurement: the value, its drift from the prediction, the movement and size of its terms.
+
+        Non-finite measurements (a diverging run) are counted but left out of the statistics, without a
+        device synchronisation: ``torch.where`` keeps the previous values.
+        """
         value = value.detach()
         if self._initial is None:
             self._initial = value
-        self._final = value
+        ok = torch.isfinite(value)
+        self._nonfinite = ~ok if self._nonfinite is None else self._nonfinite | ~ok
+        self._final = value if self._final is None else torch.where(ok, value, self._final)
         self._measured += 1
         if drift is None and pred is not None:
             if self.kind == "bound":
@@ -137,15 +144,10 @@ class TrackedLaw:
                 drift = (value - pred).abs()
         if drift is None and self.kind == "zero":
             drift = value.abs()
-        if drift is not None:
-            self._max_abs = drift if self._max_abs is None else torch.maximum(self._max_abs, drift)
-        if scale is not None:
-            self._max_scale = scale if self._max_scale is None else torch.maximum(self._max_scale, scale)
-        if size is not None:
-            self._max_size = size if self._max_size is None else torch.maximum(self._max_size, size)
-        if drift_other is not None:
-            m = self._max_abs_other
-            self._max_abs_other = drift_other if m is None else torch.maximum(m, drift_other)
+        self._max_abs = _running_max(self._max_abs, drift)
+        self._max_scale = _running_max(self._max_scale, scale)
+        self._max_size = _running_max(self._max_size, size)
+        self._max_abs_other = _running_max(self._max_abs_other, drift_other)
 
     def _relative(self, max_abs: float, scale: float | None, size: float | None) -> float:
         floor = 64.0 * self.eps * (size or 0.0)
@@ -182,6 +184,8 @@ class TrackedLaw:
         size = _as_float(self._max_size)
         max_rel = None if max_abs is None else self._relative(max_abs, scale, size)
         notes = [n for n in (self.note, self.extra_reason()) if n]
+        if self._nonfinite is not None and bool(self._nonfinite):
+            notes.append("non-finite values (the run diverged) were left out")
         base = dict(
             id=self.id,
             name=self.name,
@@ -209,6 +213,16 @@ class TrackedLaw:
         verdict = "holds" if max_rel <= self.tolerance else "broken"
         how = f"relative drift {max_rel:.3g} {'<=' if verdict == 'holds' else '>'} tolerance {self.tolerance:g} ({self.tolerance_source})"
         return LawSummary(**base, verdict=verdict, tolerance=self.tolerance, reason="; ".join([how, *notes]))
+
+
+def _running_max(current: Tensor | None, new: Tensor | None) -> Tensor | None:
+    """max(current, new), ignoring a non-finite ``new``."""
+    if new is None:
+        return current
+    new = new.detach()
+    if current is None:
+        return new
+    return torch.where(torch.isfinite(new), torch.maximum(current, new), current)
 
 
 def _as_float(x: Tensor | None) -> float | None:

@@ -66,3 +66,11 @@ def test_docs_render_every_family():
     for e in catalogue():
         assert f"### {e.id}" in text
     assert "How a law is judged" in text
+
+
+def test_a_diverging_run_still_gets_a_verdict_from_its_finite_records():
+    records, summary, sim = run(net_spec([5, 6, 6, 3], "power(3)", dynamics={"kind": "gd", "lr": 10.0}, steps=200,
+                                         model={"init_gain": 3.0}, loss="mse", dtype="float32"))
+    assert sim.status == "diverged"
+    s = summary["balance/h1"]
+    assert s.verdict in ("holds", "broken") and s.initial is not None and s.final is not None
