@@ -1,6 +1,6 @@
 """The core's commands of ``noether``: run a spec or a preset, list presets, list the law catalogue.
 
-    noether run SPEC.json|SPEC.yaml [--steps N] [--seed S] [--out DIR]
+    noether run SPEC.json|SPEC.yaml [--steps N] [--seed S] [--device D] [--out DIR]
     noether run --preset fig1-gd
     noether presets [NAME]
     noether laws
@@ -147,6 +147,7 @@ def run(
     preset: Annotated[str | None, typer.Option("--preset", "-p", help="run a preset instead (see `noether presets`)")] = None,
     steps: Annotated[int | None, typer.Option("--steps", "-n", help="override the number of steps")] = None,
     seed: Annotated[int | None, typer.Option("--seed", "-s", help="override the seed")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="override the device: auto, cpu, cuda, cuda:N")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder (default runs/<name>-<time>)")] = None,
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="where file data sets live (default $NOETHER_DATA_DIR/datasets)")
@@ -170,7 +171,7 @@ def run(
             spec, name, grid = chosen.spec, chosen.name, (None if no_sweep else chosen.sweep)
         else:
             spec, name = load_spec(spec_file), spec_file.stem
-        spec = _with_overrides(spec, steps=steps, seed=seed)
+        spec = _with_overrides(spec, steps=steps, seed=seed, device=device)
         runs = expand(spec, grid)
     except SpecError as exc:
         raise _fail(exc.lines) from None

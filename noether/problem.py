@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -46,8 +45,7 @@ class Problem:
     dtype: torch.dtype
     generator: torch.Generator  # seeded; draws minibatches (never used for data or w_0)
     description: str = ""
-    probe_inputs: Tensor | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    probe_inputs: Tensor | None = None  # a few inputs for the NTK kernel law
 
 
 def resolve_device(name: str) -> torch.device:

@@ -86,3 +86,10 @@ def test_user_discovers_the_toys_rotations_and_sees_them_verified(lab, page):  #
         time.sleep(0.5)
     assert page.locator("#discover-drift .scatterlayer .trace").count() >= 1
     assert not page.errors
+    # the job is also an ordinary run page: its series and the verdicts of discovered and catalogue laws
+    page.goto(f"{lab.url}/runs/{job}")
+    page.wait_for_function(
+        "() => document.querySelector('#run-verdicts') && document.querySelector('#run-verdicts').innerText"
+        ".includes(\"angular momentum J = w' w^T - w w'^T\")", timeout=60_000,  # the discovered law, by name
+    )
+    assert not page.errors
