@@ -12,6 +12,7 @@ from noether.laws.quadratic import QuadraticLaw, formula
 from noether.laws.workspace import Workspace
 from noether.problem import build_problem
 from noether.spec import parse_spec
+
 from .helpers import column, net_spec, run, slope
 
 
