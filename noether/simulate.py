@@ -9,6 +9,11 @@ One loop owns time; a dynamics only writes its ``step`` (``noether.dynamics``); 
 ``noether.laws.select`` and see one ``Snapshot`` per step (``on_step`` every step for laws that
 accumulate, ``measure`` at records). All tensors of a record are converted with one ``.tolist()``.
 
+Optional hook for laws: a law with a method ``observe(record)`` is called with every finite record after
+its conversion to Python floats, so that it can keep its statistics in floats instead of tensor ops;
+record keys starting with ``_`` (private columns a law returned from ``measure`` for that purpose) are
+converted with the rest and then removed from the record.
+
 A non-finite loss or parameter ends the run as ``diverged`` (``summary.diverged_at``,
 ``summary.last_finite``); ``stop()`` ends it as ``cancelled`` at the next step. Nothing in the loop
 raises for either. The same spec gives the same records (seeded data, initialisation and minibatches).
@@ -76,7 +81,7 @@ class Simulation:
             probe_inputs=p.probe_inputs,
         )
         laws, not_applicable = law_catalogue.select(spec, p.structure, self.context)
-        self.laws: list[Any] = list(laws)
+        self.laws: list[Any] = list(laws)  # may be extended before iterating (discovery adds its own)
         self.not_applicable: list[LawSummary] = list(not_applicable)
         self.status = "running"
         self.step = 0
@@ -92,6 +97,7 @@ class Simulation:
         self._loss_final: float | None = None
         self._loss_best: float | None = None
         self._views = _Views(p)
+        self._observers: list[Any] = []
         self._check_every_step = p.device.type == "cpu"  # a sync per step is free on the CPU, not on a GPU
 
     # -- control ---------------------------------------------------------------------------
@@ -120,6 +126,7 @@ class Simulation:
         spec, p = self.spec, self.problem
         cfg = spec.dynamics
         every_step = [law for law in self.laws if getattr(law, "every_step", False)]
+        self._observers = [law for law in self.laws if callable(getattr(law, "observe", None))]
         bs = batch_size(cfg)
         on_cpu = self._check_every_step
         threads = torch.get_num_threads()
@@ -221,6 +228,11 @@ class Simulation:
                 record[key] = chunk if t.dim() == 1 else _nest(chunk, tuple(t.shape))
             i += n
         record.update(plain)
+        if finite and self._observers:
+            for law in self._observers:
+                law.observe(record)
+        if any(key.startswith("_") for key in keys):
+            record = {k: v for k, v in record.items() if not k.startswith("_")}
         if finite:
             self.last_finite = {k: v for k, v in record.items() if not isinstance(v, list) or k in ("position", "velocity")}
             loss = record["loss"]

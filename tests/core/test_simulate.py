@@ -142,3 +142,29 @@ def test_networks_record_the_squared_norms_fig1_plots():
         assert r["sq_norm/W2"] == pytest.approx(float((sim.params[1] ** 2).sum()), rel=1e-12)
         if "balance/h2" in r:
             assert r["sq_norm/W2"] - r["sq_norm/W3"] == pytest.approx(r["balance/h2"], rel=1e-9, abs=1e-12)
+
+
+def test_laws_may_observe_converted_records_through_private_columns():
+    """A law's ``_``-prefixed columns come back as floats to its ``observe`` hook and leave the record."""
+
+    class Probe:
+        id, family, name, symmetry, prediction, every_step = "probe", "probe", "probe", "-", "-", False
+
+        def __init__(self):
+            self.seen = []
+
+        def measure(self, snap):
+            return {"probe": snap.loss, "_probe:twice": 2 * snap.loss}
+
+        def observe(self, record):
+            self.seen.append(record["_probe:twice"])
+
+        def summary(self):
+            raise AssertionError("not called here")
+
+    sim = noether.simulate(toy({"kind": "nd", "lr": 1e-4}, 4, record_every=2))
+    probe = Probe()
+    sim.laws = [probe]
+    records = list(sim)
+    assert [r["probe"] * 2 for r in records] == pytest.approx(probe.seen)
+    assert not any(k.startswith("_") for r in records for k in r)
