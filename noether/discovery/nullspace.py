@@ -214,11 +214,18 @@ def rref(B: Tensor, tol: float = 1e-9, min_pivot: float = 1e-2) -> Tensor:
     A pivot must be at least ``min_pivot`` times the largest entry of its row, so that a dense
     generator (a rotation about some axis) is normalised on a large coefficient, not on a tiny one.
     """
-    A = B.clone()
-    r, n = A.shape
+    r, n = B.shape
     if r == 0:
-        return A
-    scale = A.abs().max().clamp_min(1e-300)
+        return B.clone()
+    scale = B.abs().max().clamp_min(1e-300)
+    live = torch.nonzero((B.abs() > tol * scale).any(0)).flatten()  # only columns some row uses
+    if len(live) < n:
+        out = torch.zeros_like(B)
+        sub = rref(B[:, live], tol, min_pivot)
+        out = out[: sub.shape[0]]
+        out[:, live] = sub
+        return out
+    A = B.clone()
     pivot_row = 0
     for col in range(n):
         if pivot_row == r:
