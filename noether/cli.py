@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -51,7 +52,7 @@ def default_data_root() -> Path:
 
 def _fail(lines: list[str]) -> typer.Exit:
     for line in lines:
-        err.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -91,8 +92,8 @@ def verdict_table(summary: RunSummary, title: str = "") -> Table:
         style = VERDICT_STYLE.get(law.verdict, "")
         prediction = law.prediction if law.verdict != "not applicable" else (law.reason or law.prediction)
         table.add_row(
-            law.id,
-            prediction,
+            escape(law.id),
+            escape(prediction),
             _fmt(law.initial),
             _fmt(law.final),
             _fmt(law.max_rel_drift),
@@ -137,8 +138,8 @@ def _report(summary: RunSummary, out: Path, title: str) -> None:
     line += f", {summary.steps_per_s:.1f} steps/s"
     if summary.diverged_at is not None:
         line += f"; diverged at step {summary.diverged_at}"
-    console.print(line, highlight=False)
-    console.print(f"wrote {out}/ (series.parquet, series.csv, summary.json, spec.json)", highlight=False)
+    console.print(escape(line), highlight=False)
+    console.print(f"wrote {escape(str(out))}/ (series.parquet, series.csv, summary.json, spec.json)", highlight=False)
 
 
 @app.command()
@@ -206,11 +207,11 @@ def presets_cmd(
         if as_json:
             console.print_json(json.dumps(p.to_dict()))
             return
-        console.print(f"[bold]{p.name}[/bold]: {p.title}  ({p.figure})", highlight=False)
+        console.print(f"[bold]{p.name}[/bold]: {escape(p.title)}  ({escape(p.figure)})", highlight=False)
         for head, text in (("what", p.explanation), ("look at", p.look_at), ("prediction", p.prediction)):
-            console.print(f"[bold]{head}:[/bold] {text}", highlight=False)
+            console.print(f"[bold]{head}:[/bold] {escape(text)}", highlight=False)
         if p.sweep:
-            console.print(f"[bold]sweep:[/bold] {json.dumps(p.sweep)}", highlight=False)
+            console.print(f"[bold]sweep:[/bold] {escape(json.dumps(p.sweep))}", highlight=False)
         console.print(f"[bold]runtime:[/bold] {p.runtime}; run it with `noether run --preset {p.name}`", highlight=False)
         return
     items = presets.all()
@@ -221,7 +222,7 @@ def presets_cmd(
     for col in ("name", "title", "reproduces", "runtime"):
         table.add_column(col)
     for p in items:
-        table.add_row(p.name, p.title, p.figure, p.runtime + (" (sweep)" if p.sweep else ""))
+        table.add_row(p.name, escape(p.title), escape(p.figure), p.runtime + (" (sweep)" if p.sweep else ""))
     console.print(table)
 
 
@@ -237,79 +238,27 @@ def _as_dict(entry: Any) -> dict[str, Any]:
 
 @app.command("laws")
 def laws_cmd(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
-    """List the law catalogue: each law's symmetry, condition, quantity and prediction per flow."""
+    """List the law catalogue: each family's symmetry, condition, quantity and prediction per flow."""
     from noether.laws import catalogue
 
     entries = [_as_dict(e) for e in catalogue()]
     if as_json:
         console.print_json(json.dumps(entries, default=str))
         return
-    preferred = ("id", "family", "name", "symmetry", "condition", "quantity", "predictions", "prediction", "paper")
-    keys = [k for k in preferred if any(k in e for e in entries)]
-    table = Table(title="law catalogue", title_justify="left", show_lines=True)
-    for k in keys:
-        table.add_column(k)
     for e in entries:
-        cells = []
-        for k in keys:
-            v = e.get(k, "")
-            if isinstance(v, dict):
-                v = "\n".join(f"{a}: {b}" for a, b in v.items())
-            cells.append(str(v))
-        table.add_row(*cells)
-    console.print(table)
-
-
-@app.command("discover")
-def discover_cmd(
-    spec_file: Annotated[Path | None, typer.Argument(help="a spec as .json, .yaml or .yml", show_default=False)] = None,
-    preset: Annotated[str | None, typer.Option("--preset", "-p", help="use a preset's spec (see `noether presets`)")] = None,
-    steps: Annotated[int | None, typer.Option("--steps", "-n", help="steps of the verification run (default 200)")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", "-s", help="override the spec's seed")] = None,
-    no_verify: Annotated[bool, typer.Option("--no-verify", help="search only, no verification run")] = False,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="also write the result as JSON to this file")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="where file data sets live (default $NOETHER_DATA_DIR/datasets)")
-    ] = None,
-) -> None:
-    """Find the spec's conserved quantities (the paper's Algorithm 1) and verify them in a run of its dynamics."""
-    from noether import presets
-    from noether.discovery import DiscoveryOptions, discover
-    from noether.discovery.report import print_result
-
-    if (spec_file is None) == (preset is None):
-        raise _fail(["give a spec file or --preset NAME (exactly one)"])
-    try:
-        if preset is not None:
-            try:
-                spec = presets.get(preset).spec
-            except KeyError as exc:
-                raise _fail([str(exc.args[0])]) from None
-        else:
-            spec = load_spec(spec_file)
-        spec = _with_overrides(spec, seed=seed)
-        options = DiscoveryOptions(verify=not no_verify, **({"verify_steps": steps} if steps is not None else {}))
-    except SpecError as exc:
-        raise _fail(exc.lines) from None
-    except ValueError as exc:  # pydantic's ValidationError of the options
-        raise _fail([line for line in str(exc).splitlines()[1:] if line.strip()][:4] or [str(exc)]) from None
-    try:
-        result = discover(spec, options, data_root=data_dir or default_data_root())
-    except SpecError as exc:
-        raise _fail(exc.lines) from None
-    text = result.model_dump_json(indent=2)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-    if as_json:
-        print(text)
-        return
-    if not console.is_terminal:
-        console.width = PIPE_WIDTH
-    print_result(console, result)
-    if out is not None:
-        console.print(f"wrote {out}", highlight=False)
+        head = str(e.get("id", ""))
+        if e.get("title"):
+            head += f": {e['title']}"
+        console.print(f"[bold]{escape(head)}[/bold]", highlight=False)
+        for key in ("symmetry", "condition", "quantity", "prediction", "paper", "tolerance"):
+            if e.get(key):
+                console.print(f"  [dim]{key}:[/dim] {escape(str(e[key]))}", highlight=False)
+        predictions = e.get("predictions")
+        if isinstance(predictions, dict):
+            console.print("  [dim]predictions:[/dim]", highlight=False)
+            for flow, text in predictions.items():
+                console.print(f"    {escape(str(flow))}: {escape(str(text))}", highlight=False)
+        console.print()
 
 
 def main() -> None:
