@@ -101,6 +101,7 @@ class QuadraticLaw(TrackedLaw):
         self.integrate = second_order(context) and self.applicable
         self.every_step = self.discrete or self.integrate
         self._c: Tensor | None = None  # coefficient of every parameter tensor (0 if not in the law)
+        self._abs_c: Tensor | None = None
         self._sq0: Tensor | None = None
         self._Q0: Tensor | None = None
         # GD's exact recursion: pred_k = D_k Q_0 + S_k
@@ -140,8 +141,14 @@ class QuadraticLaw(TrackedLaw):
                 part = self.ws.cols_sq(snap, term.index)
             else:
                 part = self.ws.squares(snap)[term.index]
-            part = part * term.coef
-            total = part if total is None else total + part
+            if total is None:
+                total = part * term.coef  # a new tensor: the workspace's sums are shared
+            elif term.coef == 1.0:
+                total = total + part
+            elif term.coef == -1.0:
+                total = total - part
+            else:
+                total = torch.add(total, part, alpha=term.coef)
         return total
 
     # -- driver hooks ----------------------------------------------------------------------------
@@ -157,7 +164,7 @@ class QuadraticLaw(TrackedLaw):
                 self.discrete = False
                 return
             eta = float(snap.lr)
-            self._pending = (eta * eta) * (c * gsq).sum()
+            self._pending = (eta * eta) * torch.dot(c, gsq)
             self._a = 1.0 - 2.0 * eta * self.lam
         if self.integrate:
             vsq = self.ws.velocity_sq(snap)
@@ -165,7 +172,7 @@ class QuadraticLaw(TrackedLaw):
                 self.integrate = False
                 return
             t = float(snap.t)
-            K = (c * vsq).sum()
+            K = torch.dot(c, vsq)
             lamQ = 0.0
             if self.lam:
                 lamQ = self.lam * (c * self.ws.param_sq(snap)).sum() / float(self.k2(t))
@@ -190,8 +197,7 @@ class QuadraticLaw(TrackedLaw):
             return None
         flow = self.context.flow
         if flow == "gf":
-            decay = math.exp(-2.0 * self.lam * float(snap.t)) if self.lam else 1.0
-            return self._Q0 * decay
+            return self._Q0 * math.exp(-2.0 * self.lam * float(snap.t)) if self.lam else self._Q0
         if self.integrate and self._Qp is not None:
             return self._Qp
         return None
@@ -199,12 +205,14 @@ class QuadraticLaw(TrackedLaw):
     def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:
         self._start(snap)
         c = self._c
+        if self._abs_c is None:
+            self._abs_c = c.abs()
+        abs_c = self._abs_c
         sq = self.ws.param_sq(snap)
         dsq = sq - self._sq0
-        Q = (c * sq).sum()
-        abs_c = c.abs()
-        scale = (abs_c * dsq.abs()).sum()
-        size = (abs_c * sq).sum()
+        Q = torch.dot(c, sq)
+        scale = torch.dot(abs_c, dsq.abs())
+        size = torch.dot(abs_c, sq)
         pred = self.prediction_now(snap)
         pred_d = None
         if self.discrete and self._pending is not None:
@@ -269,6 +277,9 @@ class SymmetryResidual(TrackedLaw):
         self.terms = terms
         self.lam = weight_decay(context.spec)
         self._c: Tensor | None = None
+        self._abs_c: Tensor | None = None
+        self._one: Tensor | None = None
+        self._zero: Tensor | None = None
 
     def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:
         wg = self.ws.param_grad_dot(snap)
@@ -286,8 +297,11 @@ class SymmetryResidual(TrackedLaw):
                 c[term.index] += term.coef
             self._c = c
         c = self._c
-        num = (c * wg).sum()
-        den = (c.abs() * gsq.sqrt() * self.ws.param_norm(snap)).sum()
-        value = num / torch.clamp(den, min=1e-300)
-        self.track(value, scale=torch.ones_like(value))
-        return {self.id: value, self.id + ":pred": torch.zeros_like(value)}
+        if self._one is None:
+            self._one, self._zero = torch.ones((), dtype=c.dtype, device=c.device), torch.zeros((), dtype=c.dtype, device=c.device)
+            self._abs_c = c.abs()
+        num = torch.dot(c, wg)
+        den = torch.dot(self._abs_c, self.ws.grad_param_norms(snap) if not self.lam else (gsq * self.ws.param_sq(snap)).sqrt())
+        value = num / (den + 1e-300)
+        self.track(value, scale=self._one)
+        return {self.id: value, self.id + ":pred": self._zero}

@@ -104,7 +104,6 @@ class TrackedLaw:
         self._max_scale: Tensor | None = None
         self._max_size: Tensor | None = None
         self._max_abs_other: Tensor | None = None  # drift from a second prediction (e.g. GF's, for GD)
-        self._nonfinite: Tensor | None = None
         self._measured = 0
 
     # -- driver hooks --------------------------------------------------------------------------
@@ -127,15 +126,13 @@ class TrackedLaw:
     ) -> None:
         """Record one measurement: the value, its drift from the prediction, the movement and size of its terms.
 
-        Non-finite measurements (a diverging run) are counted but left out of the statistics, without a
-        device synchronisation: ``torch.where`` keeps the previous values.
+        Non-finite drifts (a diverging run) are left out of the maxima without a device synchronisation:
+        ``torch.fmax`` ignores NaN.
         """
         value = value.detach()
         if self._initial is None:
             self._initial = value
-        ok = torch.isfinite(value)
-        self._nonfinite = ~ok if self._nonfinite is None else self._nonfinite | ~ok
-        self._final = value if self._final is None else torch.where(ok, value, self._final)
+        self._final = value
         self._measured += 1
         if drift is None and pred is not None:
             if self.kind == "bound":
@@ -184,8 +181,9 @@ class TrackedLaw:
         size = _as_float(self._max_size)
         max_rel = None if max_abs is None else self._relative(max_abs, scale, size)
         notes = [n for n in (self.note, self.extra_reason()) if n]
-        if self._nonfinite is not None and bool(self._nonfinite):
-            notes.append("non-finite values (the run diverged) were left out")
+        if final is not None and not math.isfinite(final):
+            notes.append("non-finite values at the end (the run diverged) were left out")
+            final = None
         base = dict(
             id=self.id,
             name=self.name,
@@ -206,7 +204,7 @@ class TrackedLaw:
         if max_abs is None:
             reason = "; ".join(["no prediction could be formed from the snapshots (missing velocity?)", *notes])
             return LawSummary(**base, verdict="not applicable", tolerance=None, reason=reason)
-        bad = [x for x in (initial, final, max_abs) if x is not None and not math.isfinite(x)]
+        bad = [x for x in (initial, max_abs) if x is not None and not math.isfinite(x)]
         if bad or max_rel is None or math.isnan(max_rel):
             reason = "; ".join(["non-finite values", *notes])
             return LawSummary(**base, verdict="broken", tolerance=self.tolerance, reason=reason)
@@ -216,13 +214,11 @@ class TrackedLaw:
 
 
 def _running_max(current: Tensor | None, new: Tensor | None) -> Tensor | None:
-    """max(current, new), ignoring a non-finite ``new``."""
+    """max(current, new), ignoring NaN (``torch.fmax``)."""
     if new is None:
         return current
     new = new.detach()
-    if current is None:
-        return new
-    return torch.where(torch.isfinite(new), torch.maximum(current, new), current)
+    return new if current is None else torch.fmax(current, new)
 
 
 def _as_float(x: Tensor | None) -> float | None:

@@ -18,21 +18,9 @@ from torch import Tensor
 from noether.laws.base import Snapshot
 
 
-def _sq_norms(tensors: list[Tensor]) -> Tensor:
-    """(|x_1|^2, ..., |x_n|^2) as one 1-D float64 tensor.
-
-    The norms are taken in the tensors' own dtype (one fused kernel: asking ``_foreach_norm`` for float64
-    copies every tensor first, which costs a third of a fig1 step) and combined in float64.
-    """
-    if hasattr(torch, "_foreach_norm"):
-        norms = torch.stack(torch._foreach_norm(tensors)).double()
-    else:  # pragma: no cover - older torch
-        norms = torch.stack([t.norm() for t in tensors]).double()
-    return norms * norms
-
-
 def _dots(xs: list[Tensor], ys: list[Tensor]) -> Tensor:
-    """(<x_1, y_1>, ..., <x_n, y_n>) as one 1-D float64 tensor, without temporaries."""
+    """(<x_1, y_1>, ..., <x_n, y_n>) as one 1-D float64 tensor: BLAS dot products, no temporaries
+    (several times faster than ``_foreach_norm`` on the CPU, which loops over tensors anyway)."""
     return torch.stack([torch.dot(x.reshape(-1), y.reshape(-1)) for x, y in zip(xs, ys, strict=True)]).double()
 
 
@@ -87,13 +75,13 @@ class Workspace:
         """|g_t|^2 for every tensor of the gradient (None if the snapshot has no gradient at w_k)."""
         if snap.grad is None:
             return None
-        return self._get(snap, "grad_sq", lambda: _sq_norms(snap.grad))
+        return self._get(snap, "grad_sq", lambda: _dots(snap.grad, snap.grad))
 
     def velocity_sq(self, snap: Snapshot) -> Tensor | None:
         """|v_t|^2 for every tensor of the velocity w'(t_k) (None for first-order dynamics)."""
         if snap.velocity is None:
             return None
-        return self._get(snap, "velocity_sq", lambda: _sq_norms(snap.velocity))
+        return self._get(snap, "velocity_sq", lambda: _dots(snap.velocity, snap.velocity))
 
     def param_velocity_dot(self, snap: Snapshot) -> Tensor | None:
         """<w_t, v_t> for every tensor t."""
@@ -114,6 +102,12 @@ class Workspace:
     def cols_sq(self, snap: Snapshot, i: int) -> Tensor:
         """Per-column squared norms of params[i] (the incoming neurons of W_{h+1}: |W_{h+1}[:, j]|^2)."""
         return self._get(snap, f"cols{i}", lambda: self.squares(snap)[i].sum(0))
+
+    def grad_param_norms(self, snap: Snapshot) -> Tensor | None:
+        """|g_t| |w_t| for every tensor t."""
+        if snap.grad is None:
+            return None
+        return self._get(snap, "gw_norms", lambda: (self.grad_sq(snap) * self.param_sq(snap)).sqrt())
 
     def grad_norm(self, snap: Snapshot) -> Tensor | None:
         """|g_t| for every tensor t."""
