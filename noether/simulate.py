@@ -185,8 +185,10 @@ class Simulation:
                 self.status = "cancelled"
 
     def _diverge(self, k: int) -> None:
+        """End as diverged: step k was the first with a non-finite value, k - 1 the last finite one."""
         self.status = "diverged"
         self.diverged_at = k
+        self.step = max(0, min(self.step, k - 1))
 
     def _record(self, snap: Snapshot, obs: Observation, first_bad: Tensor | None) -> tuple[Record, bool]:
         """The record of this step, and whether all its values (and the parameters) are finite."""

@@ -52,6 +52,7 @@ def test_diverging_network_on_the_deferred_check_path():
     list(deferred)
     assert direct.status == deferred.status == "diverged"
     assert direct.diverged_at == deferred.diverged_at
+    assert direct.summary.steps_done == deferred.summary.steps_done == direct.diverged_at - 1
 
 
 def test_stop_ends_the_run_as_cancelled_at_the_next_step():
