@@ -256,9 +256,10 @@ class QuadraticLaw(TrackedLaw):
         rel = self.other_relative_drift()
         if rel is None:
             return None
+        name = self.context.dynamics.upper()
         return (
-            "judged by GD's exact discrete prediction (:pred_discrete); the drift from gradient flow's prediction "
-            f"(:pred) is {rel:.3g} relative: GD's O(eta) discretisation, it shrinks linearly with the step size"
+            f"judged by {name}'s exact discrete prediction (:pred_discrete); the drift from gradient flow's prediction "
+            f"(:pred) is {rel:.3g} relative: {name}'s O(eta) discretisation, it shrinks linearly with the step size"
         )
 
 

@@ -274,6 +274,14 @@ class RotationResidual(_RotationBase):
 
     kind = "zero"
 
+    def extra_reason(self) -> str | None:
+        if self.context.spec.potential is not None:
+            return None
+        return (
+            "for data this is the finite sample's symmetry defect: a sample is only approximately rotation-symmetric "
+            "(data-symmetry laws need the whole orbit); more samples or data.augment shrink it"
+        )
+
     def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:
         if snap.grad is None:
             return {}
