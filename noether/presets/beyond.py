@@ -45,7 +45,7 @@ swish_beta = make(
     ),
     spec={"model": {"widths": [64, 32, 32, 10], "activation": "swish(1, trainable)"}, "data": DIGITS,
           "dynamics": {"kind": "gd", "lr": 0.05}, "steps": 1500, "record_every": 5},
-    runtime="about 6 s",
+    runtime="about 10 s",
     tags=("homogeneity", "swish"),
 )
 
@@ -65,7 +65,7 @@ linear_balance = make(
     ),
     spec={"model": {"widths": [64, 8, 8, 10], "activation": "linear"}, "data": DIGITS, "loss": "mse",
           "dynamics": {"kind": "gd", "lr": 0.05}, "steps": 1500, "record_every": 5},
-    runtime="about 4 s",
+    runtime="about 8 s",
     tags=("linear",),
 )
 
@@ -93,7 +93,7 @@ rotation_net = make(
           "data": {"kind": "rotation", "dim": 3, "samples": 256, "target": "radius", "augment": 15},
           "loss": "mse", "initial": {"velocity_scale": 0.3}, "dynamics": {"kind": "nd", "lr": 0.001},
           "steps": 2000, "record_every": 10, "dtype": "float64"},
-    runtime="about 20 s",
+    runtime="about 30 s",
     tags=("rotation", "particles"),
 )
 
@@ -114,7 +114,7 @@ ntk_width = make(
     spec={"model": {"widths": [64, 100, 100, 10], "activation": "relu"}, "data": DIGITS, "loss": "mse",
           "dynamics": {"kind": "nd", "lr": 0.01}, "steps": 300, "record_every": 5},
     sweep={"model.widths": [[64, 50, 50, 10], [64, 100, 100, 10], [64, 200, 200, 10], [64, 400, 400, 10]]},
-    runtime="about 20 s for the four runs",
+    runtime="about 25 s for the four runs",
     tags=("ntk", "sweep"),
 )
 

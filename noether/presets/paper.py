@@ -42,8 +42,8 @@ fig1_gd = make(
         " a drift of order eta over a fixed time."
     ),
     spec={"model": FIG1_MODEL, "data": FIG1_DATA, "loss": "nll", "dynamics": {"kind": "gd", "lr": 0.01},
-          "steps": 2000, "record_every": 10},
-    runtime="about 30 s",
+          "steps": 1500, "record_every": 10},
+    runtime="about 45 s",
     tags=("paper", "homogeneity"),
 )
 
@@ -90,7 +90,7 @@ fig1_nag = make(
     ),
     spec={"model": FIG1_MODEL, "data": FIG1_DATA, "loss": "nll", "dynamics": {"kind": "nag", "lr": 0.01},
           "steps": 600, "record_every": 5},
-    runtime="about 25 s",
+    runtime="about 30 s",
     tags=("paper", "homogeneity"),
 )
 
@@ -115,10 +115,10 @@ fig2 = make(
         "data": FIG1_DATA,
         "loss": "nll",
         "dynamics": {"kind": "gd", "lr": 0.01},
-        "steps": 1500,
+        "steps": 1000,
         "record_every": 10,
     },
-    runtime="about 30 s",
+    runtime="about 40 s",
     tags=("paper", "homogeneity", "chain"),
 )
 
@@ -138,7 +138,7 @@ toy_gf = make(
     prediction="Under gradient flow (w')^T w is symmetric: the angular momentum is zero, so the path is radial.",
     spec={"potential": TOY, "initial": {"position": [0.1, 0.1, 0.1]}, "dynamics": {"kind": "gd", "lr": 0.01},
           "steps": 1000, "record_every": 2, "dtype": "float64"},
-    runtime="about 1 s",
+    runtime="a few seconds",
     tags=("paper", "rotation", "toy"),
 )
 
@@ -155,7 +155,7 @@ toy_nd = make(
     prediction="ND conserves the angular momentum J = w x w' (direction and length) and the energy.",
     spec={"potential": TOY, "initial": {"position": [0.5, 0.5, 0.5], "velocity": [-2.0, 1.0, 1.0]},
           "dynamics": {"kind": "nd", "lr": 1e-4}, "steps": 2000, "record_every": 2, "dtype": "float64"},
-    runtime="about 1 s",
+    runtime="a few seconds",
     tags=("paper", "rotation", "toy"),
 )
 
@@ -171,7 +171,7 @@ toy_nag = make(
     prediction="NAGF: J(t) = J(t0) (t0 / t)^3 (eq. 46); the energy decreases at rate -(3/t) |w'|^2 (eq. 35).",
     spec={"potential": TOY, "initial": {"position": [0.5, 0.5, 0.5], "velocity": [-2.0, 1.0, 1.0]},
           "dynamics": {"kind": "nag", "lr": 1e-4, "t0": 0.5}, "steps": 3000, "record_every": 3, "dtype": "float64"},
-    runtime="about 1 s",
+    runtime="a few seconds",
     tags=("paper", "rotation", "toy"),
 )
 
