@@ -20,10 +20,14 @@ raises for either. The same spec gives the same records (seeded data, initialisa
 
 Views (documented caps, so that records stay small enough to stream):
 - potentials: ``position`` and ``velocity`` (the first ``MAX_VIEW_DIM`` coordinates);
-- networks: ``sq_norm/<name>``, the squared norm of each parameter tensor (|W_h|^2, |b_h|^2, |beta_h|^2:
-  the terms Fig. 1 plots next to their conserved difference), and ``particles``, the first-layer neurons W_1[i, :] as points in R^3 when d_x = 3, else their
-  projection on the top 3 right singular directions of W_1(0) (zero-padded when d_x < 3), for a fixed
-  seeded subset of at most ``MAX_PARTICLES`` neurons.
+- networks: ``sq_norm/<name>``, the squared norm of each parameter tensor (|W_h|^2, |b_h|^2,
+  |beta_h|^2: the terms Fig. 1 plots next to their conserved difference), and ``particles``, the
+  first-layer neurons W_1[i, :] as points in R^3 when d_x = 3, else their projection on the top 3 right
+  singular directions of W_1(0) (zero-padded when d_x < 3), for a fixed seeded subset of at most
+  ``MAX_PARTICLES`` neurons (768 numbers per record at most).
+
+CPU runs whose step costs under ``SMALL_WORK`` flops use one torch thread while they run: intra-op
+threads only add synchronisation there (and spin-wait badly on a busy machine).
 """
 
 from __future__ import annotations
