@@ -49,7 +49,8 @@ ENTRIES = [
         quantity="|W_h|^2 - p |W_{h+1}|^2, + |b_h|^2 with biases (Table 3), - |beta_h|^2 for Swish; "
         "per neuron i: |W_h[i,:]|^2 + b_h[i]^2 - beta_h[i]^2 - p |W_{h+1}[:,i]|^2",
         predictions=PREDICTIONS,
-        columns=["balance/h{h}", "balance/h{h}:pred", "balance/h{h}:pred_discrete (gd, sgd)", "balance/h{h}:neurons"],
+        columns=["balance/h{h}", "balance/h{h}:pred", "balance/h{h}:pred_discrete (gd, sgd)",
+                 "balance/h{h}:neurons (the first 512 neurons)"],
         paper="Table 2 rows 1-3 (eq. 29-31), Table 3 (biases), Sec. 4.3 (Swish)",
         tolerance="relative drift against the movement of |W_h|^2, p|W_{h+1}|^2, ...: 0.05 (gd, second-order "
         "dynamics), 0.1 (sgd), 1e-3 (rk4)",

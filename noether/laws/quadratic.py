@@ -29,6 +29,8 @@ from noether.laws.conditions import exact_gd, second_order, weight_decay
 from noether.laws.tracking import TrackedLaw, flow_rate, is_float64
 from noether.laws.workspace import Workspace
 
+MAX_NEURONS = 512  # per-neuron views carry the first MAX_NEURONS neurons of a layer (records stay streamable)
+
 
 @dataclass(frozen=True)
 class Term:
@@ -241,7 +243,7 @@ class QuadraticLaw(TrackedLaw):
                 out[self.id + ":pred_discrete"] = pred_d
             self.track(Q, drift=drift, scale=scale, size=size, drift_other=drift_d)
         if self.per_neuron:
-            out[self.id + ":neurons"] = self.neurons(snap)
+            out[self.id + ":neurons"] = self.neurons(snap)[:MAX_NEURONS]
         return out
 
     def discrete_relative_drift(self) -> float | None:
