@@ -9,6 +9,9 @@ in-place ``p -= lr * p.grad`` per step. Blocks of the two alternate (``--repeats
 shared machine slows both alike; the ratio engine / bare of the median steps/s is the number to read
 (target >= 0.9). The engine without its laws is timed too, to split the overhead between the driver
 loop and the laws. Then the same for other hidden widths (steps/s against width).
+
+Run it on a quiet machine. On a busy one, torch's intra-op threads spin-wait on each other and single
+blocks swing by 2x or more; ``--threads 1`` is then the steadier comparison.
 """
 
 from __future__ import annotations
