@@ -261,5 +261,57 @@ def laws_cmd(as_json: Annotated[bool, typer.Option("--json", help="print JSON")]
         console.print()
 
 
+@app.command("discover")
+def discover_cmd(
+    spec_file: Annotated[Path | None, typer.Argument(help="a spec as .json, .yaml or .yml", show_default=False)] = None,
+    preset: Annotated[str | None, typer.Option("--preset", "-p", help="use a preset's spec (see `noether presets`)")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", "-n", help="steps of the verification run (default 200)")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", "-s", help="override the spec's seed")] = None,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="search only, no verification run")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="also write the result as JSON to this file")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="where file data sets live (default $NOETHER_DATA_DIR/datasets)")
+    ] = None,
+) -> None:
+    """Find the spec's conserved quantities (the paper's Algorithm 1) and verify them in a run of its dynamics."""
+    from noether import presets
+    from noether.discovery import DiscoveryOptions, discover
+    from noether.discovery.report import print_result
+
+    if (spec_file is None) == (preset is None):
+        raise _fail(["give a spec file or --preset NAME (exactly one)"])
+    try:
+        if preset is not None:
+            try:
+                spec = presets.get(preset).spec
+            except KeyError as exc:
+                raise _fail([str(exc.args[0])]) from None
+        else:
+            spec = load_spec(spec_file)
+        spec = _with_overrides(spec, seed=seed)
+        options = DiscoveryOptions(verify=not no_verify, **({"verify_steps": steps} if steps is not None else {}))
+    except SpecError as exc:
+        raise _fail(exc.lines) from None
+    except ValueError as exc:  # pydantic's ValidationError of the options
+        raise _fail([line for line in str(exc).splitlines()[1:] if line.strip()][:4] or [str(exc)]) from None
+    try:
+        result = discover(spec, options, data_root=data_dir or default_data_root())
+    except SpecError as exc:
+        raise _fail(exc.lines) from None
+    text = result.model_dump_json(indent=2)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    if as_json:
+        print(text)
+        return
+    if not console.is_terminal:
+        console.width = PIPE_WIDTH
+    print_result(console, result)
+    if out is not None:
+        console.print(f"wrote {out}", highlight=False)
+
+
 def main() -> None:
     app(prog_name="noether")
