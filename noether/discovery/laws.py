@@ -58,6 +58,10 @@ def split_by_parity(found: Found, s: GeneratorSet) -> dict[str, GeneratorSet]:
     """{'symmetric', 'antisymmetric', 'mixed'} parts of a generator set (empty parts left out)."""
     par = found.parity[s.index]
     out: dict[str, GeneratorSet] = {}
+    if s.C is not None and (par > 0).all():  # e.g. one neuron's rescaling: symmetric already
+        return {"symmetric": s}
+    if s.C is not None and (par < 0).all():
+        return {"antisymmetric": s}
     if s.C is None:
         for name, mask in (("symmetric", par > 0), ("antisymmetric", par < 0)):
             cols = torch.nonzero(mask).flatten()

@@ -47,18 +47,36 @@ class Accumulator:
         self.scale_sq = torch.zeros(self.n, dtype=torch.float64)
         self.grams = [torch.zeros(len(b), len(b), dtype=torch.float64) for b in self.blocks]
 
-    def add(self, P: Tensor, R: Tensor) -> None:
-        """One chunk of rows: pairings P (S, n) and their Cauchy-Schwarz bounds R (S, n)."""
+    def add(self, P: Tensor, R: Tensor, cols: Tensor | None = None) -> None:
+        """One chunk of rows: pairings P (S, n) and their Cauchy-Schwarz bounds R (S, n).
+
+        With ``cols``, P and R hold only those global columns (families left out of these rows); the
+        block and kept columns must be among them.
+        """
         P = P.detach().to(torch.float64).cpu()
         R = R.detach().to(torch.float64).cpu()
-        self.sq += (P * P).nan_to_num(0.0).sum(0)  # NaN: a column not computed for these rows
-        self.scale_sq += (R * R).nan_to_num(0.0).sum(0)
+        if cols is None:
+            self.sq += (P * P).sum(0)
+            self.scale_sq += (R * R).sum(0)
+            at = None
+        else:
+            self.sq.index_add_(0, cols, (P * P).sum(0))
+            self.scale_sq.index_add_(0, cols, (R * R).sum(0))
+            at = torch.full((self.n,), -1, dtype=torch.long)
+            at[cols] = torch.arange(len(cols))
         for b, G in zip(self.blocks, self.grams, strict=True):
-            Pb = P[:, b]
+            Pb = P[:, b] if at is None else P[:, at[b]]
             G += Pb.T @ Pb
         if self.keep is not None and len(self.keep):
-            self.kept.append(P[:, self.keep])
+            self.kept.append(P[:, self.keep] if at is None else P[:, at[self.keep]])
+            self._kept_cat = None
         self.rows += P.shape[0]
+
+    def _kept(self) -> tuple[Tensor, dict[int, int]]:
+        if getattr(self, "_kept_cat", None) is None:
+            self._kept_cat = torch.cat(self.kept)
+            self._kept_pos = {int(j): k for k, j in enumerate(self.keep.tolist())}
+        return self._kept_cat, self._kept_pos
 
     @property
     def rho(self) -> Tensor:
@@ -76,10 +94,10 @@ class Accumulator:
         """|P c| / |rho (.) c| for the columns c of C over candidates ``index``, from kept rows or a block's Gram."""
         den = (self.rho[index][:, None] * C).norm(dim=0).clamp_min(1e-300)
         if self.keep is not None and self.kept:
-            pos = {int(j): k for k, j in enumerate(self.keep.tolist())}
+            rows, pos = self._kept()
             if all(int(j) in pos for j in index.tolist()):
                 cols = torch.tensor([pos[int(j)] for j in index.tolist()], dtype=torch.long)
-                return (torch.cat(self.kept)[:, cols] @ C).norm(dim=0) / den
+                return (rows[:, cols] @ C).norm(dim=0) / den
         for b, G in zip(self.blocks, self.grams, strict=True):
             pos = {int(j): k for k, j in enumerate(b.tolist())}
             if all(int(j) in pos for j in index.tolist()):

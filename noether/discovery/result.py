@@ -19,7 +19,7 @@ class DiscoveryOptions(BaseModel):
     z_max: float = Field(3.0, gt=0.0, le=100.0, description="data symmetries: RMS z-score against sampling noise")
     gl_joint_max: int = Field(8, ge=1, le=64, description="gl(d) families up to this d join the joint solve")
     gl_max: int = Field(512, ge=1, le=4096, description="gl(d) families up to this d are screened; wider ones left out")
-    joint_max: int = Field(1536, ge=16, le=8192, description="largest block of candidates solved as one eigenproblem")
+    joint_max: int = Field(512, ge=16, le=8192, description="largest block of candidates solved as one eigenproblem")
     families: list[Literal["rescale", "mix", "input", "output", "rotation"]] = Field(
         default_factory=lambda: ["rescale", "mix", "input", "output", "rotation"]
     )

@@ -75,10 +75,11 @@ class SearchOptions:
     gl_joint_max: int = 8  # a joint gl(d) costs d^2 unknowns, so about 3 d^2 per-sample gradients
     output_joint_max: int = 16  # the softmax shift 1 c^T is a combination: keep 10 classes joint
     gl_max: int = 512
-    joint_max: int = 1536  # largest block solved as one eigenproblem
+    joint_max: int = 512  # largest block solved as one eigenproblem (rows needed: 3x its size)
     validation_points: int = 2
     validation_rows: int = 256
-    screen_rows: int = 64  # rows per point for families screened one candidate at a time
+    screen_rows: int = 16  # rows per point for families screened one candidate at a time (96 in all: plenty to
+    # show that a candidate that is no symmetry has a column far from null)
     data_points: int | None = None  # data stage points (None: 2 per unknown, at least 24)
     families: tuple[str, ...] = FAMILIES
     seed: int = 0
@@ -275,19 +276,18 @@ def _supports(fams: list[Family], offsets: list[int], block: Tensor) -> list[lis
     return [neurons, [(name, torch.tensor(cols)) for name, cols in groups.items()]]
 
 
-def all_pairings(fams: list[Family], w, g, active: list[bool] | None = None) -> tuple[Tensor, Tensor]:
-    """(P, R) over every family, concatenated in family order; inactive families give NaN columns (skipped)."""
-    S = g[0].shape[0]
-    Ps, Rs = [], []
+def all_pairings(fams: list[Family], w, g, active: list[bool] | None = None):
+    """(P, R, cols): pairings and bounds of the active families (all by default), and their global columns."""
+    Ps, Rs, cols = [], [], []
+    start = 0
     for k, f in enumerate(fams):
         if active is None or active[k]:
             Ps.append(f.pairings(w, g))
             Rs.append(f.scales(w, g))
-        else:
-            nan = torch.full((S, f.size), float("nan"), dtype=g[0].dtype, device=g[0].device)
-            Ps.append(nan)
-            Rs.append(nan)
-    return torch.cat(Ps, dim=1), torch.cat(Rs, dim=1)
+            cols.append(torch.arange(start, start + f.size))
+        start += f.size
+    everything = active is None or all(active)
+    return torch.cat(Ps, dim=1), torch.cat(Rs, dim=1), (None if everything else torch.cat(cols))
 
 
 def _chunk(width: int) -> int:
@@ -371,14 +371,16 @@ def _model_rows(problem, fams, joint, acc: Accumulator, pts, total: int, gen, sc
         seen = 0
         for g in sample_rows(problem, w, per_point, gen, chunk=chunk):
             active = [j or seen < screen_rows for j in joint]
-            acc.add(*all_pairings(fams, w, g, active))
+            P, R, cols = all_pairings(fams, w, g, active)
+            acc.add(P, R, cols)
             seen += g[0].shape[0]
     return acc
 
 
 def _loss_rows(problem, fams, acc: Accumulator, pts) -> Accumulator:
     for w in pts:
-        acc.add(*all_pairings(fams, w, loss_row(problem, w)))
+        P, R, _ = all_pairings(fams, w, loss_row(problem, w))
+        acc.add(P, R)
     return acc
 
 
@@ -459,6 +461,8 @@ def relations(found: Found, block: Tensor) -> Tensor:
     cols: dict[int, list[int]] = {}
     pure_rows: dict[int, bool] = {}
     for f, start in zip(found.families, found.offsets[:-1], strict=True):
+        if f.name not in ("rescale", "input", "output"):
+            continue
         for j, c in enumerate(f.candidates):
             g = start + j
             if f.name == "rescale" and c.piece == "row":
