@@ -47,17 +47,22 @@ def _lognormal(gen: torch.Generator, sigma: float) -> float:
 
 
 def _fresh_point(problem, gen: torch.Generator) -> Params:
-    """A new draw of the spec's initialisation, each tensor scaled by exp(N(0, 0.5^2)); betas vary per neuron."""
+    """A new draw of the spec's initialisation, each layer scaled by exp(N(0, 0.5^2)); betas vary per neuron."""
     from noether.models.init import initial_params
 
     params = initial_params(problem.structure, problem.spec.model, gen, device="cpu", dtype=torch.float64)
     out = []
+    scale = 1.0
     for name, p in zip(problem.structure.names, params, strict=True):
+        if name.startswith("W"):
+            scale = _lognormal(gen, 0.5)  # one factor per layer: W_h and b_h keep the initialisation's ratio
         if name.startswith("beta"):
             p = p * torch.exp(0.3 * torch.randn(p.shape, generator=gen, dtype=torch.float64))
-        elif name.startswith("b") and p.abs().max() == 0:
+            out.append(p.to(problem.device, problem.dtype))
+            continue
+        if name.startswith("b") and p.abs().max() == 0:
             p = 0.1 * torch.randn(p.shape, generator=gen, dtype=torch.float64)
-        out.append((p * _lognormal(gen, 0.5)).to(problem.device, problem.dtype))
+        out.append((p * scale).to(problem.device, problem.dtype))
     return out
 
 

@@ -38,6 +38,7 @@ class Accumulator:
     keep: Tensor | None = None  # columns whose rows are kept (held-out validation of block generators)
     sq: Tensor = field(init=False)  # sum_s M[s, j]^2
     scale_sq: Tensor = field(init=False)  # sum_s R[s, j]^2
+    evidence: Tensor = field(init=False)  # rows where the gradient touched what A_j moves (R[s, j] > 0)
     grams: list[Tensor] = field(init=False)
     kept: list[Tensor] = field(default_factory=list)
     rows: int = 0
@@ -45,6 +46,7 @@ class Accumulator:
     def __post_init__(self) -> None:
         self.sq = torch.zeros(self.n, dtype=torch.float64)
         self.scale_sq = torch.zeros(self.n, dtype=torch.float64)
+        self.evidence = torch.zeros(self.n, dtype=torch.long)
         self.grams = [torch.zeros(len(b), len(b), dtype=torch.float64) for b in self.blocks]
 
     def add(self, P: Tensor, R: Tensor, cols: Tensor | None = None) -> None:
@@ -55,13 +57,16 @@ class Accumulator:
         """
         P = P.detach().to(torch.float64).cpu()
         R = R.detach().to(torch.float64).cpu()
+        seen = (R > 1e-10 * R.amax().clamp_min(1e-300)).sum(0)  # rows where R is not (nearly) 0
         if cols is None:
             self.sq += (P * P).sum(0)
             self.scale_sq += (R * R).sum(0)
+            self.evidence += seen
             at = None
         else:
             self.sq.index_add_(0, cols, (P * P).sum(0))
             self.scale_sq.index_add_(0, cols, (R * R).sum(0))
+            self.evidence.index_add_(0, cols, seen)
             at = torch.full((self.n,), -1, dtype=torch.long)
             at[cols] = torch.arange(len(cols))
         for b, G in zip(self.blocks, self.grams, strict=True):

@@ -60,6 +60,7 @@ from noether.discovery.nullspace import (
 )
 
 FAMILIES = ("rescale", "mix", "input", "output", "rotation")
+MIN_EVIDENCE = 8  # equations on which a candidate must meet a gradient before its null column counts
 
 
 @dataclass
@@ -406,9 +407,15 @@ def _solve_exact(acc: Accumulator, val: Accumulator, found: Found, blocks, tol: 
     """Singles, then each block's null space in a readable basis; what fails on held-out rows is dropped."""
     res = acc.residuals()
     val_res = val.residuals()
-    single = res <= tol
+    inert = acc.evidence < MIN_EVIDENCE  # the gradient (almost) never touched what it moves: no evidence
+    single = (res <= tol) & ~inert
     sets: list[GeneratorSet] = []
-    rejected = [float(res[~single].min())] if (~single).any() else []
+    rejected = [float(res[~single & ~inert].min())] if (~single & ~inert).any() else []
+    if inert.any():
+        found.notes.append(
+            f"{level} stage: {int(inert.sum())} candidate(s) met a gradient on fewer than {MIN_EVIDENCE} equations "
+            "(dead inputs or neurons at the sampled points): not counted as symmetries"
+        )
     failed = int((single & (val_res > tol)).sum())
     idx = torch.nonzero(single & (val_res <= tol)).flatten()
     for k, pos, _ in found.split(idx):
@@ -534,7 +541,7 @@ def _data_stage(problem, found: Found, k: int, joint: bool, model_acc: Accumulat
     val = _noise_rows(problem, fam, NoiseAccumulator(n, joint), vpts, per_sample)
     tol, z_max = opts.data_tolerance, opts.z_max
     cos, z = acc.cosines(), acc.zscores()
-    single = (cos <= tol) & (z <= z_max)
+    single = (cos <= tol) & (z <= z_max) & (acc.scale_sq > 0)
     rejected = [float(cos[~single].min())] if (~single).any() else []
     cos_val, z_val = val.cosines(), val.zscores()
     holds = (cos_val <= tol) & (z_val <= z_max)
