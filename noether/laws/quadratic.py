@@ -30,6 +30,7 @@ from noether.laws.tracking import TrackedLaw, flow_rate, is_float64
 from noether.laws.workspace import Workspace
 
 MAX_NEURONS = 512  # per-neuron views carry the first MAX_NEURONS neurons of a layer (records stay streamable)
+MAX_TERM_COLUMNS = 4  # a law's terms |w_t|^2 recorded beside it as '<id>:|W_2|^2' (the first four)
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,8 @@ class QuadraticLaw(TrackedLaw):
             self.track(value, drift=drift, scale=scale, size=size, drift_other=drift_d)
         else:
             out[self.id] = Q
+            for term in self.terms[:MAX_TERM_COLUMNS]:  # Fig. 1's second axis: the norms that the law balances
+                out[f"{self.id}:|{term.label}|^2"] = sq[term.index]
             if pred is not None:
                 out[self.id + ":pred"] = pred
             if pred_d is not None:
