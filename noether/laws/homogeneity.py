@@ -50,7 +50,8 @@ ENTRIES = [
         "per neuron i: |W_h[i,:]|^2 + b_h[i]^2 - beta_h[i]^2 - p |W_{h+1}[:,i]|^2",
         predictions=PREDICTIONS,
         columns=["balance/h{h}", "balance/h{h}:pred", "balance/h{h}:pred_discrete (gd, sgd)",
-                 "balance/h{h}:neurons (the first 512 neurons)"],
+                 "balance/h{h}:neurons (the first 512 neurons)",
+                 "balance/h{h}:|W_h|^2, balance/h{h}:|W_{h+1}|^2, ... (its terms, for Fig. 1's second axis)"],
         paper="Table 2 rows 1-3 (eq. 29-31), Table 3 (biases), Sec. 4.3 (Swish)",
         tolerance="relative drift against the movement of |W_h|^2, p|W_{h+1}|^2, ...: 0.05 (gd, second-order "
         "dynamics), 0.1 (sgd), 1e-3 (rk4)",
