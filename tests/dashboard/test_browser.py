@@ -7,20 +7,14 @@ to test-artifacts/screenshots/. Runs are tiny (the sphere toy, a few hundred ste
 from __future__ import annotations
 
 import json
-import shutil
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
+from .conftest import SHOTS
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
 
 
 def toy(kind: str = "nd", steps: int = 400, **dynamics) -> dict:
@@ -32,35 +26,6 @@ def toy(kind: str = "nd", steps: int = 400, **dynamics) -> dict:
         "steps": steps,
         "record_every": 2,
     }
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("no Chromium found (install Debian's chromium: scripts/install-browser.sh)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    pg = context.new_page()
-    pg.set_default_timeout(60_000)
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.errors = errors
-    yield pg
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
-        pg.screenshot(path=str(SHOTS / f"{request.node.name}.png"), timeout=30_000)
-    except Exception:  # a screenshot is an artifact, not the test
-        pass
-    context.close()
 
 
 def submit(lab, spec: dict) -> str:

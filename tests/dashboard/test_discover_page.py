@@ -10,8 +10,6 @@ import pytest
 
 from dashboard.pages.discover import block_figure, drift_columns, drift_figure, header, law_rows, request_body
 
-from .test_browser import SHOTS, browser, page  # noqa: F401  (fixtures)
-
 TOY = {
     "potential": {"kind": "sphere", "dim": 3},
     "initial": {"position": [0.5, 0.5, 0.5], "velocity": [-2.0, 1.0, 1.0]},
@@ -65,7 +63,7 @@ def test_header_blocks_and_drift_builders():
 
 @pytest.mark.browser
 @pytest.mark.timeout(240)
-def test_user_discovers_the_toys_rotations_and_sees_them_verified(lab, page):  # noqa: F811
+def test_user_discovers_the_toys_rotations_and_sees_them_verified(lab, page):
     page.goto(lab.url + "/discover")
     page.click("summary")
     page.fill("#discover-spec", json.dumps(TOY))
