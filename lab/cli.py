@@ -31,11 +31,19 @@ def worker(
 def api(
     host: Annotated[str | None, typer.Option(help="address to bind (default NOETHER_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default NOETHER_PORT)")] = None,
+    processes: Annotated[
+        int | None, typer.Option(min=1, max=64, help="server processes (default NOETHER_WEB_PROCESSES, 1)")
+    ] = None,
 ) -> None:
     """Serve the web server: the dashboard at / and the API at /api (Redis from NOETHER_REDIS_URL)."""
+    import os
+
     from lab.server import serve
     from lab.settings import get_settings
 
+    if processes is not None:
+        os.environ["NOETHER_WEB_PROCESSES"] = str(processes)
+    get_settings.cache_clear()
     settings = get_settings()
     changes = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     if not settings.redis_url:

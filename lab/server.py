@@ -55,11 +55,21 @@ def uvicorn_config(app: Any, host: str, port: int) -> Any:
     return uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3)
 
 
+def app_from_env() -> FastAPI:
+    """The app built from the environment's settings: the factory each process of a multi-process server calls."""
+    return build_app(get_settings())
+
+
 def serve(settings: Settings | None = None) -> None:
-    """Serve the lab on ``settings.host:settings.port`` until SIGINT/SIGTERM."""
+    """Serve the lab on ``settings.host:settings.port`` until SIGINT/SIGTERM (``web_processes`` processes)."""
     import uvicorn
 
     settings = settings or get_settings()
-    app = build_app(settings)
     print(f"Noether Lab web server on http://{settings.host}:{settings.port} (API docs: /api/docs)", flush=True)
+    if settings.web_processes > 1:
+        # Each process builds its own app from the environment (NOETHER_*), so overrides travel through it.
+        uvicorn.run("lab.server:app_from_env", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.web_processes, log_level="warning", timeout_graceful_shutdown=3)
+        return
+    app = build_app(settings)
     uvicorn.Server(uvicorn_config(app, settings.host, settings.port)).run()

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     stream_ttl_seconds: int = Field(3600, ge=0, description="Seconds a finished run's stream stays in Redis after archiving.")
     publish_interval: float = Field(0.1, gt=0, description="Seconds between batches a worker publishes.")
     workers: int = Field(1, ge=0, le=64, description="Workers `noether up` starts.")
+    web_processes: int = Field(
+        1, ge=1, le=64, description="Processes of `noether api` (uvicorn workers; use one per core on a busy host)."
+    )
 
     @property
     def run_store(self) -> Path:
