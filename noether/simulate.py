@@ -7,7 +7,10 @@
 
 One loop owns time; a dynamics only writes its ``step`` (``noether.dynamics``); laws are picked by
 ``noether.laws.select`` and see one ``Snapshot`` per step (``on_step`` every step for laws that
-accumulate, ``measure`` at records). All tensors of a record are converted with one ``.tolist()``.
+accumulate, ``measure`` at records). All tensors of a record reach the host in one ``torch.cat`` (one
+device synchronisation on a GPU); a law may hand several scalar columns over as one 1-D tensor under a
+tuple of keys (``noether.laws.base``). The driver and the laws share one ``Workspace`` (per-step
+quantities such as |w_t|^2, which also fill the ``sq_norm/*`` columns).
 
 Optional hook for laws: a law with a method ``observe(record)`` is called with every finite record after
 its conversion to Python floats, so that it can keep its statistics in floats instead of tensor ops;
@@ -27,7 +30,8 @@ Views (documented caps, so that records stay small enough to stream):
   ``MAX_PARTICLES`` neurons (768 numbers per record at most).
 
 CPU runs whose step costs under ``SMALL_WORK`` flops use one torch thread while they run: intra-op
-threads only add synchronisation there (and spin-wait badly on a busy machine).
+threads only add synchronisation there (and spin-wait badly on a busy machine). Larger CPU runs keep
+their threads for the step and drop to one for the laws and the record, whose ops are small.
 """
 
 from __future__ import annotations
@@ -39,13 +43,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from noether import laws as law_catalogue
 from noether.dynamics import DYNAMICS, batch_size, flow_of
 from noether.dynamics.base import Observation
 from noether.laws.base import Context, Snapshot
+from noether.laws.workspace import Workspace
 from noether.problem import Problem, build_problem
 from noether.spec import ExperimentSpec, parse_spec
 from noether.summary import LawSummary, Record, RunSummary
@@ -84,7 +88,8 @@ class Simulation:
             model_fn=p.model_fn,
             probe_inputs=p.probe_inputs,
         )
-        laws, not_applicable = law_catalogue.select(spec, p.structure, self.context)
+        self.workspace = Workspace()  # per-step quantities the laws and the record share (|w_t|^2, ...)
+        laws, not_applicable = law_catalogue.select(spec, p.structure, self.context, ws=self.workspace)
         self.laws: list[Any] = list(laws)  # may be extended before iterating (discovery adds its own)
         self.not_applicable: list[LawSummary] = list(not_applicable)
         self.status = "running"
@@ -102,6 +107,7 @@ class Simulation:
         self._loss_best: float | None = None
         self._views = _Views(p)
         self._observers: list[Any] = []
+        self._private_blocks: dict[tuple[str, ...], bool] = {}
         self._check_every_step = p.device.type == "cpu"  # a sync per step is free on the CPU, not on a GPU
 
     # -- control ---------------------------------------------------------------------------
@@ -136,6 +142,8 @@ class Simulation:
         threads = torch.get_num_threads()
         if p.device.type == "cpu" and work_per_step(p) < SMALL_WORK:
             torch.set_num_threads(1)
+        step_threads = torch.get_num_threads()
+        one_thread = p.device.type == "cpu" and step_threads > 1  # laws and records: small ops, one thread
         first_bad = None if on_cpu else torch.full((), -1, dtype=torch.int64, device=p.device)
         start = time.perf_counter()
         try:
@@ -164,6 +172,8 @@ class Simulation:
                     if recording and batch is not None:
                         loss = p.loss(obs.params)  # records carry the full-batch loss
                     snap = Snapshot(k, obs.t, obs.params, loss, obs.grad, obs.velocity, obs.lr, obs.extra)
+                    if one_thread:
+                        torch.set_num_threads(1)
                     for law in every_step:
                         law.on_step(snap)
                     self.step, self.t, self.params = k, obs.t, obs.params
@@ -172,6 +182,9 @@ class Simulation:
                         if not finite:
                             self._diverge(k if first_bad is None or int(first_bad) < 0 else int(first_bad))
                             break
+                    if one_thread:
+                        torch.set_num_threads(step_threads)
+                    if recording:
                         self._wall += time.perf_counter() - start
                         yield record
                         start = time.perf_counter()
@@ -195,49 +208,73 @@ class Simulation:
         self.step = max(0, min(self.step, k - 1))
 
     def _record(self, snap: Snapshot, obs: Observation, first_bad: Tensor | None) -> tuple[Record, bool]:
-        """The record of this step, and whether all its values (and the parameters) are finite."""
+        """The record of this step, and whether all its values (and the parameters) are finite.
+
+        Scalars (0-dim tensors, and 1-D tensors under a tuple of keys) go first, arrays after them; all are
+        copied to the host with one ``torch.cat`` (one device synchronisation on a GPU) and converted with
+        ``tolist``: the scalars and 1-D arrays in one call, each higher-dimensional array on its own (its
+        nesting at C speed).
+        """
         keys: list[str] = ["loss"]
-        tensors: list[Tensor] = [snap.loss]
+        scalars: list[Tensor] = [snap.loss.reshape(1)]
+        arrays: list[tuple[str, Tensor]] = []
         plain: dict[str, Any] = {}
+        private = False
         for law in self.laws:
             for key, value in law.measure(snap).items():
-                if isinstance(value, Tensor):
-                    keys.append(key)
-                    tensors.append(value)
-                else:
+                if not isinstance(value, Tensor):
                     plain[key] = value
-        for key, value in self._views.of(obs).items():
-            keys.append(key)
-            tensors.append(value)
-        if self._views.network:
-            keys.extend(self._views.norm_keys)
-            tensors.extend(torch._foreach_norm(snap.params))
+                elif type(key) is tuple:  # several columns in one 1-D tensor
+                    keys.extend(key)
+                    scalars.append(value)
+                    private = private or self._has_private(key)
+                else:
+                    private = private or key.startswith("_")
+                    if value.dim() == 0:
+                        keys.append(key)
+                        scalars.append(value.reshape(1))
+                    else:
+                        arrays.append((key, value))
+        views = self._views
+        arrays.extend(views.of(obs).items())
+        if views.network:
+            keys.extend(views.norm_keys)
+            scalars.append(self.workspace.param_sq(snap))
+        flat_arrays = [(key, value) for key, value in arrays if value.dim() == 1]
+        nested = [(key, value) for key, value in arrays if value.dim() > 1]
+        tensors = scalars + [value for _, value in flat_arrays] + [value.reshape(-1) for _, value in nested]
         # sentinel on a GPU: the first step whose loss was not finite (-1: none)
         if first_bad is not None:
-            tensors.append(first_bad.to(tensors[0].dtype))
-        flat = torch.cat([t.reshape(-1) for t in tensors]).tolist()
-        # one C-speed pass: a sum is finite only if every value is (barring an overflow past 1e308). Parameters
-        # are covered through L(w_k) and the laws' values, which a non-finite w_k makes non-finite.
-        finite = math.isfinite(sum(flat))
-        if first_bad is not None and flat[-1] >= 0:
+            tensors.append(first_bad.reshape(1))
+        # one dtype before the cat (a cat that promotes is several times slower than these casts)
+        host = torch.cat([t if t.dtype == torch.float64 else t.double() for t in tensors])
+        if host.device.type != "cpu":
+            host = host.cpu()
+        # a sum is finite only if every value is (barring an overflow past 1e308). Parameters are covered
+        # through L(w_k) and the laws' values, which a non-finite w_k makes non-finite.
+        finite = math.isfinite(host.sum().item())
+        if first_bad is not None and host[-1].item() >= 0:
             finite = False
+        n_flat = len(keys) + sum(value.numel() for _, value in flat_arrays)
+        flat = host[:n_flat].tolist()
         record: Record = {"step": snap.step, "t": snap.t}
-        i = 0
-        for key, t in zip(keys, tensors, strict=False):
-            n = t.numel()
-            if key.startswith("sq_norm/"):
-                record[key] = flat[i] * flat[i]
-            elif t.dim() == 0:
-                record[key] = flat[i]
-            else:
-                chunk = flat[i : i + n]
-                record[key] = chunk if t.dim() == 1 else _nest(chunk, tuple(t.shape))
+        record.update(zip(keys, flat, strict=False))
+        i = len(keys)
+        for key, value in flat_arrays:
+            n = value.shape[0]
+            record[key] = flat[i : i + n]
             i += n
-        record.update(plain)
+        for key, value in nested:
+            n = value.numel()
+            record[key] = host[i : i + n].view(value.shape).tolist()
+            i += n
+        if plain:
+            record.update(plain)
+            private = private or any(key.startswith("_") for key in plain)
         if finite and self._observers:
             for law in self._observers:
                 law.observe(record)
-        if any(key.startswith("_") for key in keys):
+        if private:
             record = {k: v for k, v in record.items() if not k.startswith("_")}
         if finite:
             self.last_finite = {k: v for k, v in record.items() if not isinstance(v, list) or k in ("position", "velocity")}
@@ -247,6 +284,13 @@ class Simulation:
             self._loss_final = loss
             self._loss_best = loss if self._loss_best is None else min(self._loss_best, loss)
         return record, finite
+
+    def _has_private(self, keys: tuple[str, ...]) -> bool:
+        """Whether a block of columns has private ones ('_...'), cached per block."""
+        found = self._private_blocks.get(keys)
+        if found is None:
+            found = self._private_blocks[keys] = any(key.startswith("_") for key in keys)
+        return found
 
     # -- summary ---------------------------------------------------------------------------
     @property
@@ -284,6 +328,9 @@ def _nest(flat: list[float], shape: tuple[int, ...]) -> list:
     """A flat list as nested lists of ``shape``."""
     if len(shape) == 1:
         return flat
+    if len(shape) == 2:
+        m = shape[1]
+        return [flat[j : j + m] for j in range(0, len(flat), m)]
     size = math.prod(shape[1:])
     return [_nest(flat[j * size : (j + 1) * size], shape[1:]) for j in range(shape[0])]
 
@@ -320,7 +367,8 @@ class _Views:
             pts = obs.params[self.w1]
             if self.idx is not None:
                 pts = pts.index_select(0, self.idx)
-            return {"particles": pts if self.proj is None else F.linear(pts, self.proj)}
+            # proj W^T, transposed back: MKL is faster with the 3 directions as rows than with a 3-column GEMM
+            return {"particles": pts if self.proj is None else torch.mm(self.proj, pts.T).T}
         out = {"position": obs.params[0][:MAX_VIEW_DIM]}
         if obs.velocity is not None:
             out["velocity"] = obs.velocity[0][:MAX_VIEW_DIM]

@@ -6,7 +6,10 @@ not (with the reason). Laws are small stateful objects: they remember their init
 running drift and whatever accumulators their prediction needs (e.g. the integral in eq. 35).
 
 Performance contract: ``on_step`` and ``measure`` return tensors and never call ``.item()``; the
-driver converts every value of a record with one ``torch.stack(...).tolist()``.
+driver converts every value of a record with one ``torch.cat(...)`` and ``tolist()``. Laws measured
+together (a bank: ``noether.laws.quadratic.QuadraticBank``) may return several columns as one 1-D tensor
+under a tuple of keys, ``{(key_1, ..., key_n): tensor of n values}``, so that a record costs one tensor
+op per bank instead of one per column.
 """
 
 from __future__ import annotations
@@ -62,8 +65,9 @@ class Law(Protocol):
     def on_step(self, snap: Snapshot) -> None:
         """Called every step when ``every_step`` is True, before ``measure`` for that step."""
 
-    def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:
-        """Columns for this step's record: ``{id: value, id + ':pred': prediction, id + ':neurons': vec}``."""
+    def measure(self, snap: Snapshot) -> dict[Any, Tensor | float]:
+        """Columns for this step's record: ``{id: value, id + ':pred': prediction, id + ':neurons': vec}``
+        (or several scalar columns at once: ``{(id, id + ':pred'): 1-D tensor}``)."""
         ...
 
     def summary(self) -> LawSummary:

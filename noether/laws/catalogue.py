@@ -27,14 +27,17 @@ def catalogue() -> list[CatalogueEntry]:
 
 
 def select(
-    spec: Any, structure: Structure | None = None, context: Context | None = None
+    spec: Any, structure: Structure | None = None, context: Context | None = None, ws: Workspace | None = None
 ) -> tuple[list[Law], list[LawSummary]]:
-    """The laws that apply to ``spec`` (fresh instances for one run) and those that do not, with the reason."""
+    """The laws that apply to ``spec`` (fresh instances for one run) and those that do not, with the reason.
+
+    ``ws``: the run's workspace (the driver shares it with the laws); a fresh one if None.
+    """
     if context is None:
         context = make_context(spec, structure)
     if structure is None:
         structure = context.structure
-    ws = Workspace()
+    ws = ws if ws is not None else Workspace()
     laws: list[Law] = []
     not_applicable: list[LawSummary] = []
     for family in FAMILIES:

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from noether.laws.base import Context, Snapshot
 from noether.laws.conditions import exact_gd, second_order, weight_decay
-from noether.laws.tracking import TrackedLaw, flow_rate, is_float64
+from noether.laws.tracking import TrackedLaw, Tracker, flow_rate, is_float64
 from noether.laws.workspace import Workspace
 
 MAX_NEURONS = 512  # per-neuron views carry the first MAX_NEURONS neurons of a layer (records stay streamable)
@@ -79,8 +80,207 @@ def default_tolerance(context: Context) -> float:
     return 0.05
 
 
+class QuadraticBank:
+    """Every quadratic law of a run, measured at once as vectors over the laws (one entry per law).
+
+    With C the (laws x tensors) matrix of the coefficients c_t and s = (|w_1|^2, ..., |w_T|^2) the
+    workspace's per-tensor squared norms, all the laws' values are Q = C s, their scales |C| |s - s(0)| and
+    sizes |C| s; GD's exact recursion is S_{k+1} = (1 - 2 eta lambda) S_k + eta^2 C (|g_t|^2)_t and the
+    second-order residual law integrates the vectors P, Q_pred. A step then costs a handful of tensor ops
+    for all the laws together instead of a few dozen per law. ``QuadraticLaw`` objects are thin views: they
+    register here (the workspace holds one bank per run), keep their id, terms and tolerance, and read their
+    entry of the shared statistics (``TrackedLaw.slot``). The first view the driver asks for a record gets
+    every law's scalar columns as one 1-D tensor under a tuple of keys; the others return only their
+    per-neuron views.
+    """
+
+    def __init__(self, context: Context, ws: Workspace, applicable: bool) -> None:
+        self.context = context
+        self.ws = ws
+        self.laws: list[QuadraticLaw] = []
+        self.stats = Tracker()
+        self.lam = weight_decay(context.spec)
+        self.rate = flow_rate(context)
+        self.k2 = context.k2 if context.k2 is not None else (lambda t: 1.0)
+        self.applicable = applicable
+        self.discrete = exact_gd(context) and applicable
+        self.integrate = second_order(context) and applicable
+        self._stepped: tuple[int, int] | None = None  # the snapshot on_step / measure last saw
+        self._measured: tuple[int, int] | None = None
+        self._C: Tensor | None = None  # coefficients, laws x tensors
+        self._B: Tensor | None = None  # [[C, 0], [0, |C|], [|C|, 0]]: (Q, scale, size) = B (s, |s - s(0)|)
+        self._delta: Tensor | None = None  # laws in Fig. 2's delta form (None if there are none)
+        self._sq0: Tensor | None = None
+        self._Q0: Tensor | None = None
+        # GD's exact recursion: pred_k = D_k Q_0 + S_k, the step's |g|^2 folded in at the next step
+        self._D = 1.0
+        self._S: Tensor | None = None
+        self._gsq: Tensor | None = None
+        self._eta = 0.0
+        self._a = 1.0
+        # second-order flows: P = <w, A w'> per law, predicted Q
+        self._P: Tensor | None = None
+        self._Qp: Tensor | None = None
+        self._f: Tensor | None = None
+        self._t = 0.0
+        self._layouts: dict[tuple[bool, bool], tuple[tuple[str, ...], Tensor]] = {}
+
+    @staticmethod
+    def of(ws: Workspace, context: Context, applicable: bool) -> QuadraticBank:
+        """The bank of the run that ``ws`` belongs to."""
+        return ws.shared(("quadratic", applicable), lambda: QuadraticBank(context, ws, applicable))
+
+    def add(self, law: QuadraticLaw) -> int:
+        """Register a law; returns its entry."""
+        if self._C is not None:
+            raise RuntimeError("quadratic laws must be created before the run starts (the bank is already measuring)")
+        self.laws.append(law)
+        return len(self.laws) - 1
+
+    def _start(self, snap: Snapshot) -> None:
+        if self._C is not None:
+            return
+        ref = snap.params[0]
+        n, T = len(self.laws), len(snap.params)
+        rows = [[0.0] * T for _ in range(n)]
+        for i, law in enumerate(self.laws):
+            for term in law.terms:
+                rows[i][term.index] += term.coef
+        C = torch.tensor(rows, dtype=torch.float64).reshape(n, T)
+        B = torch.zeros(3 * n, 2 * T, dtype=torch.float64)
+        B[:n, :T] = C
+        B[n : 2 * n, T:] = C.abs()
+        B[2 * n :, :T] = C.abs()
+        if any(law.delta_form for law in self.laws):
+            self._delta = torch.tensor([law.delta_form for law in self.laws], device=ref.device)
+            self._pos = torch.clamp(C, min=0.0).to(ref.device)
+            self._neg = torch.clamp(C, max=0.0).to(ref.device)
+        self._C, self._B = C.to(ref.device), B.to(ref.device)
+        self._sq0 = self.ws.param_sq(snap)
+        self._Q0 = torch.mv(self._C, self._sq0)
+        self._S = torch.zeros_like(self._Q0)
+
+    def _once(self, snap: Snapshot, attr: str) -> bool:
+        """True the first time ``attr`` sees this snapshot (the other views then have nothing to do)."""
+        key = (snap.step, id(snap.params))
+        if getattr(self, attr) == key:
+            return False
+        setattr(self, attr, key)
+        return True
+
+    # -- driver hooks (through the first view) ---------------------------------------------------
+    def on_step(self, snap: Snapshot) -> None:
+        if not self._once(snap, "_stepped"):
+            return
+        self._start(snap)
+        C = self._C
+        if self.discrete:
+            if self._gsq is not None:
+                self._S = torch.addmv(self._S, C, self._gsq, beta=self._a, alpha=self._eta * self._eta)
+                self._D *= self._a
+            gsq = self.ws.grad_sq(snap)
+            if gsq is None or snap.lr is None:
+                self.discrete = False
+                return
+            self._gsq, self._eta = gsq, float(snap.lr)
+            self._a = 1.0 - 2.0 * self._eta * self.lam
+        if self.integrate:
+            vsq = self.ws.velocity_sq(snap)
+            if vsq is None:
+                self.integrate = False
+                return
+            t = float(snap.t)
+            K = torch.mv(C, vsq)
+            lamQ: Tensor | float = 0.0
+            if self.lam:
+                lamQ = torch.mv(C, self.ws.param_sq(snap)) * (self.lam / float(self.k2(t)))
+            r = self.rate(t)
+            if self._P is None:
+                self._P = torch.mv(C, self.ws.param_velocity_dot(snap))
+                self._Qp = self._Q0
+                self._f = K - r * self._P - lamQ
+                self._t = t
+                return
+            dt = t - self._t
+            g_new = K - lamQ
+            P_new = (self._P + 0.5 * dt * (self._f + g_new)) / (1.0 + 0.5 * dt * r)
+            self._Qp = self._Qp + dt * (self._P + P_new)
+            self._P = P_new
+            self._f = g_new - r * P_new
+            self._t = t
+
+    def prediction_now(self, snap: Snapshot) -> Tensor | None:
+        """The flow's prediction of every law's Q at this snapshot (None where it cannot be formed)."""
+        if not self.applicable:
+            return None
+        if self.context.flow == "gf":
+            return self._Q0 * math.exp(-2.0 * self.lam * float(snap.t)) if self.lam else self._Q0
+        if self.integrate and self._Qp is not None:
+            return self._Qp
+        return None
+
+    def measure(self, snap: Snapshot) -> dict[tuple[str, ...], Tensor]:
+        """Every law's scalar columns as one 1-D tensor (empty if this snapshot was already measured)."""
+        if not self._once(snap, "_measured"):
+            return {}
+        self._start(snap)
+        n = len(self.laws)
+        sq = self.ws.param_sq(snap)
+        dsq = sq - self._sq0
+        m = torch.mv(self._B, torch.cat((sq, dsq.abs())))
+        Q, scale, size = m[:n], m[n : 2 * n], m[2 * n :]
+        pred = self.prediction_now(snap)
+        pred_d = torch.add(self._S, self._Q0, alpha=self._D) if self.discrete and self._gsq is not None else None
+        drift = None if pred is None else (Q - pred).abs()
+        drift_d = None if pred_d is None else (Q - pred_d).abs()
+        if drift_d is not None:  # GD, SGD: judged by the exact discrete prediction, GF's drift kept aside
+            drift, drift_d = drift_d, drift
+        value = Q
+        if self._delta is not None:
+            # Fig. 2: X(0) - X(t) against Y(0) - Y(t), with Q = X - Y and X the positive terms.
+            value = torch.where(self._delta, -torch.mv(self._pos, dsq), Q)
+            rhs = torch.mv(self._neg, dsq) + self._Q0
+            pred = None if pred is None else torch.where(self._delta, rhs - pred, pred)
+            pred_d = None if pred_d is None else torch.where(self._delta, rhs - pred_d, pred_d)
+        self.stats.track(value, drift=drift, scale=scale, size=size, drift_other=drift_d)
+        parts = [value, sq]
+        if pred is not None:
+            parts.append(pred)
+        if pred_d is not None:
+            parts.append(pred_d)
+        keys, index = self._layout(pred is not None, pred_d is not None)
+        return {keys: torch.cat(parts).index_select(0, index)}
+
+    def _layout(self, pred: bool, pred_d: bool) -> tuple[tuple[str, ...], Tensor]:
+        """Column names, law by law (value, terms, :pred, :pred_discrete), and where each sits in the parts."""
+        layout = self._layouts.get((pred, pred_d))
+        if layout is None:
+            n, T = len(self.laws), self._C.shape[1]
+            keys: list[str] = []
+            index: list[int] = []
+            for i, law in enumerate(self.laws):
+                keys.append(law.id)
+                index.append(i)
+                if not law.delta_form:
+                    for term in law.terms[:MAX_TERM_COLUMNS]:  # Fig. 1's second axis: the norms the law balances
+                        keys.append(f"{law.id}:|{term.label}|^2")
+                        index.append(n + term.index)
+                if pred:
+                    keys.append(law.id + ":pred")
+                    index.append(n + T + i)
+                if pred_d:
+                    keys.append(law.id + ":pred_discrete")
+                    index.append(n + T + (n if pred else 0) + i)
+            layout = (tuple(keys), torch.tensor(index, device=self._C.device))
+            self._layouts[(pred, pred_d)] = layout
+        return layout
+
+
 class QuadraticLaw(TrackedLaw):
-    """Q(w) = sum_t c_t |w_t|^2 with its flow's prediction; optionally per neuron and in Fig. 2's 'delta' form."""
+    """Q(w) = sum_t c_t |w_t|^2 with its flow's prediction; optionally per neuron and in Fig. 2's 'delta' form.
+
+    A view on the run's ``QuadraticBank``, which measures every quadratic law at once.
+    """
 
     def __init__(
         self,
@@ -97,156 +297,45 @@ class QuadraticLaw(TrackedLaw):
         self.terms = terms
         self.per_neuron = per_neuron
         self.delta_form = delta_form
-        self.lam = weight_decay(context.spec)
-        self.rate = flow_rate(context)
-        self.k2 = context.k2 if context.k2 is not None else (lambda t: 1.0)
-        self.discrete = exact_gd(context) and self.applicable
-        self.integrate = second_order(context) and self.applicable
-        self.every_step = self.discrete or self.integrate
-        self._c: Tensor | None = None  # coefficient of every parameter tensor (0 if not in the law)
-        self._abs_c: Tensor | None = None
-        self._sq0: Tensor | None = None
-        self._Q0: Tensor | None = None
-        # GD's exact recursion: pred_k = D_k Q_0 + S_k
-        self._D = 1.0
-        self._S: Tensor | float = 0.0
-        self._pending: Tensor | None = None
-        self._a = 1.0
-        # second-order flows: P = <w, A w'>, predicted Q
-        self._P: Tensor | None = None
-        self._Qp: Tensor | None = None
-        self._f: Tensor | None = None
-        self._t: float = 0.0
-
-    # -- helpers ---------------------------------------------------------------------------------
-    def _coefs(self, snap: Snapshot) -> Tensor:
-        if self._c is None:
-            ref = snap.params[0]
-            c = torch.zeros(len(snap.params), dtype=torch.float64, device=ref.device)
-            for term in self.terms:
-                c[term.index] += term.coef
-            self._c = c
-        return self._c
-
-    def _start(self, snap: Snapshot) -> None:
-        if self._Q0 is None:
-            c = self._coefs(snap)
-            self._sq0 = self.ws.param_sq(snap)
-            self._Q0 = (c * self._sq0).sum()
+        if per_neuron:
+            for term in terms:
+                ws.want(term.index, term.neurons or "entries")
+        self.bank = QuadraticBank.of(ws, context, self.applicable)
+        self.stats = self.bank.stats
+        self.slot = self.bank.add(self)
+        self.every_step = self.bank.discrete or self.bank.integrate
+        self._neuron_key = self.id + ":neurons"
 
     def neurons(self, snap: Snapshot) -> Tensor:
         """The law per neuron i of the layer (d_h entries), summing to Q."""
-        total = None
+        parts = []
         for term in self.terms:
             if term.neurons == "rows":
                 part = self.ws.rows_sq(snap, term.index)
             elif term.neurons == "cols":
                 part = self.ws.cols_sq(snap, term.index)
             else:
-                part = self.ws.squares(snap)[term.index]
-            if total is None:
-                total = part * term.coef  # a new tensor: the workspace's sums are shared
-            elif term.coef == 1.0:
-                total = total + part
-            elif term.coef == -1.0:
-                total = total - part
-            else:
-                total = torch.add(total, part, alpha=term.coef)
+                part = self.ws.square(snap, term.index)
+            parts.append((term.coef, part))
+        (c0, total), rest = parts[0], parts[1:]
+        if c0 == 1.0 and rest:  # a new tensor either way: the workspace's sums are shared
+            total = torch.add(total, rest[0][1], alpha=rest[0][0])
+            rest = rest[1:]
+        else:
+            total = total * c0
+        for c, part in rest:
+            total.add_(part, alpha=c)
         return total
 
     # -- driver hooks ----------------------------------------------------------------------------
     def on_step(self, snap: Snapshot) -> None:
-        self._start(snap)
-        c = self._c
-        if self.discrete:
-            if self._pending is not None:
-                self._S = self._a * self._S + self._pending
-                self._D *= self._a
-            gsq = self.ws.grad_sq(snap)
-            if gsq is None or snap.lr is None:
-                self.discrete = False
-                return
-            eta = float(snap.lr)
-            self._pending = (eta * eta) * torch.dot(c, gsq)
-            self._a = 1.0 - 2.0 * eta * self.lam
-        if self.integrate:
-            vsq = self.ws.velocity_sq(snap)
-            if vsq is None:
-                self.integrate = False
-                return
-            t = float(snap.t)
-            K = torch.dot(c, vsq)
-            lamQ = 0.0
-            if self.lam:
-                lamQ = self.lam * (c * self.ws.param_sq(snap)).sum() / float(self.k2(t))
-            r = self.rate(t)
-            if self._P is None:
-                self._P = (c * self.ws.param_velocity_dot(snap)).sum()
-                self._Qp = self._Q0
-                self._f = K - r * self._P - lamQ
-                self._t = t
-                return
-            dt = t - self._t
-            g_new = K - lamQ
-            P_new = (self._P + 0.5 * dt * (self._f + g_new)) / (1.0 + 0.5 * dt * r)
-            self._Qp = self._Qp + dt * (self._P + P_new)
-            self._P = P_new
-            self._f = g_new - r * P_new
-            self._t = t
+        self.bank.on_step(snap)
 
-    def prediction_now(self, snap: Snapshot) -> Tensor | None:
-        """The flow's prediction of Q at this snapshot (None where it cannot be formed)."""
-        if not self.applicable:
-            return None
-        flow = self.context.flow
-        if flow == "gf":
-            return self._Q0 * math.exp(-2.0 * self.lam * float(snap.t)) if self.lam else self._Q0
-        if self.integrate and self._Qp is not None:
-            return self._Qp
-        return None
-
-    def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:
-        self._start(snap)
-        c = self._c
-        if self._abs_c is None:
-            self._abs_c = c.abs()
-        abs_c = self._abs_c
-        sq = self.ws.param_sq(snap)
-        dsq = sq - self._sq0
-        Q = torch.dot(c, sq)
-        scale = torch.dot(abs_c, dsq.abs())
-        size = torch.dot(abs_c, sq)
-        pred = self.prediction_now(snap)
-        pred_d = None
-        if self.discrete and self._pending is not None:
-            pred_d = self._D * self._Q0 + self._S
-        drift = None if pred is None else (Q - pred).abs()
-        drift_d = None if pred_d is None else (Q - pred_d).abs()
-        if drift_d is not None:  # GD, SGD: judged by the exact discrete prediction, GF's drift kept aside
-            drift, drift_d = drift_d, drift
-        out: dict[str, Tensor | float] = {}
-        if self.delta_form:
-            # Fig. 2: X(0) - X(t) against Y(0) - Y(t), with Q = X - Y and X the positive terms.
-            pos = torch.clamp(c, min=0.0)
-            neg = torch.clamp(c, max=0.0)
-            value = -(pos * dsq).sum()
-            out[self.id] = value
-            if pred is not None:
-                out[self.id + ":pred"] = (neg * dsq).sum() + self._Q0 - pred
-            if pred_d is not None:
-                out[self.id + ":pred_discrete"] = (neg * dsq).sum() + self._Q0 - pred_d
-            self.track(value, drift=drift, scale=scale, size=size, drift_other=drift_d)
-        else:
-            out[self.id] = Q
-            for term in self.terms[:MAX_TERM_COLUMNS]:  # Fig. 1's second axis: the norms that the law balances
-                out[f"{self.id}:|{term.label}|^2"] = sq[term.index]
-            if pred is not None:
-                out[self.id + ":pred"] = pred
-            if pred_d is not None:
-                out[self.id + ":pred_discrete"] = pred_d
-            self.track(Q, drift=drift, scale=scale, size=size, drift_other=drift_d)
+    def measure(self, snap: Snapshot) -> dict[Any, Tensor | float]:
+        out: dict[Any, Tensor | float] = self.bank.measure(snap)
         if self.per_neuron:
-            out[self.id + ":neurons"] = self.neurons(snap)[:MAX_NEURONS]
+            v = self.neurons(snap)
+            out[self._neuron_key] = v if v.shape[0] <= MAX_NEURONS else v[:MAX_NEURONS]
         return out
 
     def discrete_relative_drift(self) -> float | None:
@@ -268,10 +357,65 @@ class QuadraticLaw(TrackedLaw):
         )
 
 
+class ResidualBank:
+    """Every symmetry residual of a run at once: (C <w_t, g_t>) / (|C| |g_t| |w_t|), one entry per law."""
+
+    def __init__(self, context: Context, ws: Workspace) -> None:
+        self.ws = ws
+        self.laws: list[SymmetryResidual] = []
+        self.stats = Tracker()
+        self.lam = weight_decay(context.spec)
+        self._measured: tuple[int, int] | None = None
+        self._C: Tensor | None = None
+        self._keys: tuple[str, ...] = ()
+
+    @staticmethod
+    def of(ws: Workspace, context: Context) -> ResidualBank:
+        return ws.shared(("residual",), lambda: ResidualBank(context, ws))
+
+    def add(self, law: SymmetryResidual) -> int:
+        if self._C is not None:
+            raise RuntimeError("symmetry residuals must be created before the run starts")
+        self.laws.append(law)
+        return len(self.laws) - 1
+
+    def measure(self, snap: Snapshot) -> dict[tuple[str, ...], Tensor]:
+        key = (snap.step, id(snap.params))
+        if key == self._measured:
+            return {}
+        self._measured = key
+        wg = self.ws.param_grad_dot(snap)
+        if wg is None:
+            return {}
+        if self._C is None:
+            n, T = len(self.laws), len(snap.params)
+            rows = [[0.0] * T for _ in range(n)]
+            for i, law in enumerate(self.laws):
+                for term in law.terms:
+                    rows[i][term.index] += term.coef
+            C = torch.tensor(rows, dtype=torch.float64).reshape(n, T).to(wg.device)
+            self._C, self._abs_C = C, C.abs()
+            self._ones = torch.ones(n, dtype=C.dtype, device=C.device)
+            self._zeros = torch.zeros(n, dtype=C.dtype, device=C.device)
+            self._keys = tuple(k for law in self.laws for k in (law.id, law.id + ":pred"))
+        if self.lam:  # Snapshot.grad includes the weight-decay term lambda w: take it out
+            gsq = self.ws.grad_sq(snap)
+            wsq = self.ws.param_sq(snap)
+            gsq = torch.clamp(gsq - 2.0 * self.lam * wg + self.lam**2 * wsq, min=0.0)
+            wg = wg - self.lam * wsq
+            gw = (gsq * wsq).sqrt()
+        else:
+            gw = self.ws.grad_param_norms(snap)
+        value = torch.mv(self._C, wg) / (torch.mv(self._abs_C, gw) + 1e-300)
+        self.stats.track(value, drift=value.abs(), scale=self._ones)
+        return {self._keys: torch.stack((value, self._zeros), dim=1).reshape(-1)}
+
+
 class SymmetryResidual(TrackedLaw):
     """<grad L(w), A w> / sum_t |c_t| |g_t| |w_t|: the symmetry itself, 0 on every step (Sec. 2.3).
 
-    Measured on the gradient of the loss (a weight-decay term in ``Snapshot.grad`` is taken out).
+    Measured on the gradient of the loss (a weight-decay term in ``Snapshot.grad`` is taken out). A view on
+    the run's ``ResidualBank``.
     """
 
     kind = "zero"
@@ -281,33 +425,9 @@ class SymmetryResidual(TrackedLaw):
         super().__init__(context, default_tolerance=kw.pop("default_tolerance", tol), **kw)
         self.ws = ws
         self.terms = terms
-        self.lam = weight_decay(context.spec)
-        self._c: Tensor | None = None
-        self._abs_c: Tensor | None = None
-        self._one: Tensor | None = None
-        self._zero: Tensor | None = None
+        self.bank = ResidualBank.of(ws, context)
+        self.stats = self.bank.stats
+        self.slot = self.bank.add(self)
 
-    def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:
-        wg = self.ws.param_grad_dot(snap)
-        if wg is None:
-            return {}
-        gsq = self.ws.grad_sq(snap)
-        if self.lam:  # Snapshot.grad includes the weight-decay term lambda w: take it out
-            wsq = self.ws.param_sq(snap)
-            gsq = torch.clamp(gsq - 2.0 * self.lam * wg + self.lam**2 * wsq, min=0.0)
-            wg = wg - self.lam * wsq
-        if self._c is None:
-            ref = snap.params[0]
-            c = torch.zeros(len(snap.params), dtype=torch.float64, device=ref.device)
-            for term in self.terms:
-                c[term.index] += term.coef
-            self._c = c
-        c = self._c
-        if self._one is None:
-            self._one, self._zero = torch.ones((), dtype=c.dtype, device=c.device), torch.zeros((), dtype=c.dtype, device=c.device)
-            self._abs_c = c.abs()
-        num = torch.dot(c, wg)
-        den = torch.dot(self._abs_c, self.ws.grad_param_norms(snap) if not self.lam else (gsq * self.ws.param_sq(snap)).sqrt())
-        value = num / (den + 1e-300)
-        self.track(value, scale=self._one)
-        return {self.id: value, self.id + ":pred": self._zero}
+    def measure(self, snap: Snapshot) -> dict[Any, Tensor | float]:
+        return self.bank.measure(snap)

@@ -98,13 +98,8 @@ class TrackedLaw:
         self.tolerance = float(spec_tol) if spec_tol is not None else float(default_tolerance)
         self.tolerance_source = "spec.tolerance" if spec_tol is not None else "default for this law and dynamics"
         self.eps = eps_of(context)
-        self._initial: Tensor | None = None
-        self._final: Tensor | None = None
-        self._max_abs: Tensor | None = None
-        self._max_scale: Tensor | None = None
-        self._max_size: Tensor | None = None
-        self._max_abs_other: Tensor | None = None  # drift from a second prediction (e.g. GF's, for GD)
-        self._measured = 0
+        self.stats = Tracker()  # a bank's shared Tracker for laws measured together (then ``slot`` is set)
+        self.slot: int | None = None  # this law's entry in ``stats``' vectors, None for a law of its own
 
     # -- driver hooks --------------------------------------------------------------------------
     def on_step(self, snap: Snapshot) -> None:
@@ -124,16 +119,7 @@ class TrackedLaw:
         size: Tensor | None = None,
         drift_other: Tensor | None = None,
     ) -> None:
-        """Record one measurement: the value, its drift from the prediction, the movement and size of its terms.
-
-        Non-finite drifts (a diverging run) are left out of the maxima without a device synchronisation:
-        ``torch.fmax`` ignores NaN.
-        """
-        value = value.detach()
-        if self._initial is None:
-            self._initial = value
-        self._final = value
-        self._measured += 1
+        """Record one measurement: the value, its drift from the prediction, the movement and size of its terms."""
         if drift is None and pred is not None:
             if self.kind == "bound":
                 drift = torch.clamp(value - pred, min=0.0)
@@ -141,10 +127,40 @@ class TrackedLaw:
                 drift = (value - pred).abs()
         if drift is None and self.kind == "zero":
             drift = value.abs()
-        self._max_abs = _running_max(self._max_abs, drift)
-        self._max_scale = _running_max(self._max_scale, scale)
-        self._max_size = _running_max(self._max_size, size)
-        self._max_abs_other = _running_max(self._max_abs_other, drift_other)
+        self.stats.track(value, drift=drift, scale=scale, size=size, drift_other=drift_other)
+
+    def _stat(self, name: str) -> Tensor | None:
+        x = getattr(self.stats, name)
+        return x if x is None or self.slot is None else x[self.slot]
+
+    @property
+    def _initial(self) -> Tensor | None:
+        return self._stat("initial")
+
+    @property
+    def _final(self) -> Tensor | None:
+        return self._stat("final")
+
+    @property
+    def _max_abs(self) -> Tensor | None:
+        return self._stat("max_abs")
+
+    @property
+    def _max_scale(self) -> Tensor | None:
+        return self._stat("max_scale")
+
+    @property
+    def _max_size(self) -> Tensor | None:
+        return self._stat("max_size")
+
+    @property
+    def _max_abs_other(self) -> Tensor | None:
+        """Running max of the drift from a second prediction (e.g. GF's, for GD)."""
+        return self._stat("max_abs_other")
+
+    @property
+    def _measured(self) -> int:
+        return self.stats.measured
 
     def _relative(self, max_abs: float, scale: float | None, size: float | None) -> float:
         floor = 64.0 * self.eps * (size or 0.0)
@@ -211,6 +227,46 @@ class TrackedLaw:
         verdict = "holds" if max_rel <= self.tolerance else "broken"
         how = f"relative drift {max_rel:.3g} {'<=' if verdict == 'holds' else '>'} tolerance {self.tolerance:g} ({self.tolerance_source})"
         return LawSummary(**base, verdict=verdict, tolerance=self.tolerance, reason="; ".join([how, *notes]))
+
+
+class Tracker:
+    """Running statistics of a law's measurements, tensor-side: initial and final value, maxima of the drift,
+    of the terms' movement (scale) and of their size.
+
+    The values may be 0-dim (one law) or 1-D (a bank of laws measured together, one entry per law: the laws
+    read their entry). Non-finite drifts (a diverging run) are left out of the maxima without a device
+    synchronisation: ``torch.fmax`` ignores NaN.
+    """
+
+    __slots__ = ("initial", "final", "max_abs", "max_scale", "max_size", "max_abs_other", "measured")
+
+    def __init__(self) -> None:
+        self.initial: Tensor | None = None
+        self.final: Tensor | None = None
+        self.max_abs: Tensor | None = None
+        self.max_scale: Tensor | None = None
+        self.max_size: Tensor | None = None
+        self.max_abs_other: Tensor | None = None
+        self.measured = 0
+
+    def track(
+        self,
+        value: Tensor,
+        *,
+        drift: Tensor | None = None,
+        scale: Tensor | None = None,
+        size: Tensor | None = None,
+        drift_other: Tensor | None = None,
+    ) -> None:
+        value = value.detach()
+        if self.initial is None:
+            self.initial = value
+        self.final = value
+        self.measured += 1
+        self.max_abs = _running_max(self.max_abs, drift)
+        self.max_scale = _running_max(self.max_scale, scale)
+        self.max_size = _running_max(self.max_size, size)
+        self.max_abs_other = _running_max(self.max_abs_other, drift_other)
 
 
 def _running_max(current: Tensor | None, new: Tensor | None) -> Tensor | None:
