@@ -210,13 +210,13 @@ class Simulation:
     def _record(self, snap: Snapshot, obs: Observation, first_bad: Tensor | None) -> tuple[Record, bool]:
         """The record of this step, and whether all its values (and the parameters) are finite.
 
-        Scalars (0-dim tensors, and 1-D tensors under a tuple of keys) go first, arrays after them; all are
-        copied to the host with one ``torch.cat`` (one device synchronisation on a GPU) and converted with
-        ``tolist``: the scalars and 1-D arrays in one call, each higher-dimensional array on its own (its
-        nesting at C speed).
+        Scalars (0-dim tensors, and 1-D tensors under a tuple of keys) and 1-D arrays reach the host in
+        one ``torch.cat`` (one device synchronisation on a GPU, where the higher-dimensional arrays join
+        them) and become floats with one ``tolist``; on the CPU a higher-dimensional array converts itself
+        (its nesting at C speed).
         """
         keys: list[str] = ["loss"]
-        scalars: list[Tensor] = [snap.loss.reshape(1)]
+        scalars: list[Tensor] = [snap.loss]
         arrays: list[tuple[str, Tensor]] = []
         plain: dict[str, Any] = {}
         private = False
@@ -229,10 +229,10 @@ class Simulation:
                     scalars.append(value)
                     private = private or self._has_private(key)
                 else:
-                    private = private or key.startswith("_")
+                    private = private or key[:1] == "_"
                     if value.dim() == 0:
                         keys.append(key)
-                        scalars.append(value.reshape(1))
+                        scalars.append(value)
                     else:
                         arrays.append((key, value))
         views = self._views
@@ -240,37 +240,44 @@ class Simulation:
         if views.network:
             keys.extend(views.norm_keys)
             scalars.append(self.workspace.param_sq(snap))
-        flat_arrays = [(key, value) for key, value in arrays if value.dim() == 1]
-        nested = [(key, value) for key, value in arrays if value.dim() > 1]
-        tensors = scalars + [value for _, value in flat_arrays] + [value.reshape(-1) for _, value in nested]
+        on_cpu = self._check_every_step
+        tensors = [t if t.dim() == 1 else t.reshape(1) for t in scalars]
+        nested = []
+        for key, value in arrays:
+            if value.dim() == 1:
+                tensors.append(value)
+            else:
+                nested.append((key, value))
+        if not on_cpu:
+            tensors.extend(value.reshape(-1) for _, value in nested)
         # sentinel on a GPU: the first step whose loss was not finite (-1: none)
         if first_bad is not None:
             tensors.append(first_bad.reshape(1))
         # one dtype before the cat (a cat that promotes is several times slower than these casts)
-        host = torch.cat([t if t.dtype == torch.float64 else t.double() for t in tensors])
-        if host.device.type != "cpu":
-            host = host.cpu()
-        # a sum is finite only if every value is (barring an overflow past 1e308). Parameters are covered
-        # through L(w_k) and the laws' values, which a non-finite w_k makes non-finite.
-        finite = math.isfinite(host.sum().item())
-        if first_bad is not None and host[-1].item() >= 0:
+        flat = torch.cat([t if t.dtype == torch.float64 else t.double() for t in tensors]).tolist()
+        # one C-speed pass: a sum is finite only if every value is (barring an overflow past 1e308). Parameters
+        # are covered through L(w_k) and the laws' values, which a non-finite w_k makes non-finite.
+        finite = math.isfinite(sum(flat))
+        if first_bad is not None and flat[-1] >= 0:
             finite = False
-        n_flat = len(keys) + sum(value.numel() for _, value in flat_arrays)
-        flat = host[:n_flat].tolist()
         record: Record = {"step": snap.step, "t": snap.t}
         record.update(zip(keys, flat, strict=False))
         i = len(keys)
-        for key, value in flat_arrays:
-            n = value.shape[0]
-            record[key] = flat[i : i + n]
-            i += n
+        for key, value in arrays:
+            if value.dim() == 1:
+                n = value.shape[0]
+                record[key] = flat[i : i + n]
+                i += n
         for key, value in nested:
-            n = value.numel()
-            record[key] = host[i : i + n].view(value.shape).tolist()
-            i += n
+            if on_cpu:
+                record[key] = value.tolist()
+            else:
+                n = value.numel()
+                record[key] = _nest(flat[i : i + n], tuple(value.shape))
+                i += n
         if plain:
             record.update(plain)
-            private = private or any(key.startswith("_") for key in plain)
+            private = private or any(key[:1] == "_" for key in plain)
         if finite and self._observers:
             for law in self._observers:
                 law.observe(record)

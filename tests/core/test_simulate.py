@@ -169,3 +169,29 @@ def test_laws_may_observe_converted_records_through_private_columns():
     records = list(sim)
     assert [r["probe"] * 2 for r in records] == pytest.approx(probe.seen)
     assert not any(k.startswith("_") for r in records for k in r)
+
+
+def test_deferred_check_path_records_the_same_values():
+    """The GPU path (sentinel, arrays copied to the host with the scalars) gives the CPU path's records."""
+    spec = tiny_net(steps=4, record_every=2)
+    direct = list(noether.simulate(spec))
+    sim = noether.simulate(spec)
+    sim._check_every_step = False
+    deferred = list(sim)
+    assert direct == deferred
+    assert len(direct[0]["particles"]) == 12 and all(len(p) == 3 for p in direct[0]["particles"])
+
+
+def test_a_law_may_hand_over_several_columns_as_one_tensor():
+    """``{(key_1, ..., key_n): 1-D tensor}`` from ``measure`` becomes n scalar columns."""
+
+    class Block:
+        id, family, name, symmetry, prediction, every_step = "block", "block", "block", "-", "-", False
+
+        def measure(self, snap):
+            return {("block:a", "block:b", "block:loss"): torch.stack([torch.ones(()), 2 * torch.ones(()), snap.loss])}
+
+    sim = noether.simulate(toy({"kind": "nd", "lr": 1e-4}, 2, record_every=1))
+    sim.laws = [Block()]
+    for r in sim:
+        assert (r["block:a"], r["block:b"]) == (1.0, 2.0) and r["block:loss"] == r["loss"]
