@@ -1,71 +1,191 @@
 /* Noether Lab live loop: streams a run's records into the run page's charts.
 
-   Transport: catch up with GET /api/runs/{id}/series?after=cursor (pages of 5000), then follow with
+   Transport: catch up with GET /api/runs/{id}/series?after=cursor (pages of 2000), then follow with
    the WebSocket /api/runs/{id}/stream?after=cursor (reconnects and resumes from the last cursor);
    after repeated WebSocket failures it polls the series endpoint every 150 ms instead.
-   Records land in one column store, deduplicated by step (a batch delivered twice is dropped).
-   Drawing is batched: at most one flush every 100 ms, so one point per message cannot freeze the page.
-   Each trace says what it shows in meta.live (see dashboard/figures.py). Line traces grow with
-   Plotly.extendTraces; beyond MAX_POINTS points they are redrawn as min/max envelopes (once a second)
-   and the chart says so. 3D views, heatmaps and histograms are redrawn at most twice a second.
-   Telemetry for the benchmark: window.__noetherDraws [{first, last, t}] (t in epoch ms).
+
+   Store: one growable Float64Array per scalar column (NaN where a record has no finite value), rows
+   deduplicated by step (a batch delivered twice is dropped); list-valued views (position, particles,
+   per-neuron values) kept per frame, thinned by 2 beyond MAX_FRAMES.
+
+   Drawing has a fixed budget whatever the length of the run:
+   - a line trace never holds more than about 1500 points: up to RAW_MAX records it shows every one;
+     beyond, the history is a min/max envelope of 256-511 buckets (2 points each: the bucket's
+     extremes, so a one-record spike stays visible) kept up to date incrementally in O(1) per record,
+     plus the newest records raw; the chart says so. Zoomed in, the visible range is drawn from the
+     raw records (every point, or an envelope of that range).
+   - one requestAnimationFrame scheduler draws all charts with Plotly.react: about FRAME_BUDGET_MS of
+     drawing per frame (one chart at least), each chart at most every LINE_MS (2D curves), SLOW_MS
+     (heatmaps, histograms) or GL_MS (3D scenes: software WebGL without a GPU is slow), stretched so
+     that drawing keeps to about DUTY of the main thread; off-screen charts wait until scrolled into view.
+   Telemetry for the benchmark: window.__noetherDraws [{first, last, t, ms}]: steps first..last were
+   on every visible 2D chart at time t (epoch ms, stamped at the next animation frame, i.e. painted).
 */
 (function () {
   "use strict";
-  const MAX_POINTS = 2000, ENVELOPE_BUCKETS = 500, MAX_GAP_MS = 1000, MAX_FRAMES = 20000, TRAIL = 5000, HEAT_ROWS = 300;
-  const FLUSH_MS = 100, SLOW_MS = 500, SLOW3D_MS = 2000, ENVELOPE_MS = 5000, POLL_MS = 150, PAGE = 5000;
+  const RAW_MAX = 2000, BUCKETS = 256, MAX_FRAMES = 20000, TRAIL = 1000, HEAT_ROWS = 300;
+  const FRAME_BUDGET_MS = 12, LINE_MS = 50, FULL_MS = 5000, SLOW_MS = 500, SEEK_MS = 150, DUTY = 0.6;
+  const GL_SHARE = 0.1, GL_MIN_MS = 1000, GL_MAX_MS = 5000;  // 3D scenes: at most this share of the main thread
+  const HEADROOM = 0.15, AHEAD_S = 5;  // while streaming, autoranged axes reach this far beyond the data
+  const POLL_MS = 150, PAGE = 2000, REPORT_MS = 1000;
+  const CONFIG = {displaylogo: false, responsive: true, toImageButtonOptions: {format: "png", scale: 2}};
+  // 3D scenes render at the screen's pixel ratio, not Plotly's default 2: without a GPU every pixel is
+  // software-rendered and read back for the compositor (4x the pixels cost about 2x the time per frame)
+  const CONFIG_3D = Object.assign({}, CONFIG, {plotGlPixelRatio: Math.max(1, Math.min(2, window.devicePixelRatio || 1))});
+  const NOTE = "downsampled";  // name of the annotation that says a chart is an envelope
 
   let S = null;          // the store of the run being shown
-  window.__noetherDraws = [];
+  window.__noetherDraws = [];     // [{first, last, t, ms}]: steps first..last on every visible 2D chart at t
+  window.__noetherArrivals = [];  // [{first, last, t}]: steps first..last received at t (epoch ms)
 
   function now() { return performance.timeOrigin + performance.now(); }
   function finite(v) { return typeof v === "number" && isFinite(v); }
 
-  function newStore(runId) {
-    return {
-      runId, cursor: null, n: 0, lastStep: -Infinity, cols: {}, views: {}, viewDims: {}, frameSteps: [],
-      frameRows: [], viewStride: 1, lastFlushMs: 0, done: false, status: null, seek: null, stopped: false, ws: null,
-      wsFailures: 0, mode: "catchup", flushTimer: null, lastFlush: 0, lastSlow: 0, pendingFirst: null,
-      pendingLast: null, reported: "", lastReport: 0, gds: new Map(), error: null,
-    };
+  // ------------------------------------------------------------------ envelopes (pure)
+  /* Incremental min/max envelope of a column: complete buckets of w = 2^k consecutive rows, each
+     remembered by the rows of its minimum and maximum (-1: no finite value). When 2 * buckets are
+     complete, neighbours merge (w doubles), so there are always between `buckets` and 2 * buckets. */
+  function Envelope(buckets) {
+    this.buckets = buckets || BUCKETS; this.w = 1; this.nb = 0;
+    this.lo = new Int32Array(2 * this.buckets); this.hi = new Int32Array(2 * this.buckets);
+  }
+  Envelope.prototype.update = function (y, n) {
+    while ((this.nb + 1) * this.w <= n) {
+      const a = this.nb * this.w, b = a + this.w;
+      let iMin = -1, iMax = -1;
+      for (let i = a; i < b; i++) {
+        const v = y[i];
+        if (!(v === v) || v === Infinity || v === -Infinity) continue;
+        if (iMin < 0 || v < y[iMin]) iMin = i;
+        if (iMax < 0 || v > y[iMax]) iMax = i;
+      }
+      this.lo[this.nb] = iMin; this.hi[this.nb] = iMax; this.nb += 1;
+      if (this.nb === 2 * this.buckets) this.halve(y);
+    }
+  };
+  Envelope.prototype.halve = function (y) {
+    const lo = this.lo, hi = this.hi;
+    for (let k = 0; k < this.buckets; k++) {
+      const a = lo[2 * k], b = lo[2 * k + 1], c = hi[2 * k], d = hi[2 * k + 1];
+      lo[k] = a < 0 ? b : b < 0 ? a : (y[b] < y[a] ? b : a);
+      hi[k] = c < 0 ? d : d < 0 ? c : (y[d] > y[c] ? d : c);
+    }
+    this.nb = this.buckets; this.w *= 2;
+  };
+
+  /* Append to xs/ys the curve of rows [0, n): each complete bucket's extremes in row order, then the
+     rows after the last complete bucket as they are; y - off, NaN as null (a gap). */
+  function emitEnvelope(x, y, env, n, off, xs, ys) {
+    const lo = env.lo, hi = env.hi, w = env.w;
+    for (let k = 0; k < env.nb; k++) {
+      const a = lo[k], b = hi[k];
+      if (a < 0) { xs.push(x[k * w]); ys.push(null); continue; }
+      const i = a < b ? a : b, j = a < b ? b : a;
+      xs.push(x[i]); ys.push(y[i] - off);
+      if (j !== i) { xs.push(x[j]); ys.push(y[j] - off); }
+    }
+    emitRaw(x, y, env.nb * w, n, off, xs, ys);
+  }
+
+  function emitRaw(x, y, a, b, off, xs, ys) {
+    for (let i = a; i < b; i++) {
+      const v = y[i];
+      xs.push(x[i]); ys.push(v === v && v !== Infinity && v !== -Infinity ? v - off : null);
+    }
+  }
+
+  /* One-off envelope of rows [a, b) in `buckets` buckets (a zoomed-in range): O(b - a). */
+  function emitRange(x, y, a, b, buckets, off, xs, ys) {
+    const n = b - a;
+    if (n <= 2 * buckets) { emitRaw(x, y, a, b, off, xs, ys); return; }
+    for (let k = 0; k < buckets; k++) {
+      const lo = a + Math.floor(k * n / buckets), hi = a + Math.floor((k + 1) * n / buckets);
+      let iMin = -1, iMax = -1;
+      for (let i = lo; i < hi; i++) {
+        const v = y[i];
+        if (!(v === v) || v === Infinity || v === -Infinity) continue;
+        if (iMin < 0 || v < y[iMin]) iMin = i;
+        if (iMax < 0 || v > y[iMax]) iMax = i;
+      }
+      if (iMin < 0) { xs.push(x[lo]); ys.push(null); continue; }
+      const i = Math.min(iMin, iMax), j = Math.max(iMin, iMax);
+      xs.push(x[i]); ys.push(y[i] - off);
+      if (j !== i) { xs.push(x[j]); ys.push(y[j] - off); }
+    }
+  }
+
+  /* First row whose x >= v (x non-decreasing over rows [0, n)). */
+  function lowerBound(x, n, v) {
+    let a = 0, b = n;
+    while (a < b) { const m = (a + b) >> 1; if (x[m] < v) a = m + 1; else b = m; }
+    return a;
   }
 
   // ------------------------------------------------------------------ store
+  function newStore(runId) {
+    return {
+      runId, id: Math.random(), cursor: null, n: 0, cap: 0, lastStep: -Infinity, cols: {}, envs: {}, first: {},
+      views: {}, viewDims: {}, frameSteps: [], frameRows: [], viewStride: 1, done: false, status: null, seek: null,
+      stopped: false, ws: null, wsFailures: 0, mode: "catchup", marks: [], reported: "", lastReport: 0, error: null, stamped: 0,
+    };
+  }
+
+  function column(name) {
+    let col = S.cols[name];
+    if (!col) { col = S.cols[name] = new Float64Array(S.cap).fill(NaN); }
+    return col;
+  }
+
+  function grow(rows) {
+    if (rows <= S.cap) return;
+    let cap = Math.max(1024, S.cap);
+    while (cap < rows) cap *= 2;
+    for (const name in S.cols) {
+      const col = new Float64Array(cap).fill(NaN);
+      col.set(S.cols[name].subarray(0, S.n));
+      S.cols[name] = col;
+    }
+    S.cap = cap;
+  }
+
   function ingest(records) {
     if (!S || !records || !records.length) return 0;
+    grow(S.n + records.length);
     let added = 0;
+    const n0 = S.n;
     for (const rec of records) {
       const step = rec.step;
       if (typeof step !== "number" || step <= S.lastStep) continue;  // duplicate or out of order: drop
       const row = S.n;
+      let any = false;
       for (const key in rec) {
         const v = rec[key];
-        if (Array.isArray(v)) continue;
-        let col = S.cols[key];
-        if (!col) { col = S.cols[key] = new Array(row).fill(null); }
-        col.push(v === undefined ? null : v);
+        if (Array.isArray(v)) { any = true; continue; }
+        column(key)[row] = typeof v === "number" ? v : NaN;
       }
-      for (const key in S.cols) { if (S.cols[key].length === row) S.cols[key].push(null); }
-      if (row % S.viewStride === 0) {
-        let any = false;
+      if (any && row % S.viewStride === 0) {
         for (const key in rec) {
           const v = rec[key];
           if (!Array.isArray(v)) continue;
-          any = true;
           if (!S.views[key]) { S.views[key] = new Array(S.frameSteps.length).fill(null); }
           S.viewDims[key] = Array.isArray(v[0]) ? [v.length, v[0].length] : [v.length];
         }
-        if (any) {
-          for (const key in S.views) S.views[key].push(Array.isArray(rec[key]) ? rec[key] : null);
-          S.frameSteps.push(step); S.frameRows.push(row);
-          if (S.frameSteps.length > MAX_FRAMES) thinFrames();
-        }
+        for (const key in S.views) S.views[key].push(Array.isArray(rec[key]) ? rec[key] : null);
+        S.frameSteps.push(step); S.frameRows.push(row);
+        if (S.frameSteps.length > MAX_FRAMES) thinFrames();
       }
       S.lastStep = step; S.n += 1; added += 1;
-      if (S.pendingFirst === null) S.pendingFirst = step;
-      S.pendingLast = step;
     }
-    if (added) scheduleFlush();
+    if (added) {
+      const arrivals = window.__noetherArrivals;
+      arrivals.push({first: S.cols.step[n0], last: S.lastStep, t: now()});
+      if (arrivals.length > 20000) arrivals.splice(0, arrivals.length - 10000);
+      if (S.mode !== "catchup") {  // the pace of the live stream (rows per second), for the axes' headroom
+        const t = performance.now(), m = S.marks;
+        if (!m.length || t - m[m.length - 1][0] >= 250) { m.push([t, S.n]); if (m.length > 12) m.shift(); }
+      }
+      wake(0);
+    }
     return added;
   }
 
@@ -74,6 +194,21 @@
     for (const key in S.views) S.views[key] = keep(S.views[key]);
     S.frameSteps = keep(S.frameSteps); S.frameRows = keep(S.frameRows);
     S.viewStride *= 2;
+    if (S.seek !== null) S.seek = Math.floor(S.seek / 2);
+  }
+
+  function envelopeOf(name) {
+    let env = S.envs[name];
+    if (!env) env = S.envs[name] = new Envelope(BUCKETS);
+    env.update(S.cols[name], S.n);
+    return env;
+  }
+
+  function firstFinite(name) {
+    if (S.first[name] !== undefined) return S.first[name];
+    const y = S.cols[name];
+    for (let i = 0; i < S.n; i++) if (isFinite(y[i])) return (S.first[name] = y[i]);
+    return 0;  // none yet: looked for again next time
   }
 
   // ------------------------------------------------------------------ transport
@@ -83,17 +218,17 @@
     return r.json();
   }
 
-  function seriesUrl(after, limit) {
+  function seriesUrl(store, after, limit) {
     const q = new URLSearchParams();
     if (after !== null && after !== undefined) q.set("after", after);
     if (limit) q.set("limit", limit);
-    return "/api/runs/" + encodeURIComponent(S.runId) + "/series?" + q.toString();
+    return "/api/runs/" + encodeURIComponent(store.runId) + "/series?" + q.toString();
   }
 
   async function catchUp(store) {
     for (;;) {
       if (store !== S || store.stopped) return;
-      const page = await fetchJSON(seriesUrl(store.cursor, PAGE));
+      const page = await fetchJSON(seriesUrl(store, store.cursor, PAGE));
       if (store !== S) return;
       ingest(page.records || []);
       if (page.cursor !== undefined && page.cursor !== null) store.cursor = page.cursor;
@@ -121,7 +256,7 @@
       if (msg.error) { store.error = msg.error; }
       if (msg.records) ingest(msg.records);
       if (msg.cursor !== undefined && msg.cursor !== null) store.cursor = msg.cursor;
-      if (msg.done) { store.done = true; store.status = msg.status || store.status; scheduleFlush(); report(true); ws.close(); }
+      if (msg.done) { store.done = true; store.status = msg.status || store.status; wake(0); report(true); ws.close(); }
     };
     ws.onclose = () => {
       store.ws = null;
@@ -141,12 +276,12 @@
   async function poll(store) {
     while (store === S && !store.stopped && !store.done) {
       try {
-        const page = await fetchJSON(seriesUrl(store.cursor, PAGE));
+        const page = await fetchJSON(seriesUrl(store, store.cursor, PAGE));
         if (store !== S) return;
         ingest(page.records || []);
         if (page.cursor !== undefined && page.cursor !== null) store.cursor = page.cursor;
         store.status = page.status || store.status;
-        if (page.done) { store.done = true; scheduleFlush(); report(true); return; }
+        if (page.done) { store.done = true; wake(0); report(true); return; }
         if (page.records && page.records.length >= PAGE) continue;
       } catch (e) { store.error = String(e); }
       await new Promise((r) => setTimeout(r, POLL_MS));
@@ -158,7 +293,7 @@
     const store = S = newStore(runId);
     try { await catchUp(store); }
     catch (e) { store.error = String(e); }
-    scheduleFlush(); report(true);
+    wake(0); report(true);
     if (store === S && !store.done) follow(store);
   }
 
@@ -166,83 +301,398 @@
     if (!S) return;
     S.stopped = true;
     if (S.ws) { try { S.ws.close(); } catch (e) { /* closed */ } }
-    if (S.flushTimer) clearTimeout(S.flushTimer);
     S = null;
   }
 
-  // ------------------------------------------------------------------ drawing
-  function scheduleFlush() {
-    if (!S || S.flushTimer) return;
-    // adaptive: never spend more than about half the time drawing (a slow machine draws less often)
-    const gap = Math.min(MAX_GAP_MS, Math.max(FLUSH_MS, 2 * S.lastFlushMs));
-    const wait = Math.max(0, gap - (now() - S.lastFlush));
-    S.flushTimer = setTimeout(() => { if (S) { S.flushTimer = null; flush(); } }, wait);
-  }
+  // ------------------------------------------------------------------ charts
+  /* Python lays out <div class="live-plot" data-figure="{...}">; this loop plots and owns them. Each
+     chart: its figure (traces with meta.live say what to draw from the store), its kind ("line": 2D
+     curves, "gl": a 3D scene, "slow": heatmaps and histograms of the current frame, "static"), what
+     it has drawn (rows, frame) and what a draw costs it (moving average). */
+  const charts = new Map();  // div -> chart
 
-  function graphs() {
-    const root = document.getElementById("run-graphs");
-    return root ? Array.from(root.querySelectorAll(".js-plotly-plot")) : [];
-  }
-
-  // Which charts are on screen, kept by an IntersectionObserver (asking the layout every flush is costly).
   const visible = new WeakMap();
-  const observed = new WeakSet();
   const io = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
-    let newly = false;
-    for (const e of entries) {
-      if (e.isIntersecting && !visible.get(e.target)) newly = true;
-      visible.set(e.target, e.isIntersecting);
+    for (const e of entries) visible.set(e.target, e.isIntersecting);
+    wake(0);  // scrolled into view: catch up now
+  }, {rootMargin: "0px"}) : null;
+  function onScreen(div) { return !io || visible.get(div) === true; }
+
+  function kindOf(fig) {
+    if (fig.layout && fig.layout.scene) return "gl";
+    const lives = (fig.data || []).map((t) => t.meta && t.meta.live).filter(Boolean);
+    if (lives.indexOf("line") >= 0) return "line";
+    return lives.length ? "slow" : "static";
+  }
+
+  function scan() {
+    const divs = document.querySelectorAll(".live-plot");
+    const seen = new Set();
+    for (const div of divs) {
+      seen.add(div);
+      const spec = div.getAttribute("data-figure");
+      let ch = charts.get(div);
+      if (ch && ch.spec === spec) continue;
+      let fig;
+      try { fig = JSON.parse(spec || "{}"); } catch (e) { continue; }
+      fig.data = fig.data || []; fig.layout = fig.layout || {};
+      ch = {div, spec, fig, kind: kindOf(fig), mounted: !!(ch && ch.mounted), store: null, rows: 0, frame: -1,
+            frames: -1, last: 0, lastFull: 0, draws3d: 0, note: null, keepers: 0, cost: fig.layout.scene ? 150 : 30, dirty: true, xrange: null, logY: null,
+            id: (div.parentElement && div.parentElement.id) || "chart"};
+      charts.set(div, ch);
+      if (io) io.observe(div);
     }
-    if (newly && S) { S.seekDirty = true; scheduleFlush(); }  // scrolled into view: catch up now
-  }, {rootMargin: "100px"}) : null;
-  function onScreen(gd) {
-    if (!io) return true;
-    if (!observed.has(gd)) { observed.add(gd); io.observe(gd); return true; }
-    return visible.get(gd) !== false;
+    for (const div of Array.from(charts.keys())) {
+      if (!seen.has(div)) { if (io) io.unobserve(div); charts.delete(div); }
+    }
   }
 
-  function xCol(name) { return S.cols[name] || S.cols.step || []; }
-
-  function yCol(meta) {
-    const y = S.cols[meta.y] || [];
-    if (meta.transform !== "drift") return y;
-    let y0 = null;
-    for (const v of y) { if (finite(v)) { y0 = v; break; } }
-    return y.map((v) => (finite(v) && y0 !== null ? v - y0 : null));
+  function currentFrame() {
+    const nf = S ? S.frameSteps.length : 0;
+    if (!nf) return -1;
+    return S.seek === null ? nf - 1 : Math.max(0, Math.min(nf - 1, S.seek));
   }
 
-  function envelope(x, y, buckets) {
-    const n = x.length;
-    if (n <= 2 * buckets) return [x.slice(), y.slice()];
-    const xs = [], ys = [];
-    for (let b = 0; b < buckets; b++) {
-      const lo = Math.floor(b * n / buckets), hi = Math.floor((b + 1) * n / buckets);
-      let iMin = -1, iMax = -1;
-      for (let i = lo; i < hi; i++) {
-        const v = y[i];
-        if (!finite(v)) continue;
-        if (iMin < 0 || v < y[iMin]) iMin = i;
-        if (iMax < 0 || v > y[iMax]) iMax = i;
+  /* Milliseconds before this chart may draw again (0: now), or Infinity when it has nothing new. */
+  function due(ch, t) {
+    if (!ch.mounted) return 0;
+    if (ch.kind === "static") return Infinity;
+    const fresh = !S || ch.store !== S.id;
+    let changed = ch.dirty || fresh;
+    if (!changed && S) {
+      if (ch.kind === "line") changed = S.n !== ch.rows;
+      else changed = currentFrame() !== ch.frame || S.frameSteps.length !== ch.frames;
+    }
+    if (!changed) return Infinity;
+    if (fresh || ch.dirty || (S && S.done)) return 0;
+    const seeking = S && S.seek !== null && ch.kind !== "line";
+    const gap = seeking ? Math.max(SEEK_MS, 2 * ch.cost)
+      : ch.kind === "line" ? LINE_MS : ch.kind === "gl" ? glGap(ch) : SLOW_MS;
+    return Math.max(0, ch.last + gap - t);
+  }
+
+  /* Time between two redraws of a 3D scene while the run streams: what one redraw blocks the page
+     (measured up to the next frame, so with the compositor's read-back of a software-rendered canvas:
+     about 50 ms on an idle machine without a GPU, 250 ms on a busy one, a few with a GPU) over GL_SHARE. */
+  function glGap(ch) {
+    if (window.NOETHER_3D_MS) return window.NOETHER_3D_MS;
+    return Math.max(GL_MIN_MS, Math.min(GL_MAX_MS, ch.cost / GL_SHARE));
+  }
+
+  /* Which of the due charts draws first: visible 2D charts, then 3D scenes (a software WebGL scene
+     costs 100+ ms a redraw and about a second to mount), then charts below the fold. */
+  function rank(ch, vis) {
+    if (ch.kind === "gl") return vis ? (ch.mounted ? 1 : 2) : 4;
+    return vis ? 0 : 3;
+  }
+
+  /* Drawing time over the last second (a chart's draw, not Plotly's later WebGL frames). */
+  const spentLog = [];
+  function recentSpent(t) {
+    while (spentLog.length && spentLog[0][0] < t - 1000) spentLog.shift();
+    let ms = 0;
+    for (const e of spentLog) ms += e[1];
+    return ms;
+  }
+
+  // ------------------------------------------------------------------ drawing
+  let rafId = 0, timerId = 0, timerAt = 0;
+  function wake(delay) {
+    if (delay <= 0) {
+      if (!rafId) rafId = requestAnimationFrame(frame);
+      return;
+    }
+    const at = performance.now() + delay;
+    if (timerId && timerAt <= at) return;
+    if (timerId) clearTimeout(timerId);
+    timerAt = at;
+    timerId = setTimeout(() => { timerId = 0; wake(0); }, delay);
+  }
+
+  let stamp = null;  // rows on every visible 2D chart, to be stamped painted at the next frame
+  let glDrawn = null;  // a 3D scene drawn last frame: [chart, start], its cost measured at this frame
+  function frame() {
+    rafId = 0;
+    if (stamp) { recordDraw(stamp); stamp = null; }
+    if (glDrawn) {
+      const [ch, t] = glDrawn, ms = performance.now() - t;
+      glDrawn = null;
+      if (ch.mounted && ch.draws3d++ > 0) ch.cost = 0.5 * ch.cost + 0.5 * ms;  // not the mount (shader compiles)
+      ch.blockMax = Math.max(ch.blockMax || 0, ms);
+    }
+    const t0 = performance.now();
+    let next = Infinity, spent = 0;
+    const list = Array.from(charts.values());
+    for (;;) {
+      let best = null, bestWait = Infinity, bestRank = 9;
+      const t = performance.now();
+      for (const ch of list) {
+        if (ch.busy) continue;
+        const vis = onScreen(ch.div);
+        if (!vis && ch.mounted) continue;  // off-screen charts catch up when scrolled into view
+        const wait = due(ch, t), r = rank(ch, vis);
+        if (wait === Infinity) continue;
+        if (wait < bestWait || (wait === bestWait && (r < bestRank || (r === bestRank && ch.last < best.last)))) {
+          best = ch; bestWait = wait; bestRank = r;
+        }
       }
-      if (iMin < 0) { xs.push(x[lo]); ys.push(null); continue; }
-      const a = Math.min(iMin, iMax), c = Math.max(iMin, iMax);
-      xs.push(x[a]); ys.push(y[a]);
-      if (c !== a) { xs.push(x[c]); ys.push(y[c]); }
+      if (!best) break;
+      if (bestWait > 0) { next = Math.min(next, bestWait); break; }
+      // keep drawing to about DUTY of the main thread (mounts and forced redraws go first anyway)
+      const busy = recentSpent(t) - DUTY * 1000;
+      if (busy > 0 && best.mounted && !best.dirty && !(S && S.done)) { next = Math.min(next, Math.max(16, busy)); break; }
+      if (spent > 0 && bestRank > 0) { next = 0; break; }  // a 3D scene or a mount gets a frame of its own
+      const d0 = performance.now();
+      draw(best);
+      const ms = performance.now() - d0;
+      if (best.kind === "gl") { glDrawn = [best, d0]; next = 0; spent += ms; spentLog.push([d0, ms]); break; }
+      spent += ms; spentLog.push([d0, ms]);
+      if (performance.now() - t0 >= FRAME_BUDGET_MS) { next = 0; break; }
     }
-    return [xs, ys];
+    if (spent > 0) checkStamp(spent);
+    if (stamp) next = 0;
+    if (next < Infinity) wake(next);
+  }
+
+  function checkStamp(ms) {
+    if (!S) return;
+    let rows = Infinity;
+    for (const ch of charts.values()) {
+      if (ch.kind !== "line" || !onScreen(ch.div)) continue;
+      rows = Math.min(rows, ch.mounted && ch.store === S.id ? ch.rows : 0);
+    }
+    if (rows === Infinity || rows <= S.stamped) return;
+    const steps = S.cols.step;
+    stamp = {first: steps[S.stamped], last: steps[rows - 1], ms, store: S.id};
+    S.stamped = rows;
+  }
+
+  function recordDraw(s) {
+    if (!S || s.store !== S.id) return;
+    const draws = window.__noetherDraws;
+    draws.push({first: s.first, last: s.last, t: now(), ms: s.ms});
+    if (draws.length > 20000) draws.splice(0, draws.length - 10000);
+  }
+
+  function draw(ch) {
+    const t0 = performance.now();
+    ch.last = t0;
+    const forced = ch.dirty || !S || ch.store !== S.id;
+    ch.dirty = false;
+    let data = ch.fig.data, note = null;
+    if (S) {
+      const f = currentFrame();
+      if (ch.kind === "line") {
+        const info = {w: 0, range: null};
+        data = data.map((tr) => lineTrace(ch, tr, info));
+        note = noteText(ch, info);
+        ch.rows = S.n;
+        const why = !ch.mounted ? "mount" : forced ? "forced" : S.done ? "done" : t0 - ch.lastFull >= FULL_MS ? "refresh"
+          : note !== ch.note ? "note" : fastDraw(ch, data) ? null : "range";
+        if (!why) { account(ch, performance.now() - t0, "fast"); return; }
+        ch.why = ch.why || {};
+        ch.why[why] = (ch.why[why] || 0) + 1;
+        data = data.concat(keepers(ch, data));
+      } else if (ch.kind === "gl" || ch.kind === "slow") {
+        data = data.map((tr) => frameTrace(tr, f));
+        ch.frame = f; ch.frames = S.frameSteps.length;
+      }
+      ch.store = S.id;
+    }
+    const layout = chartLayout(ch, note);
+    const first = !ch.mounted;
+    ch.mounted = true; ch.busy = true; ch.note = note; ch.lastFull = t0;
+    let p;
+    try { p = Plotly.react(ch.div, data, layout, ch.kind === "gl" ? CONFIG_3D : CONFIG); } catch (e) { p = Promise.reject(e); }
+    account(ch, performance.now() - t0, first ? "mount" : "full");
+    if (first) ch.mountedAt = performance.now();
+    Promise.resolve(p).then(() => {
+      ch.busy = false;
+      if (first) listen(ch);
+    }, (e) => { ch.busy = false; if (S) S.error = String(e); });
+  }
+
+  function account(ch, ms, how) {
+    if (how !== "mount" && ch.kind !== "gl") ch.cost = 0.7 * ch.cost + 0.3 * ms;
+    const st = ch.stats = ch.stats || {fast: [0, 0, 0], full: [0, 0, 0], mount: [0, 0, 0]};
+    const s = st[how];
+    s[0] += 1; s[1] += ms; s[2] = Math.max(s[2], ms);
+  }
+
+  /* Streaming points onto a chart whose axes already hold them: the lines' SVG paths are rewritten in
+     place (a millisecond or two) instead of Plotly redrawing the whole chart (axes, ticks, legend:
+     tens of milliseconds, 60+ on a busy machine). Plotly's own data (gd.data) is kept current, so
+     whatever Plotly redraws by itself (a resize, a legend click) shows the same points; hover labels
+     and autoranges catch up at the next full draw (at least every FULL_MS). Returns false (and draws
+     nothing) when the new points leave an autoranged axis or a path is not where Plotly keeps it. */
+  function fastDraw(ch, data) {
+    const gd = ch.div, fl = gd._fullLayout;
+    if (!fl || !gd.data || gd.data.length !== data.length + (ch.keepers || 0)) return false;
+    const paths = {};
+    for (const g of gd.querySelectorAll(".scatterlayer .trace")) {
+      const cd = g.__data__, tr = cd && cd[0] && cd[0].trace;
+      if (tr && typeof tr.index === "number") paths[tr.index] = g.querySelector("path.js-line");
+    }
+    const jobs = [];
+    for (let i = 0; i < data.length; i++) {
+      const tr = data[i];
+      if (!tr.meta || tr.meta.live !== "line" || tr === ch.fig.data[i]) continue;
+      if (gd.data[i].visible === "legendonly" || gd.data[i].visible === false) continue;
+      const xa = fl[axisName(tr.xaxis || "x")], ya = fl[axisName(tr.yaxis || "y")];
+      const path = paths[i];
+      if (!xa || !ya || !xa.c2p || !ya.c2p || !path) return false;
+      if (!inside(xa, tr.x) || !inside(ya, tr.y)) return false;
+      jobs.push([i, path, tr, xa, ya]);
+    }
+    for (const [i, path, tr, xa, ya] of jobs) {
+      path.setAttribute("d", linePath(tr.x, tr.y, xa, ya));
+      gd.data[i].x = tr.x; gd.data[i].y = tr.y;
+    }
+    return true;
+  }
+
+  function axisName(id) { return id.charAt(0) + "axis" + id.slice(1); }
+
+  /* Do these values fit the axis as drawn? (Always, on an axis the user zoomed: the rest is clipped.) */
+  function inside(ax, vs) {
+    if (!ax.autorange) return true;
+    const r = ax.range;
+    if (!r || r.length !== 2) return false;
+    const lo = Math.min(r[0], r[1]), hi = Math.max(r[0], r[1]), log = ax.type === "log";
+    for (let i = 0; i < vs.length; i++) {
+      let v = vs[i];
+      if (v === null) continue;
+      if (log) { if (!(v > 0)) continue; v = Math.log10(v); }
+      if (v < lo || v > hi) return false;
+    }
+    return true;
+  }
+
+  function linePath(xs, ys, xa, ya) {
+    const parts = [];
+    let pen = false;
+    for (let i = 0; i < xs.length; i++) {
+      const y = ys[i];
+      if (y === null) { pen = false; continue; }
+      const px = xa.c2p(xs[i]), py = ya.c2p(y);
+      if (!isFinite(px) || !isFinite(py)) { pen = false; continue; }
+      parts.push((pen ? "L" : "M") + Math.round(px * 100) / 100 + "," + Math.round(py * 100) / 100);
+      pen = true;
+    }
+    return parts.join("") || "M0,0";
+  }
+
+  /* Invisible traces that widen the autorange of each axis by HEADROOM while the run streams, so that
+     new points land inside the drawn axes (and fastDraw can place them) for a while. */
+  function keepers(ch, data) {
+    ch.keepers = 0;
+    if (!S || S.done) return [];
+    const byAxis = {};
+    let x0 = Infinity, x1 = -Infinity;
+    for (const tr of data) {
+      if (!tr.meta || tr.meta.live !== "line" || !tr.x || !tr.x.length) continue;
+      x0 = Math.min(x0, tr.x[0]); x1 = Math.max(x1, tr.x[tr.x.length - 1]);
+      const id = tr.yaxis || "y", b = byAxis[id] = byAxis[id] || {lo: Infinity, hi: -Infinity, pos: Infinity};
+      for (const v of tr.y) {
+        if (v === null) continue;
+        if (v < b.lo) b.lo = v;
+        if (v > b.hi) b.hi = v;
+        if (v > 0 && v < b.pos) b.pos = v;
+      }
+    }
+    if (!(x1 > x0)) return [];
+    // room for about AHEAD_S seconds of the live stream (at least HEADROOM, at most half the span)
+    const m = S.marks, rate = m.length > 1 ? (m[m.length - 1][1] - m[0][1]) * 1000 / (m[m.length - 1][0] - m[0][0]) : 0;
+    const ahead = S.n > 1 ? (x1 - x0) / (S.n - 1) * rate * AHEAD_S : 0;
+    const xr = [x0, x1 + Math.min(0.5 * (x1 - x0), Math.max(HEADROOM * (x1 - x0), ahead))];
+    const out = [];
+    for (const id in byAxis) {
+      const b = byAxis[id];
+      if (!(b.hi >= b.lo)) continue;
+      const type = id === "y" && ch.logY !== null ? (ch.logY ? "log" : "linear") : (ch.fig.layout[axisName(id)] || {}).type;
+      const log = type === "log";
+      let ys;
+      if (log) {
+        if (!(b.pos < Infinity)) continue;
+        const a = Math.log10(b.pos), c = Math.log10(Math.max(b.hi, b.pos)), pad = Math.max(c - a, 1) * HEADROOM;
+        ys = [Math.pow(10, a - pad), Math.pow(10, c + pad)];
+      } else {
+        const pad = (b.hi - b.lo || Math.abs(b.hi) || 1) * HEADROOM;
+        ys = [b.lo - pad, b.hi + pad];
+      }
+      out.push({type: "scatter", mode: "lines", x: xr, y: ys, yaxis: id,
+        line: {width: 0}, opacity: 0, hoverinfo: "skip", showlegend: false, meta: {live: "keeper"}});
+    }
+    ch.keepers = out.length;
+    return out;
+  }
+
+  function listen(ch) {
+    if (!ch.div.on) return;
+    ch.div.on("plotly_relayout", (ev) => {
+      if (!ev || ch.kind !== "line") return;
+      if (ev["xaxis.autorange"] || ev["xaxis.range"] === undefined && ev["xaxis.range[0]"] === undefined) {
+        if (ev["xaxis.autorange"] && ch.xrange) { ch.xrange = null; ch.dirty = true; wake(0); }
+        return;
+      }
+      const r = ev["xaxis.range"] || [ev["xaxis.range[0]"], ev["xaxis.range[1]"]];
+      ch.xrange = [Number(r[0]), Number(r[1])]; ch.dirty = true; wake(0);
+    });
+  }
+
+  function noteText(ch, info) {
+    if (ch.xrange && info.range) return "zoomed in: " + info.range;
+    if (info.w > 0) return "long series: history drawn as min/max envelope (spikes kept), newest points raw";
+    return null;
+  }
+
+  function chartLayout(ch, note) {
+    const layout = Object.assign({}, ch.fig.layout);
+    if (ch.logY !== null) layout.yaxis = Object.assign({}, layout.yaxis || {}, {type: ch.logY ? "log" : "linear"});
+    if (ch.kind !== "line") return layout;
+    // tick labels stay inside the margins anyway; Plotly's overflow check measures every label (a fifth of a redraw)
+    for (const k in layout) {
+      if (/^[xy]axis\d*$/.test(k)) layout[k] = Object.assign({ticklabeloverflow: "allow"}, layout[k]);
+    }
+    if (!layout.yaxis) layout.yaxis = {ticklabeloverflow: "allow"};
+    if (!layout.xaxis) layout.xaxis = {ticklabeloverflow: "allow"};
+    const anns = (layout.annotations || []).filter((a) => a.name !== NOTE);
+    if (note) anns.push({text: note, name: NOTE, xref: "paper", yref: "paper", x: 1, y: 1, showarrow: false,
+      xanchor: "right", yanchor: "bottom", font: {size: 10, color: "#666"}});
+    layout.annotations = anns;
+    return layout;
+  }
+
+  function lineTrace(ch, tr, info) {
+    const meta = tr.meta;
+    if (!meta || meta.live !== "line" || !S.cols[meta.y]) return tr;
+    const x = S.cols[meta.x] || S.cols.step, y = S.cols[meta.y], n = S.n;
+    const off = meta.transform === "drift" ? firstFinite(meta.y) : 0;
+    const xs = [], ys = [];
+    if (ch.xrange) {
+      const a = Math.max(0, lowerBound(x, n, ch.xrange[0]) - 1), b = Math.min(n, lowerBound(x, n, ch.xrange[1]) + 1);
+      emitRange(x, y, a, b, 2 * BUCKETS, off, xs, ys);
+      info.range = b - a > 4 * BUCKETS ? "min/max envelope of " + (b - a).toLocaleString() + " records" : "every record";
+    } else if (n <= RAW_MAX) {
+      emitRaw(x, y, 0, n, off, xs, ys);
+    } else {
+      const env = envelopeOf(meta.y);
+      emitEnvelope(x, y, env, n, off, xs, ys);
+      info.w = Math.max(info.w, env.w);
+    }
+    return Object.assign({}, tr, {x: xs, y: ys});
   }
 
   function stride(n, limit) {
     if (n <= limit) return Array.from({length: n}, (_, i) => i);
-    const out = new Set();
-    for (let i = 0; i < limit; i++) out.add(Math.round(i * (n - 1) / (limit - 1)));
-    return Array.from(out).sort((a, b) => a - b);
-  }
-
-  function currentFrame() {
-    const nf = S.frameSteps.length;
-    if (!nf) return -1;
-    return S.seek === null ? nf - 1 : Math.max(0, Math.min(nf - 1, S.seek));
+    const out = [];
+    let prev = -1;
+    for (let i = 0; i < limit; i++) {
+      const k = Math.round(i * (n - 1) / (limit - 1));
+      if (k !== prev) out.push(k);
+      prev = k;
+    }
+    return out;
   }
 
   function cross(a, b) { return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]; }
@@ -256,212 +706,147 @@
     return null;
   }
 
-  function slowUpdate(gd, i, meta, f) {
+  /* A trace of the current frame f (3D views, per-neuron heatmaps and histograms, matrices). */
+  function frameTrace(tr, f) {
+    const meta = tr.meta;
+    const live = meta && meta.live;
+    if (!live || f < 0) return tr;
+    const upd = frameData(meta, f);
+    return upd ? Object.assign({}, tr, upd) : tr;
+  }
+
+  function frameData(meta, f) {
     const live = meta.live;
-    if (f < 0) return null;
     if (live === "path3d") {
       const pos = S.views[meta.col] || [];
       const idx = stride(f + 1, TRAIL).filter((k) => pos[k]);
-      return {x: [idx.map((k) => pos[k][0])], y: [idx.map((k) => pos[k][1])], z: [idx.map((k) => pos[k][2])]};
+      return {x: idx.map((k) => pos[k][0]), y: idx.map((k) => pos[k][1]), z: idx.map((k) => pos[k][2])};
     }
     if (live === "head3d") {
       const p = (S.views[meta.col] || [])[f];
-      return p ? {x: [[p[0]]], y: [[p[1]]], z: [[p[2]]]} : null;
+      return p ? {x: [p[0]], y: [p[1]], z: [p[2]]} : null;
     }
     if (live === "particles") {
       const ps = (S.views[meta.col] || [])[f];
-      return ps ? {x: [ps.map((p) => p[0])], y: [ps.map((p) => p[1])], z: [ps.map((p) => p[2])]} : null;
+      return ps ? {x: ps.map((p) => p[0]), y: ps.map((p) => p[1]), z: ps.map((p) => p[2])} : null;
     }
     if (live === "jvec" || live === "plane") {
       const j = jAt(f);
-      if (!j || !(norm(j) > 0)) return {x: [[]], y: [[]], z: [[]]};
+      if (!j || !(norm(j) > 0)) return {x: [], y: [], z: []};
       const n = j.map((c) => c / norm(j)), s = meta.scale || 1;
-      if (live === "jvec") return {x: [[0, n[0] * s]], y: [[0, n[1] * s]], z: [[0, n[2] * s]]};
+      if (live === "jvec") return {x: [0, n[0] * s], y: [0, n[1] * s], z: [0, n[2] * s]};
       const helper = Math.abs(n[0]) < 0.9 ? [1, 0, 0] : [0, 1, 0];
       let u = cross(n, helper); u = u.map((c) => c / norm(u));
       const v = cross(n, u), corners = [[-s, -s], [-s, s], [s, s], [s, -s], [-s, -s]];
       const P = (k) => corners.map(([a, b]) => a * u[k] + b * v[k]);
-      return {x: [P(0)], y: [P(1)], z: [P(2)]};
+      return {x: P(0), y: P(1), z: P(2)};
     }
     if (live === "heatmap") {
       const rows = S.views[meta.col] || [];
       const idx = stride(f + 1, HEAT_ROWS).filter((k) => rows[k]);
       const first = rows.find((r) => r);
       const z = idx.map((k) => (meta.transform === "drift" && first ? rows[k].map((v, j) => v - first[j]) : rows[k]));
-      return {z: [z], y: [idx.map((k) => S.frameSteps[k])]};
+      return {z, y: idx.map((k) => S.frameSteps[k])};
     }
     if (live === "hist") {
       const vals = (S.views[meta.col] || [])[f];
-      return vals ? {x: [vals]} : null;
+      return vals ? {x: vals} : null;
     }
     if (live === "matrix") {
       const m = (S.views[meta.col] || [])[f];
-      return m ? {z: [m]} : null;
+      return m ? {z: m} : null;
     }
     return null;
   }
 
-  function setNote(gd, text) {
-    const anns = ((gd.layout && gd.layout.annotations) || []).filter((a) => a.name !== "downsampled");
-    if (text) anns.push({text, name: "downsampled", xref: "paper", yref: "paper", x: 1, y: 1, showarrow: false,
-      xanchor: "right", yanchor: "bottom", font: {size: 10, color: "#666"}});
-    return Plotly.relayout(gd, {annotations: anns});
-  }
-
-  async function flush() {
-    if (!S || !window.Plotly) return;
-    const t0 = now();
-    S.lastFlush = t0;
-    const first = S.pendingFirst, last = S.pendingLast;
-    S.pendingFirst = S.pendingLast = null;
-    const seekNow = !!S.seekDirty;
-    const doSlow = t0 - S.lastSlow >= SLOW_MS || S.done || seekNow;
-    S.seekDirty = false;
-    if (doSlow) S.lastSlow = t0;
-    const f = currentFrame();
-    const jobs = [];
-    for (const gd of graphs()) {
-      if (!gd.data || !onScreen(gd)) continue;  // off-screen charts catch up when scrolled into view
-      let st = S.gds.get(gd);
-      if (!st || st.data !== gd.data) {
-        st = {drawn: new Map(), len: new Map(), env: new Map(), slow3d: 0, enveloped: false, data: gd.data};
-        S.gds.set(gd, st);
-      }
-      const ext = {x: [], y: [], idx: []};
-      const full = {x: [], y: [], idx: []};
-      const slow = {};
-      const is3d = !!(gd._fullLayout && gd._fullLayout.scene);
-      const n = S.n;
-      let enveloped = false;
-      gd.data.forEach((tr, i) => {
-        const meta = tr.meta;
-        if (!meta || !meta.live) return;
-        if (meta.live === "line") {
-          if (!S.cols[meta.y]) return;
-          const trLen = tr.x ? tr.x.length : 0;
-          let drawn = st.drawn.get(i) || 0;
-          const len = st.len.get(i) || 0;
-          const redrawn = len !== trLen;  // Dash drew the figure again: start over from the store
-          if (redrawn) drawn = 0;
-          const long = n > MAX_POINTS;
-          // Long series: the history as a min/max envelope, new points appended raw until the trace
-          // holds 1.5x the envelope's size or ENVELOPE_MS passed; then the envelope is rebuilt.
-          const rebuild = redrawn && drawn === 0 && trLen > 0 || long && (drawn === 0 ||
-            trLen + (n - drawn) > 3 * ENVELOPE_BUCKETS || t0 - (st.env.get(i) || 0) >= ENVELOPE_MS);
-          if (rebuild) {
-            const x = xCol(meta.x), y = yCol(meta);
-            const [ex, ey] = long ? envelope(x, y, ENVELOPE_BUCKETS) : [x.slice(), y.slice()];
-            full.x.push(ex); full.y.push(ey); full.idx.push(i);
-            st.len.set(i, ex.length); st.env.set(i, t0);
-            enveloped = enveloped || long;
-          } else if (n > drawn) {
-            const x = xCol(meta.x), y = yCol(meta);
-            ext.x.push(x.slice(drawn, n)); ext.y.push(y.slice(drawn, n)); ext.idx.push(i);
-            st.len.set(i, trLen + (n - drawn));
-          }
-          if (long) enveloped = enveloped || st.enveloped;
-          st.drawn.set(i, n);
-        } else if (doSlow && (st.slowN !== n || st.slowF !== f) &&
-                   (!is3d || t0 - st.slow3d >= (window.NOETHER_3D_MS || SLOW3D_MS) || S.done || seekNow)) {
-          const upd = slowUpdate(gd, i, meta, f);
-          if (!upd) return;
-          const sig = Object.keys(upd).sort().join(",");
-          if (!slow[sig]) slow[sig] = {upd: {}, idx: []};
-          for (const k in upd) (slow[sig].upd[k] = slow[sig].upd[k] || []).push(upd[k][0]);
-          slow[sig].idx.push(i);
-        }
-      });
-      // one call per kind of update: a chart (a 3D scene above all) redraws once, not once per trace
-      for (const sig in slow) { jobs.push(Plotly.restyle(gd, slow[sig].upd, slow[sig].idx)); if (is3d) st.slow3d = t0; }
-      if (Object.keys(slow).length) { st.slowN = n; st.slowF = f; }
-      if (full.idx.length) jobs.push(Plotly.restyle(gd, {x: full.x, y: full.y}, full.idx));
-      if (ext.idx.length) jobs.push(Plotly.extendTraces(gd, {x: ext.x, y: ext.y}, ext.idx));
-      if (enveloped && !st.enveloped) {
-        st.enveloped = true;
-        jobs.push(setNote(gd, "long series: history drawn as min/max envelope"));
-      }
-    }
-    try { await Promise.all(jobs); } catch (e) { S && (S.error = String(e)); }
-    if (S) S.lastFlushMs = now() - t0;
-    if (first !== null) {
-      const draws = window.__noetherDraws;
-      draws.push({first, last, t: now(), ms: now() - t0});
-      if (draws.length > 20000) draws.splice(0, draws.length - 10000);
-    }
-    report(false);
-  }
-
   // ------------------------------------------------------------------ Dash bridge
+  function liveKey(cols, views) {
+    return cols.slice().sort().join(",") + "|" + Object.keys(views).sort().join(",");
+  }
+
   function summary() {
     const cols = Object.keys(S.cols);
     return {
       run: S.runId, n: S.n, last_step: S.lastStep === -Infinity ? null : S.lastStep, frames: S.frameSteps.length,
       columns: cols, views: S.viewDims, done: S.done, status: S.status, mode: S.mode, error: S.error,
+      key: liveKey(cols, S.viewDims),
     };
   }
 
+  /* What the page shows about the stream (columns, views, counts, done) goes to Dash's run-live store:
+     at most once a second, or at once when the set of columns or views or the state changes. */
   function report(force) {
     if (!S || !window.dash_clientside || !window.dash_clientside.set_props) return;
     const info = summary();
-    const key = [info.columns.join(","), Object.keys(info.views).join(","), info.done, info.status, info.mode].join("|");
+    const key = [info.key, info.done, info.status, info.mode].join("|");
     const t = now();
-    if (!force && key === S.reported && t - S.lastReport < 1000) return;
-    S.reported = key; S.lastReport = t;
+    if (!force && key === S.reported && (t - S.lastReport < REPORT_MS || info.n === S.reportedN)) return;
+    S.reported = key; S.lastReport = t; S.reportedN = info.n;
     if (!document.getElementById("run-page")) return;
     try { window.dash_clientside.set_props("run-live", {data: info}); } catch (e) { /* page left */ }
   }
 
-  // Live charts: Python lays out <div class="live-plot" data-figure="{...}">; this loop plots and owns them.
-  const CONFIG = {displaylogo: false, responsive: true, toImageButtonOptions: {format: "png", scale: 2}};
-  function mountPlots() {
-    // one chart per tick, visible ones first: mounting them all at once (a 3D scene above all) would be
-    // one long task that freezes the page for seconds on a machine without a GPU
-    if (!window.Plotly) return;
-    const pending = Array.from(document.querySelectorAll(".live-plot"))
-      .filter((div) => div.getAttribute("data-figure") && div.__spec !== div.getAttribute("data-figure"));
-    if (!pending.length) return;
-    const div = pending.find((d) => { const r = d.getBoundingClientRect(); return r.top < window.innerHeight && r.bottom > 0; })
-      || pending[0];
-    const spec = div.getAttribute("data-figure");
-    div.__spec = spec;
-    let fig;
-    try { fig = JSON.parse(spec); } catch (e) { return; }
-    Plotly.react(div, fig.data || [], fig.layout || {}, CONFIG).then(() => {
-      if (S) { S.gds.delete(div); S.seekDirty = true; scheduleFlush(); }
-    });
-  }
-
-  // Watch the page: start streaming when a run page appears, stop when it goes.
+  // Watch the page: start streaming when a run page appears, stop when it goes, find its charts.
   function watch() {
-    mountPlots();
     const el = document.getElementById("run-page");
     const runId = el ? el.getAttribute("data-run") : null;
     if (runId && (!S || S.runId !== runId)) start(runId);
     else if (!runId && S) stop();
-    else if (S && graphs().some((gd) => gd.data && onScreen(gd) && (!S.gds.get(gd) || S.gds.get(gd).data !== gd.data))) {
-      S.seekDirty = true; scheduleFlush();  // new or re-rendered charts: fill them from the store
+    if (window.Plotly) {
+      scan();
+      for (const ch of charts.values()) {
+        if (!ch.mounted || (S && ch.store !== S.id && ch.kind !== "static")) { wake(0); break; }
+      }
     }
+    report(false);
   }
-  setInterval(watch, 200);
+  setInterval(watch, 250);
 
   function download(format) {
-    const jobs = graphs().map((gd, k) => Plotly.downloadImage(gd, {
-      format, filename: (S ? S.runId : "run") + "-" + (gd.parentElement && gd.parentElement.id || k),
-      width: gd.clientWidth || 900, height: gd.clientHeight || 500}));
+    const jobs = Array.from(charts.values()).filter((c) => c.mounted).map((c, k) => Plotly.downloadImage(c.div, {
+      format, filename: (S ? S.runId : "run") + "-" + (c.id || k),
+      width: c.div.clientWidth || 900, height: c.div.clientHeight || 500}));
     return Promise.all(jobs);
+  }
+
+  /* Per chart: draws by kind (fast: paths rewritten in place; full: Plotly.react; mount), mean and max ms. */
+  function stats() {
+    const out = {};
+    for (const ch of charts.values()) {
+      const st = ch.stats || {}, row = {kind: ch.kind, draws: 0, total_ms: 0, max_ms: 0,
+        points: ch.div.data ? ch.div.data.reduce((s, t) => s + (t.x ? t.x.length : 0), 0) : 0,
+        why: ch.why || {}, cost_ms: ch.cost, block_max_ms: ch.blockMax || null, mounted_at_ms: ch.mountedAt === undefined ? null : ch.mountedAt};  // since the page's navigation
+      for (const how in st) {
+        const [n, total, max] = st[how];
+        row[how] = {n, mean_ms: n ? total / n : 0, max_ms: max};
+        if (how !== "mount") { row.draws += n; row.total_ms += total; row.max_ms = Math.max(row.max_ms, max); }
+      }
+      row.mean_ms = row.draws ? row.total_ms / row.draws : 0;
+      out[ch.id] = row;
+    }
+    return out;
   }
 
   window.NoetherLive = {
     state: () => (S ? summary() : null),
     store: () => S,
-    seek: (frame) => { if (!S) return; S.seek = frame === null || frame === undefined ? null : frame; S.seekDirty = true; scheduleFlush(); },
-    follow: () => { if (S) { S.seek = null; S.seekDirty = true; scheduleFlush(); } },
+    stats,
+    seek: (frame) => {
+      if (!S) return;
+      S.seek = frame === null || frame === undefined ? null : frame;
+      for (const ch of charts.values()) if (ch.kind === "gl" || ch.kind === "slow") ch.dirty = true;
+      wake(0);
+    },
+    follow: () => { if (S) { S.seek = null; for (const ch of charts.values()) if (ch.kind !== "line") ch.dirty = true; wake(0); } },
     setLog: (on) => {
-      const gd = document.querySelector("#run-graph-loss .js-plotly-plot");
-      if (gd) Plotly.relayout(gd, {"yaxis.type": on ? "log" : "linear"});
+      for (const ch of charts.values()) {
+        if (ch.id === "run-graph-loss") { ch.logY = !!on; ch.dirty = true; }
+      }
+      wake(0);
     },
     download,
-    envelope,
+    // pure helpers, for tests
+    Envelope, emitEnvelope, emitRange,
   };
 
   window.dash_clientside = window.dash_clientside || {};

@@ -8,6 +8,8 @@ Status, progress, ETA and the verdict table come from the run record, polled onc
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Any
 
 import dash
@@ -185,7 +187,7 @@ async def cancel(_n, run_id):
     return "cancel requested" if res.ok else f"could not cancel: {res.message()}"
 
 
-def live_plot(gid: str, fig) -> html.Div:
+def live_plot(gid: str, figure_json: str) -> html.Div:
     """A chart that live.js draws and grows (``Plotly.react`` from ``data-figure``), not a ``dcc.Graph``.
 
     A dcc.Graph answers each restyle with new ``restyleData``/``relayoutData`` props and draws itself
@@ -193,91 +195,131 @@ def live_plot(gid: str, fig) -> html.Div:
     owned by the browser-side loop alone.
     """
     return html.Div(id=gid, className="plot-box",
-                    children=html.Div(className="plot live-plot", **{"data-figure": fig.to_json()}))
+                    children=html.Div(className="plot live-plot", **{"data-figure": figure_json}))
 
 
-def graph_key(live: dict[str, Any] | None, info: dict[str, Any] | None) -> str:
-    cols = sorted((live or {}).get("columns") or [])
-    views = sorted(((live or {}).get("views") or {}).keys())
-    names = sorted(law.get("id", "") for law in ((info or {}).get("summary") or {}).get("laws") or [])
-    return "|".join([",".join(cols), ",".join(views), ",".join(names)])
+@functools.lru_cache(maxsize=256)
+def empty_figure_json(kind: str, *args: Any) -> str:
+    """The JSON of an empty live chart, cached by what it shows (column names, law texts, radius...).
+
+    Building a plotly figure costs tens of milliseconds (templates are validated and deep-copied),
+    and the runs of one preset share their charts; live.js fills them with the points.
+    """
+    if kind == "trajectory":
+        (radius,) = args
+        fig = figures.trajectory_figure([], radius=radius)
+        r = 1.6 * (radius or 1)
+        fig.update_layout(scene=dict(xaxis=dict(range=[-r, r]), yaxis=dict(range=[-r, r]), zaxis=dict(range=[-r, r])))
+    elif kind == "particles":
+        (d_x,) = args
+        fig = figures.particles_figure([])
+        if d_x is not None and d_x != 3:
+            fig.update_layout(title_text=f"First-layer neurons W_1[i,:] (d_x = {d_x}) projected on 3 fixed directions")
+    elif kind == "loss":
+        names, log_y = args
+        fig = figures.loss_figure(dict.fromkeys(names, []), log_y=log_y)
+    elif kind == "law":
+        names, law_id, name, prediction = args
+        fig = figures.law_figure(dict.fromkeys(names, []), law_id, name, prediction)
+    elif kind == "drift":
+        names, ids = args
+        fig = figures.drift_figure(dict.fromkeys(names, []), list(ids))
+    elif kind == "neurons":
+        fig = figures.neurons_heatmap([], [], col=args[0])
+    elif kind == "hist":
+        fig = figures.neurons_histogram([], col=args[0])
+    elif kind == "matrix":
+        fig = figures.matrix_heatmap([], col=args[0])
+    else:
+        raise ValueError(f"unknown chart kind '{kind}'")
+    return fig.to_json()
 
 
 def build_graphs(live: dict[str, Any], info: dict[str, Any] | None, log_y: bool = True) -> list:
     """The run's charts for the columns and views the stream has shown, empty: live.js fills them."""
-    cols = {c: [] for c in (live.get("columns") or [])}
+    names = tuple(live.get("columns") or [])
     views = live.get("views") or {}
     spec = (info or {}).get("spec") or {}
     laws = {law["id"]: law for law in ((info or {}).get("summary") or {}).get("laws") or [] if "id" in law}
     out = []
 
-    def graph(gid: str, fig, cls: str = "graph") -> html.Div:
-        return html.Div(live_plot(gid, fig), className=cls)
+    def graph(gid: str, kind: str, *args: Any, cls: str = "graph") -> None:
+        out.append(html.Div(live_plot(gid, empty_figure_json(kind, *args)), className=cls))
 
     if views.get("position") == [3]:
         potential = spec.get("potential") or {}
         radius = potential.get("radius", 1.0) if potential.get("kind") == "sphere" else None
-        fig = figures.trajectory_figure([], radius=radius)
-        fig.update_layout(scene=dict(xaxis=dict(range=[-1.6 * (radius or 1), 1.6 * (radius or 1)]),
-                                     yaxis=dict(range=[-1.6 * (radius or 1), 1.6 * (radius or 1)]),
-                                     zaxis=dict(range=[-1.6 * (radius or 1), 1.6 * (radius or 1)])))
-        out.append(graph("run-graph-trajectory", fig, "graph graph-3d"))
+        graph("run-graph-trajectory", "trajectory", radius, cls="graph graph-3d")
     if len(views.get("particles") or []) == 2 and views["particles"][1] == 3:
-        fig = figures.particles_figure([])
         widths = (spec.get("model") or {}).get("widths") or []
-        if widths and widths[0] != 3:
-            fig.update_layout(title_text=f"First-layer neurons W_1[i,:] (d_x = {widths[0]}) projected on 3 fixed directions")
-        out.append(graph("run-graph-particles", fig, "graph graph-3d"))
-    if "loss" in cols:
-        out.append(graph("run-graph-loss", figures.loss_figure(cols, log_y=log_y)))
-    ids = law_ids(c for c in cols if c not in ("step", "t", "loss"))
+        graph("run-graph-particles", "particles", widths[0] if widths else None, cls="graph graph-3d")
+    if "loss" in names:
+        graph("run-graph-loss", "loss", names, log_y)
+    ids = tuple(law_ids(c for c in names if c not in ("step", "t", "loss")))
     for i, law_id in enumerate(ids):
         law = laws.get(law_id, {})
-        out.append(graph(f"run-graph-law-{i}", figures.law_figure(cols, law_id, law.get("name", ""),
-                                                                  law.get("prediction", ""))))
+        graph(f"run-graph-law-{i}", "law", names, law_id, law.get("name", ""), law.get("prediction", ""))
     if ids:
-        out.append(graph("run-graph-drift", figures.drift_figure(cols, ids)))
+        graph("run-graph-drift", "drift", names, ids)
     for i, view in enumerate(v for v in views if v.endswith(":neurons")):
-        out.append(graph(f"run-graph-neurons-{i}", figures.neurons_heatmap([], [], col=view)))
-        out.append(graph(f"run-graph-hist-{i}", figures.neurons_histogram([], col=view)))
+        graph(f"run-graph-neurons-{i}", "neurons", view)
+        graph(f"run-graph-hist-{i}", "hist", view)
     for i, view in enumerate(v for v in views if v.endswith(":matrix")):
-        out.append(graph(f"run-graph-matrix-{i}", figures.matrix_heatmap([], col=view)))
+        graph(f"run-graph-matrix-{i}", "matrix", view)
     if not out:
         out.append(html.P("Waiting for the first records…", className="hint"))
     return out
 
 
-@callback(
-    Output("run-graphs", "children"),
+# The charts are laid out again only when the set of columns, views or law ids changes: decided in the
+# browser, so that the stream's reports (once a second) and the run record's polls cost no server call.
+clientside_callback(
+    """
+    function(live, info, previous) {
+        if (!live || live.run === null || live.run === undefined) { return window.dash_clientside.no_update; }
+        const laws = (((info || {}).summary || {}).laws || []).map((l) => l.id || "").sort();
+        const key = live.run + "|" + (live.key || "") + "|" + laws.join(",");
+        return key === previous ? window.dash_clientside.no_update : key;
+    }
+    """,
     Output("run-graph-key", "data"),
     Input("run-live", "data"),
     Input("run-info", "data"),
     State("run-graph-key", "data"),
-    State("run-log", "value"),
 )
-def graphs(live, info, key, log_value):
-    """Lay the charts out again only when the set of columns, views or law names changes."""
-    if not live or live.get("run") is None:
-        return [html.P("Waiting for the first records…", className="hint")], None
-    new_key = graph_key(live, info)
-    if new_key == key:
-        return no_update, no_update
-    return build_graphs(live, info, log_y="log" in (log_value or [])), new_key
 
 
 @callback(
+    Output("run-graphs", "children"),
+    Input("run-graph-key", "data"),
+    State("run-live", "data"),
+    State("run-info", "data"),
+    State("run-log", "value"),
+)
+async def graphs(key, live, info, log_value):
+    """The charts for the columns and views the stream has shown (``run-graph-key`` changes only then).
+
+    Built in a thread: Dash runs callbacks on the server's event loop, which also feeds every open
+    run's WebSocket stream.
+    """
+    if not key or not live or live.get("run") is None:
+        return [html.P("Waiting for the first records…", className="hint")]
+    return await asyncio.to_thread(build_graphs, live, info, "log" in (log_value or []))
+
+
+clientside_callback(
+    """
+    function(live) {
+        if (!live) { return [window.dash_clientside.no_update, ""]; }
+        const frames = Math.max(1, live.frames || 0);
+        const state = live.done ? "complete" : "live (" + live.mode + ")";
+        return [frames - 1, (live.n || 0).toLocaleString("en-US") + " records · " + state];
+    }
+    """,
     Output("run-slider", "max"),
     Output("run-live-text", "children"),
     Input("run-live", "data"),
 )
-def live_text(live):
-    if not live:
-        return no_update, ""
-    frames = max(1, int(live.get("frames") or 0))
-    n = int(live.get("n") or 0)
-    state = "complete" if live.get("done") else f"live ({live.get('mode')})"
-    return frames - 1, f"{n:,} records · {state}"
-
 
 clientside_callback(
     "function(value, live) { return window.dash_clientside.noether.seek(value, live); }",
