@@ -395,8 +395,9 @@ class ResidualBank:
                     rows[i][term.index] += term.coef
             C = torch.tensor(rows, dtype=torch.float64).reshape(n, T).to(wg.device)
             self._C, self._abs_C = C, C.abs()
-            self._ones = torch.ones(n, dtype=C.dtype, device=C.device)
+            self._tiny = torch.full((n,), 1e-300, dtype=C.dtype, device=C.device)  # 0/0 -> 0 at a standstill
             self._zeros = torch.zeros(n, dtype=C.dtype, device=C.device)
+            self.stats.max_scale = torch.ones(n, dtype=C.dtype, device=C.device)  # the value is already relative
             self._keys = tuple(k for law in self.laws for k in (law.id, law.id + ":pred"))
         if self.lam:  # Snapshot.grad includes the weight-decay term lambda w: take it out
             gsq = self.ws.grad_sq(snap)
@@ -406,8 +407,8 @@ class ResidualBank:
             gw = (gsq * wsq).sqrt()
         else:
             gw = self.ws.grad_param_norms(snap)
-        value = torch.mv(self._C, wg) / (torch.mv(self._abs_C, gw) + 1e-300)
-        self.stats.track(value, drift=value.abs(), scale=self._ones)
+        value = torch.mv(self._C, wg) / torch.addmv(self._tiny, self._abs_C, gw)
+        self.stats.track(value, drift=value.abs())
         return {self._keys: torch.stack((value, self._zeros), dim=1).reshape(-1)}
 
 

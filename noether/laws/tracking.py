@@ -258,7 +258,8 @@ class Tracker:
         size: Tensor | None = None,
         drift_other: Tensor | None = None,
     ) -> None:
-        value = value.detach()
+        if value.requires_grad:
+            value = value.detach()
         if self.initial is None:
             self.initial = value
         self.final = value
@@ -273,7 +274,8 @@ def _running_max(current: Tensor | None, new: Tensor | None) -> Tensor | None:
     """max(current, new), ignoring NaN (``torch.fmax``)."""
     if new is None:
         return current
-    new = new.detach()
+    if new.requires_grad:
+        new = new.detach()
     return new if current is None else torch.fmax(current, new)
 
 

@@ -38,6 +38,7 @@ class Workspace:
         self._cache: dict[Any, Any] = {}
         self._buffers: dict[int, Tensor] = {}
         self._shared: dict[Any, Any] = {}
+        self._segments: dict[tuple[int, ...], Tensor] = {}  # 0/1 matrices summing the pieces of param_sq
         self._wanted: dict[int, set[str]] = {}  # tensor -> per-neuron sums laws read: "rows", "cols", "entries"
 
     def shared(self, key: Any, make: Callable[[], Any]) -> Any:
@@ -90,19 +91,29 @@ class Workspace:
         """|w_t|^2 for every parameter tensor t (from the per-neuron sums where laws want them, else a dot)."""
 
         def compute() -> Tensor:
-            sums = []
+            parts = []  # 1-D pieces whose sums are the |w_t|^2, summed by one matrix-vector product
             for i, p in enumerate(snap.params):
                 wanted = self._wanted.get(i, ())
                 if "rows" in wanted and p.dim() == 2:
-                    sums.append(self.rows_sq(snap, i).sum())
+                    parts.append(self.rows_sq(snap, i))
                 elif "cols" in wanted and p.dim() == 2:
-                    sums.append(self.cols_sq(snap, i).sum())
+                    parts.append(self.cols_sq(snap, i))
                 elif wanted:
-                    sums.append(self.square(snap, i).sum())
+                    parts.append(self.square(snap, i).reshape(-1))
                 else:
                     flat = p.reshape(-1)
-                    sums.append(torch.dot(flat, flat))
-            return torch.stack(sums).double()
+                    parts.append(torch.dot(flat, flat).reshape(1))
+            sizes = tuple(part.shape[0] for part in parts)
+            seg = self._segments.get(sizes)
+            device = parts[0].device
+            if seg is None or seg.device != device:
+                seg = torch.zeros(len(sizes), sum(sizes), dtype=torch.float64)
+                start = 0
+                for t, size in enumerate(sizes):
+                    seg[t, start : start + size] = 1.0
+                    start += size
+                seg = self._segments[sizes] = seg.to(device)
+            return torch.mv(seg, torch.cat(parts).double())  # summed in float64
 
         return self._get(snap, "param_sq", compute)
 
