@@ -4,12 +4,17 @@
 
 1. Latency: a toy run (sphere potential, ND) streams into its run page. A Redis reader in this process
    notes when each batch lands on the run's stream (the worker's publish, within a millisecond);
-   the page's live loop notes when each step was drawn (``window.__noetherDraws``). Delay = drawn -
-   published, per step, for steps published after the page was following live. Target: p95 < 250 ms.
+   the page's live loop notes when each step was on every visible 2D chart, stamped at the next
+   animation frame (``window.__noetherDraws``). Delay = drawn - published, per step, for steps
+   published once the page is ready (following live, every chart drawn once); the page's load
+   (first and last chart drawn, after navigation) is reported beside it. Target: p95 < 250 ms.
 2. Responsiveness: a 1e6-step run (record_every 5: 200,000 records) streams for ``--long-seconds``
    while the page records long tasks (PerformanceObserver) and the lag of a 50 ms timer. The same
    timer on the idle page first is the baseline; the ratio is the number to compare across machines.
-   Target: no frozen page (no task near a second, the timer keeps ticking).
+   Target: no frozen page. "Frozen" here: the page did not answer for FROZEN_MS = 500 ms or more at
+   least once (a task that long, or the 50 ms timer that late), or the timer ticked less than half as
+   often as it should. 500 ms is where the web's responsiveness metric (INP) rates a page's reply to
+   a click "poor"; a user notices the page hang, where 50-200 ms pauses read as a busy page.
 Screenshots go to test-artifacts/screenshots/bench-*.png. The 3D view uses WebGL, which headless
 Chromium without a GPU renders in software: the worst case for the page.
 """
@@ -30,6 +35,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+FROZEN_MS = 500  # a pause this long (a task, or the 50 ms timer's lag) counts as a frozen page
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -236,8 +242,10 @@ def main(argv: list[str]) -> int:
         how = ", ".join(f"{k} {c[k]['n']} x {c[k]['mean_ms']:.1f} ms (max {c[k]['max_ms']:.0f})"
                         for k in ("fast", "full", "mount") if k in c)
         print(f"    {name:24s} {c['kind']:5s} {c['points']:5d} points; {how}")
-    frozen = s["lag_max_ms"] > 2000 or s["ticks"] < 0.5 * args.long_seconds * 20
-    print(f"  page {'FROZE' if frozen else 'stayed responsive'}; screenshots in {SHOTS.relative_to(ROOT)}/bench-*.png")
+    frozen = (s["lag_max_ms"] >= FROZEN_MS or s["longest_task_ms"] >= FROZEN_MS
+              or s["ticks"] < 0.5 * args.long_seconds * 20)
+    print(f"  page {'FROZE' if frozen else 'stayed responsive'} (frozen: a pause of {FROZEN_MS} ms or more); "
+          f"screenshots in {SHOTS.relative_to(ROOT)}/bench-*.png")
     if args.json:
         args.json.write_text(json.dumps({"latency": lat, "responsiveness": resp}, indent=2))
     ok = lat["p95_ms"] < 250 and not frozen

@@ -3,7 +3,9 @@
 A *record* is one flat dict of the run (``step``, ``t``, ``loss``, one column per law, list-valued
 views such as ``position`` or ``<law id>:neurons``; see ``noether/summary.py``). The dashboard keeps
 series as *columns*: ``{"step": [...], "loss": [...], ...}`` in step order, one entry per step.
-The browser's live loop (``assets/live.js``) mirrors ``dedupe_records`` and ``minmax_envelope``.
+The browser's live loop (``assets/live.js``) mirrors ``dedupe_records`` and ``minmax_envelope`` (the
+latter kept incrementally there, with 256-511 buckets of 2^k records, so that a live curve costs the
+same to draw at any length).
 """
 
 from __future__ import annotations

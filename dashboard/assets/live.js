@@ -8,23 +8,27 @@
    deduplicated by step (a batch delivered twice is dropped); list-valued views (position, particles,
    per-neuron values) kept per frame, thinned by 2 beyond MAX_FRAMES.
 
-   Drawing has a fixed budget whatever the length of the run:
-   - a line trace never holds more than about 1500 points: up to RAW_MAX records it shows every one;
+   Drawing has a fixed cost whatever the length of the run (measured with `python -m bench dashboard`):
+   - a curve never holds more than about 1500 points: up to RAW_MAX records it shows every one;
      beyond, the history is a min/max envelope of 256-511 buckets (2 points each: the bucket's
      extremes, so a one-record spike stays visible) kept up to date incrementally in O(1) per record,
      plus the newest records raw; the chart says so. Zoomed in, the visible range is drawn from the
-     raw records (every point, or an envelope of that range).
-   - one requestAnimationFrame scheduler draws all charts with Plotly.react: about FRAME_BUDGET_MS of
-     drawing per frame (one chart at least), each chart at most every LINE_MS (2D curves), SLOW_MS
-     (heatmaps, histograms) or GL_MS (3D scenes: software WebGL without a GPU is slow), stretched so
-     that drawing keeps to about DUTY of the main thread; off-screen charts wait until scrolled into view.
-   Telemetry for the benchmark: window.__noetherDraws [{first, last, t, ms}]: steps first..last were
-   on every visible 2D chart at time t (epoch ms, stamped at the next animation frame, i.e. painted).
+     raw records (every one, or an envelope of that range).
+   - new points are drawn by rewriting the curves' SVG paths in place (about 1 ms a chart) while they
+     fit the axes as drawn; a full Plotly.react (50-100 ms a chart on a busy 2-core machine: axes,
+     ticks, legend) runs when they would not, when half the headroom that invisible "keeper" traces
+     give the autoranged axes is used, or every FULL_MS (hover data); optional ones FULL_SPACING_MS apart.
+   - one requestAnimationFrame scheduler for all charts: about FRAME_BUDGET_MS of drawing per frame
+     (a full redraw or a 3D scene gets a frame of its own), each curve at most every LINE_MS, heatmaps
+     and histograms every SLOW_MS, 3D scenes every GL_MIN_MS-GL_MAX_MS by their measured cost
+     (software WebGL without a GPU: the compositor reads the canvas back, 50-300 ms); drawing keeps
+     to about DUTY of the main thread; off-screen charts wait until scrolled into view.
+   Telemetry for the benchmark: window.__noetherDraws, window.__noetherArrivals; NoetherLive.stats().
 */
 (function () {
   "use strict";
   const RAW_MAX = 2000, BUCKETS = 256, MAX_FRAMES = 20000, TRAIL = 1000, HEAT_ROWS = 300;
-  const FRAME_BUDGET_MS = 12, LINE_MS = 50, FULL_MS = 5000, SLOW_MS = 500, SEEK_MS = 150, DUTY = 0.6;
+  const FRAME_BUDGET_MS = 12, LINE_MS = 50, FULL_MS = 5000, FULL_SPACING_MS = 250, SLOW_MS = 500, SEEK_MS = 150, DUTY = 0.6;
   const GL_SHARE = 0.1, GL_MIN_MS = 1000, GL_MAX_MS = 5000;  // 3D scenes: at most this share of the main thread
   const HEADROOM = 0.15, AHEAD_S = 5;  // while streaming, autoranged axes reach this far beyond the data
   const POLL_MS = 150, PAGE = 2000, REPORT_MS = 1000;
@@ -240,7 +244,7 @@
 
   function follow(store) {
     if (store !== S || store.stopped || store.done) return;
-    if (store.mode === "poll" || !("WebSocket" in window)) { poll(store); return; }
+    if (store.mode === "poll" || !window.WebSocket) { store.mode = "poll"; report(true); poll(store); return; }
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const q = store.cursor !== null ? "?after=" + encodeURIComponent(store.cursor) : "";
     let ws;
@@ -337,7 +341,7 @@
       try { fig = JSON.parse(spec || "{}"); } catch (e) { continue; }
       fig.data = fig.data || []; fig.layout = fig.layout || {};
       ch = {div, spec, fig, kind: kindOf(fig), mounted: !!(ch && ch.mounted), store: null, rows: 0, frame: -1,
-            frames: -1, last: 0, lastFull: 0, draws3d: 0, note: null, keepers: 0, cost: fig.layout.scene ? 150 : 30, dirty: true, xrange: null, logY: null,
+            frames: -1, last: 0, lastFull: 0, draws3d: 0, extent: {}, soft: false, note: null, keepers: 0, cost: fig.layout.scene ? 150 : 30, dirty: true, xrange: null, logY: null,
             id: (div.parentElement && div.parentElement.id) || "chart"};
       charts.set(div, ch);
       if (io) io.observe(div);
@@ -368,7 +372,9 @@
     const seeking = S && S.seek !== null && ch.kind !== "line";
     const gap = seeking ? Math.max(SEEK_MS, 2 * ch.cost)
       : ch.kind === "line" ? LINE_MS : ch.kind === "gl" ? glGap(ch) : SLOW_MS;
-    return Math.max(0, ch.last + gap - t);
+    const wait = Math.max(0, ch.last + gap - t);
+    // a 3D scene (100+ ms without a GPU) does not follow another chart's full redraw straight away
+    return ch.kind === "gl" && !seeking ? Math.max(wait, lastFullAt + FULL_SPACING_MS - t) : wait;
   }
 
   /* Time between two redraws of a 3D scene while the run streams: what one redraw blocks the page
@@ -410,6 +416,7 @@
   }
 
   let stamp = null;  // rows on every visible 2D chart, to be stamped painted at the next frame
+  let lastFullAt = -Infinity;  // when a chart was last drawn in full (Plotly.react), whichever
   let glDrawn = null;  // a 3D scene drawn last frame: [chart, start], its cost measured at this frame
   function frame() {
     rafId = 0;
@@ -487,8 +494,11 @@
         data = data.map((tr) => lineTrace(ch, tr, info));
         note = noteText(ch, info);
         ch.rows = S.n;
-        const why = !ch.mounted ? "mount" : forced ? "forced" : S.done ? "done" : t0 - ch.lastFull >= FULL_MS ? "refresh"
-          : note !== ch.note ? "note" : fastDraw(ch, data) ? null : "range";
+        // optional full redraws (hover data, annotation, headroom half used) keep FULL_SPACING_MS apart
+        const spaced = t0 - lastFullAt >= FULL_SPACING_MS;
+        const why = !ch.mounted ? "mount" : forced ? "forced" : S.done ? "done"
+          : spaced && t0 - ch.lastFull >= FULL_MS ? "refresh" : spaced && note !== ch.note ? "note"
+          : spaced && ch.soft ? "headroom" : fastDraw(ch, data) ? null : "range";
         if (!why) { account(ch, performance.now() - t0, "fast"); return; }
         ch.why = ch.why || {};
         ch.why[why] = (ch.why[why] || 0) + 1;
@@ -501,7 +511,7 @@
     }
     const layout = chartLayout(ch, note);
     const first = !ch.mounted;
-    ch.mounted = true; ch.busy = true; ch.note = note; ch.lastFull = t0;
+    ch.mounted = true; ch.busy = true; ch.note = note; ch.lastFull = t0; ch.soft = false; lastFullAt = t0;
     let p;
     try { p = Plotly.react(ch.div, data, layout, ch.kind === "gl" ? CONFIG_3D : CONFIG); } catch (e) { p = Promise.reject(e); }
     account(ch, performance.now() - t0, first ? "mount" : "full");
@@ -534,6 +544,7 @@
       if (tr && typeof tr.index === "number") paths[tr.index] = g.querySelector("path.js-line");
     }
     const jobs = [];
+    let soft = false;
     for (let i = 0; i < data.length; i++) {
       const tr = data[i];
       if (!tr.meta || tr.meta.live !== "line" || tr === ch.fig.data[i]) continue;
@@ -541,31 +552,44 @@
       const xa = fl[axisName(tr.xaxis || "x")], ya = fl[axisName(tr.yaxis || "y")];
       const path = paths[i];
       if (!xa || !ya || !xa.c2p || !ya.c2p || !path) return false;
-      if (!inside(xa, tr.x) || !inside(ya, tr.y)) return false;
+      const fit = Math.min(inside(xa, tr.x, ch.extent.x), inside(ya, tr.y, ch.extent[tr.yaxis || "y"]));
+      if (fit === 0) return false;
+      if (fit === 1) soft = true;
       jobs.push([i, path, tr, xa, ya]);
     }
     for (const [i, path, tr, xa, ya] of jobs) {
       path.setAttribute("d", linePath(tr.x, tr.y, xa, ya));
       gd.data[i].x = tr.x; gd.data[i].y = tr.y;
     }
+    if (soft) ch.soft = true;
     return true;
   }
 
   function axisName(id) { return id.charAt(0) + "axis" + id.slice(1); }
 
-  /* Do these values fit the axis as drawn? (Always, on an axis the user zoomed: the rest is clipped.) */
-  function inside(ax, vs) {
-    if (!ax.autorange) return true;
+  /* Do these values fit the axis as drawn? 0: no (some leave its range), 1: yes, but past half the
+     headroom the last full draw left beyond the data's extent `ext` [min, max, min > 0], 2: yes.
+     (Always 2 on an axis the user zoomed: what falls outside is clipped.) */
+  function inside(ax, vs, ext) {
+    if (!ax.autorange) return 2;
     const r = ax.range;
-    if (!r || r.length !== 2) return false;
+    if (!r || r.length !== 2) return 0;
     const lo = Math.min(r[0], r[1]), hi = Math.max(r[0], r[1]), log = ax.type === "log";
+    let slo = lo, shi = hi;
+    if (ext) {
+      const elo = log ? Math.log10(ext[2]) : ext[0], ehi = log ? Math.log10(ext[1]) : ext[1];
+      if (isFinite(elo) && elo >= lo) slo = (lo + elo) / 2;
+      if (isFinite(ehi) && ehi <= hi) shi = (hi + ehi) / 2;
+    }
+    let fit = 2;
     for (let i = 0; i < vs.length; i++) {
       let v = vs[i];
       if (v === null) continue;
       if (log) { if (!(v > 0)) continue; v = Math.log10(v); }
-      if (v < lo || v > hi) return false;
+      if (v < lo || v > hi) return 0;
+      if (v < slo || v > shi) fit = 1;
     }
-    return true;
+    return fit;
   }
 
   function linePath(xs, ys, xa, ya) {
@@ -586,39 +610,40 @@
      new points land inside the drawn axes (and fastDraw can place them) for a while. */
   function keepers(ch, data) {
     ch.keepers = 0;
-    if (!S || S.done) return [];
-    const byAxis = {};
+    const byAxis = ch.extent = {};
     let x0 = Infinity, x1 = -Infinity;
     for (const tr of data) {
       if (!tr.meta || tr.meta.live !== "line" || !tr.x || !tr.x.length) continue;
       x0 = Math.min(x0, tr.x[0]); x1 = Math.max(x1, tr.x[tr.x.length - 1]);
-      const id = tr.yaxis || "y", b = byAxis[id] = byAxis[id] || {lo: Infinity, hi: -Infinity, pos: Infinity};
+      const id = tr.yaxis || "y", b = byAxis[id] = byAxis[id] || [Infinity, -Infinity, Infinity];
       for (const v of tr.y) {
         if (v === null) continue;
-        if (v < b.lo) b.lo = v;
-        if (v > b.hi) b.hi = v;
-        if (v > 0 && v < b.pos) b.pos = v;
+        if (v < b[0]) b[0] = v;
+        if (v > b[1]) b[1] = v;
+        if (v > 0 && v < b[2]) b[2] = v;
       }
     }
     if (!(x1 > x0)) return [];
+    byAxis.x = [x0, x1, x0];
+    if (!S || S.done) return [];
     // room for about AHEAD_S seconds of the live stream (at least HEADROOM, at most half the span)
     const m = S.marks, rate = m.length > 1 ? (m[m.length - 1][1] - m[0][1]) * 1000 / (m[m.length - 1][0] - m[0][0]) : 0;
     const ahead = S.n > 1 ? (x1 - x0) / (S.n - 1) * rate * AHEAD_S : 0;
     const xr = [x0, x1 + Math.min(0.5 * (x1 - x0), Math.max(HEADROOM * (x1 - x0), ahead))];
     const out = [];
     for (const id in byAxis) {
-      const b = byAxis[id];
-      if (!(b.hi >= b.lo)) continue;
+      if (id === "x") continue;
+      const [lo, hi, pos] = byAxis[id];
+      if (!(hi >= lo)) continue;
       const type = id === "y" && ch.logY !== null ? (ch.logY ? "log" : "linear") : (ch.fig.layout[axisName(id)] || {}).type;
-      const log = type === "log";
       let ys;
-      if (log) {
-        if (!(b.pos < Infinity)) continue;
-        const a = Math.log10(b.pos), c = Math.log10(Math.max(b.hi, b.pos)), pad = Math.max(c - a, 1) * HEADROOM;
+      if (type === "log") {
+        if (!(pos < Infinity)) continue;
+        const a = Math.log10(pos), c = Math.log10(Math.max(hi, pos)), pad = Math.max(c - a, 1) * HEADROOM;
         ys = [Math.pow(10, a - pad), Math.pow(10, c + pad)];
       } else {
-        const pad = (b.hi - b.lo || Math.abs(b.hi) || 1) * HEADROOM;
-        ys = [b.lo - pad, b.hi + pad];
+        const pad = (hi - lo || Math.abs(hi) || 1) * HEADROOM;
+        ys = [lo - pad, hi + pad];
       }
       out.push({type: "scatter", mode: "lines", x: xr, y: ys, yaxis: id,
         line: {width: 0}, opacity: 0, hoverinfo: "skip", showlegend: false, meta: {live: "keeper"}});
@@ -845,6 +870,7 @@
       wake(0);
     },
     download,
+    ingest: (records) => ingest(records),  // records into the store as if streamed (deduplicated by step)
     // pure helpers, for tests
     Envelope, emitEnvelope, emitRange,
   };

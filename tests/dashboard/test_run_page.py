@@ -1,0 +1,49 @@
+"""The run page's chart layout (pure): which charts a stream's columns and views give, cached figures."""
+
+import json
+
+from dashboard.pages import run
+
+LIVE = {
+    "run": "r1",
+    "columns": ["step", "t", "loss", "angular_momentum", "angular_momentum:pred", "balance/h2", "balance/h2:pred",
+                "balance/h2:|W_2|^2", "balance/h2:|W_3|^2"],
+    "views": {"position": [3], "velocity": [3], "balance/h2:neurons": [16]},
+}
+
+
+def charts(out) -> dict[str, dict]:
+    """Chart id -> figure, from the components build_graphs lays out."""
+    found = {}
+    for cell in out:
+        box = cell.children
+        found[box.id] = json.loads(getattr(box.children, "data-figure"))
+    return found
+
+
+def test_the_stream_decides_the_charts_and_each_trace_says_what_it_draws():
+    figs = charts(run.build_graphs(LIVE, {"spec": {"potential": {"kind": "sphere", "radius": 2.0}}}))
+    assert list(figs) == ["run-graph-trajectory", "run-graph-loss", "run-graph-law-0", "run-graph-law-1",
+                          "run-graph-drift", "run-graph-neurons-0", "run-graph-hist-0"]
+    assert figs["run-graph-trajectory"]["layout"]["scene"]["xaxis"]["range"] == [-3.2, 3.2]
+    balance = figs["run-graph-law-1"]
+    assert {t["meta"]["y"] for t in balance["data"]} == {"balance/h2", "balance/h2:pred", "balance/h2:|W_2|^2",
+                                                         "balance/h2:|W_3|^2"}
+    assert "yaxis2" in balance["layout"]  # the norms and their difference on two axes (Fig. 1)
+    for fig in figs.values():
+        assert all(not t.get("x") for t in fig["data"] if (t.get("meta") or {}).get("live") == "line")  # live.js fills them
+
+
+def test_charts_of_runs_with_the_same_columns_are_built_once():
+    a = run.build_graphs(LIVE, None)
+    b = run.build_graphs(dict(LIVE, run="r2"), None)
+    assert getattr(a[1].children.children, "data-figure") is getattr(b[1].children.children, "data-figure")
+    named = run.build_graphs(LIVE, {"summary": {"laws": [{"id": "angular_momentum", "name": "|J|",
+                                                          "prediction": "conserved"}]}})
+    law = json.loads(getattr(named[2].children.children, "data-figure"))
+    assert law["layout"]["title"]["text"] == "|J|"  # law names from the summary make a new chart
+
+
+def test_no_columns_yet_says_so():
+    out = run.build_graphs({"run": "r1", "columns": [], "views": {}}, None)
+    assert "Waiting" in out[0].children
