@@ -368,8 +368,9 @@
       else changed = currentFrame() !== ch.frame || S.frameSteps.length !== ch.frames;
     }
     if (!changed) return Infinity;
-    if (fresh || ch.dirty || (S && S.done)) return 0;
+    if (fresh || ch.dirty) return 0;
     const seeking = S && S.seek !== null && ch.kind !== "line";
+    if (S && S.done && !seeking) return 0;
     const gap = seeking ? Math.max(SEEK_MS, 2 * ch.cost)
       : ch.kind === "line" ? LINE_MS : ch.kind === "gl" ? glGap(ch) : SLOW_MS;
     const wait = Math.max(0, ch.last + gap - t);
@@ -856,13 +857,10 @@
     state: () => (S ? summary() : null),
     store: () => S,
     stats,
-    seek: (frame) => {
-      if (!S) return;
-      S.seek = frame === null || frame === undefined ? null : frame;
-      for (const ch of charts.values()) if (ch.kind === "gl" || ch.kind === "slow") ch.dirty = true;
-      wake(0);
-    },
-    follow: () => { if (S) { S.seek = null; for (const ch of charts.values()) if (ch.kind !== "line") ch.dirty = true; wake(0); } },
+    // replay: the 3D views, heatmaps and histograms show frame `frame` (redrawn at most every
+    // max(SEEK_MS, twice their cost), so that dragging the slider or playing cannot pile up redraws)
+    seek: (frame) => { if (S) { S.seek = frame === null || frame === undefined ? null : frame; wake(0); } },
+    follow: () => { if (S) { S.seek = null; wake(0); } },
     setLog: (on) => {
       for (const ch of charts.values()) {
         if (ch.id === "run-graph-loss") { ch.logY = !!on; ch.dirty = true; }
