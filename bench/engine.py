@@ -8,7 +8,9 @@ with every applicable law recorded every step (record_every = 1) and the particl
 in-place ``p -= lr * p.grad`` per step. Blocks of the two alternate (``--repeats``) so that a noisy,
 shared machine slows both alike; the ratio engine / bare of the median steps/s is the number to read
 (target >= 0.9). The engine without its laws is timed too, to split the overhead between the driver
-loop and the laws. Then the same for other hidden widths (steps/s against width).
+loop and the laws. Then the same for other hidden widths (steps/s against width); the last column is
+the engine's extra time per step over the bare loop (laws, record, views: about constant, so it weighs
+most on narrow models).
 
 Run it on a quiet machine. On a busy one, torch's intra-op threads spin-wait on each other and single
 blocks swing by 2x or more; ``--threads 1`` is then the steadier comparison.
@@ -93,6 +95,7 @@ def compare(width: int, steps: int, repeats: int, device: str) -> dict:
     e, b, lo = statistics.median(eng), statistics.median(bare), statistics.median(loop)
     return {"width": width, "engine_steps_per_s": e, "engine_without_laws_steps_per_s": lo, "bare_steps_per_s": b,
             "ratio": e / b, "ratio_without_laws": lo / b, "record_columns": columns,
+            "extra_ms_per_step": 1e3 / e - 1e3 / b,
             "engine_runs": eng, "engine_without_laws_runs": loop, "bare_runs": bare}
 
 
@@ -117,12 +120,14 @@ def main(argv: list[str] | None = None) -> int:
           f"engine {main_row['engine_steps_per_s']:.1f} steps/s, bare GD loop {main_row['bare_steps_per_s']:.1f} steps/s, "
           f"ratio {main_row['ratio']:.3f} (target >= 0.9); without laws {main_row['ratio_without_laws']:.3f}")
     rows = []
-    print(f"{'width':>6} {'engine steps/s':>15} {'no laws':>8} {'bare steps/s':>13} {'ratio':>6} {'no laws':>8}")
+    print(f"{'width':>6} {'engine steps/s':>15} {'no laws':>8} {'bare steps/s':>13} {'ratio':>6} {'no laws':>8} "
+          f"{'extra ms/step':>14}")
     for w in [int(v) for v in args.widths.split(",") if v.strip()]:
         row = main_row if w == 200 else compare(w, args.steps, args.repeats, device)
         rows.append(row)
         print(f"{w:>6} {row['engine_steps_per_s']:>15.1f} {row['engine_without_laws_steps_per_s']:>8.1f} "
-              f"{row['bare_steps_per_s']:>13.1f} {row['ratio']:>6.3f} {row['ratio_without_laws']:>8.3f}")
+              f"{row['bare_steps_per_s']:>13.1f} {row['ratio']:>6.3f} {row['ratio_without_laws']:>8.3f} "
+              f"{row['extra_ms_per_step']:>14.2f}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"device": device, "fig1": main_row, "widths": rows}, fh, indent=2)
