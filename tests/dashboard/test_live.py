@@ -106,8 +106,11 @@ def test_a_cut_stream_resumes_without_losing_or_repeating_points(lab, page, tran
     steps = [r["step"] for r in series(lab, run_id)]
     got = page.evaluate("() => { const s = window.NoetherLive.store(); return Array.from(s.cols.step.subarray(0, s.n)); }")
     assert got == steps  # every record once, in order, although 7 records were sent again at each cut
-    page.wait_for_function(f"() => {LOSS} && {LOSS}.data[0].x.length === {len(steps)}")
-    assert loss_trace(page)["x"] == steps
+    # read in the same frame as the wait: the charts are laid out again once the summary's laws arrive
+    drawn = page.wait_for_function(f"() => {{ const g = {LOSS}; if (!g || !g.data) return false;"
+                                   " const t = g.data.find(t => t.meta && t.meta.y === 'loss');"
+                                   f" return t && t.x.length === {len(steps)} ? Array.from(t.x) : false; }}")
+    assert drawn.json_value() == steps
     # a batch delivered twice is drawn once
     again = series(lab, run_id)[-50:]
     assert page.evaluate("(recs) => window.NoetherLive.ingest(recs)", again) == 0
