@@ -116,5 +116,6 @@ class NTKDrift(TrackedLaw):
             "no per-run prediction: the kernel drift should shrink as the width grows (compare the runs of a width "
             f"sweep); verdict of the velocity bound (eq. 49) that implies it: {b.reason}"
         )
-        return s.model_copy(update={"verdict": b.verdict, "tolerance": b.tolerance, "reason": reason,
+        # no tolerance of its own: the bound's would read as a limit on the kernel's drift, which it is not
+        return s.model_copy(update={"verdict": b.verdict, "tolerance": None, "reason": reason,
                                     "max_rel_drift": s.max_abs_drift})

@@ -105,7 +105,7 @@ def test_rotation_data_network_keeps_total_angular_momentum_within_the_sample_de
     drift, defect = {}, {}
     for augment in (0, 63):
         spec = preset_spec("rotation-net", steps=300, record_every=10)
-        spec["data"]["augment"] = augment
+        spec["data"]["samples"], spec["data"]["augment"] = 256, augment
         records, summary, sim = run(spec)
         s = summary["angular_momentum"]
         assert s.verdict == "holds", s.reason
