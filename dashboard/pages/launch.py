@@ -288,6 +288,17 @@ def collect_spec(values: list, ids: list[dict], problem: str, data_kind: str, po
     return spec
 
 
+# The form's fields and kind pickers, in the order collect_spec takes them.
+FORM_STATE = (
+    State({"type": "launch-field", "path": ALL, "as": ALL}, "value"),
+    State({"type": "launch-field", "path": ALL, "as": ALL}, "id"),
+    State("launch-problem", "value"),
+    State("launch-kind-data", "value"),
+    State("launch-kind-potential", "value"),
+    State("launch-kind-dynamics", "value"),
+)
+
+
 def _error_outputs(by_path: dict[str, list[str]]) -> list:
     return [" ".join(by_path.get(o["id"]["path"], [])) or None for o in ctx.outputs_list[0]]
 
@@ -299,12 +310,7 @@ def _error_outputs(by_path: dict[str, list[str]]) -> list:
     Output("app-nav", "href", allow_duplicate=True),
     Input("launch-validate", "n_clicks"),
     Input("launch-submit", "n_clicks"),
-    State({"type": "launch-field", "path": ALL, "as": ALL}, "value"),
-    State({"type": "launch-field", "path": ALL, "as": ALL}, "id"),
-    State("launch-problem", "value"),
-    State("launch-kind-data", "value"),
-    State("launch-kind-potential", "value"),
-    State("launch-kind-dynamics", "value"),
+    *FORM_STATE,
     prevent_initial_call=True,
 )
 async def check_or_run(_v, _s, values, ids, problem, data_kind, potential_kind, dynamics_kind):
@@ -344,12 +350,7 @@ async def check_or_run(_v, _s, values, ids, problem, data_kind, potential_kind, 
     State("launch-sweep-lrs", "value"),
     State("launch-sweep-widths", "value"),
     State("launch-sweep-dynamics", "value"),
-    State({"type": "launch-field", "path": ALL, "as": ALL}, "value"),
-    State({"type": "launch-field", "path": ALL, "as": ALL}, "id"),
-    State("launch-problem", "value"),
-    State("launch-kind-data", "value"),
-    State("launch-kind-potential", "value"),
-    State("launch-kind-dynamics", "value"),
+    *FORM_STATE,
     prevent_initial_call=True,
 )
 async def sweep(_n, seeds, lrs, widths, dynamics, values, ids, problem, data_kind, potential_kind, dynamics_kind):
