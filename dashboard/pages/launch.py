@@ -126,11 +126,12 @@ def preset_card(p: dict[str, Any]) -> html.Div:
 
 
 def order_presets(presets: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The paper's figures first (in figure order), then the others by name."""
+    """The paper's figures first (in figure order; panels of one figure in the catalogue's order, which is
+    the paper's: left, middle, right), then the others by name."""
     def key(p: dict[str, Any]) -> tuple:
         fig = str(p.get("figure") or "")
         digits = "".join(ch if ch.isdigit() else " " for ch in fig).split()
-        return (0 if fig else 1, int(digits[0]) if digits else 99, p.get("name", ""))
+        return (0 if fig else 1, int(digits[0]) if digits else 99, "" if fig else p.get("name", ""))
 
     return sorted(presets, key=key)
 

@@ -96,3 +96,6 @@ def test_sweep_grid_from_the_sweep_inputs():
 def test_paper_figures_come_first():
     presets = [{"name": "zeta"}, {"name": "b", "figure": "Fig. 3"}, {"name": "a", "figure": "Fig. 1"}]
     assert [p["name"] for p in order_presets(presets)] == ["a", "b", "zeta"]
+    fig1 = [{"name": "fig1-gd", "figure": "Fig. 1 (left)"}, {"name": "fig1-nd", "figure": "Fig. 1 (middle)"},
+            {"name": "fig1-nag", "figure": "Fig. 1 (right)"}]
+    assert [p["name"] for p in order_presets(fig1)] == ["fig1-gd", "fig1-nd", "fig1-nag"]  # as in the paper
