@@ -7,9 +7,12 @@ routes to ``dash_app.server`` so that one uvicorn process serves the dashboard a
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import inspect
 import pkgutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -113,10 +116,15 @@ def create_dash(settings: Any = None) -> Dash:
         Input("app-present-toggle", "n_clicks"),
         State("app-present", "data"),
     )
-    # Dash's FastAPI backend sets the app up (assets, page callbacks, inline clientside functions) on the
-    # first request to "/" or "/_dash-*"; a shared link such as /runs/<id> opened first would get a page
-    # without them. Set it up now.
-    app._setup_server()
+    # Dash's FastAPI backend sets the app up (assets, inline clientside functions, and the pages router
+    # with its clientside title callback) in before-request hooks that run only on "/" and "/_dash-*": a
+    # shared link such as /runs/<id> opened first on a fresh server was served a page without the title
+    # callback's script (a console error). Run those hooks now; each runs once.
+    for hook in list(app.backend._before_request_funcs):
+        result = hook()
+        if inspect.iscoroutine(result):  # async hooks (use_async apps): run off any running loop
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(asyncio.run, result).result()
     return app
 
 
