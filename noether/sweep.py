@@ -3,7 +3,10 @@
 A grid maps a dotted field path to the values it takes, e.g.
 ``{"seed": [0, 1], "dynamics.lr": [0.1, 0.01], "model.widths": [[64, 50, 10], [64, 400, 10]],
 "dynamics": [{"kind": "gd"}, {"kind": "sgd", "batch_size": 32}]}``. A dict value replaces the whole
-field; anything else is set at the path. The CLI, the API and presets use the same ``expand``.
+field; anything else is set at the path. Within a point, a more specific path wins over a less specific
+one whatever the grid's order: values are set in order of path depth (``dynamics`` before ``dynamics.lr``),
+so ``{"dynamics.lr": [...], "dynamics": [{"kind": "gd"}]}`` sweeps GD at each learning rate. The CLI, the
+API and presets use the same ``expand``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ def expand(spec: ExperimentSpec | dict, grid: dict[str, list[Any]] | None, *, li
     if not grid:
         return [("", spec if isinstance(spec, ExperimentSpec) else parse_spec(base))]
     paths = list(grid)
+    by_depth = sorted(range(len(paths)), key=lambda i: paths[i].count("."))  # stable: 'a' is set before 'a.b'
     errors: list[str] = []
     for path in paths:
         values = grid[path]
@@ -63,8 +67,8 @@ def expand(spec: ExperimentSpec | dict, grid: dict[str, list[Any]] | None, *, li
         data = copy.deepcopy(base)
         label = ", ".join(label_of(p, v) for p, v in zip(paths, combo, strict=True))
         try:
-            for p, v in zip(paths, combo, strict=True):
-                _set(data, p, v)
+            for i in by_depth:
+                _set(data, paths[i], combo[i])
             if data.get("name"):
                 data["name"] = f"{data['name']} [{label}]"[:120]
             out.append((label, parse_spec(data)))

@@ -131,6 +131,19 @@ def test_sweep_bound_and_empty_grid(api):
     assert {r["group"] for r in ok.json()["runs"]} == {ok.json()["group"]}
 
 
+def test_a_sweep_of_learning_rates_and_dynamics_runs_each_learning_rate(api):
+    grid = {"dynamics.lr": [0.001, 0.02], "dynamics": [{"kind": "gd"}]}
+    resp = api.post("/api/sweeps", json={"preset": "toy-gf", "grid": grid})
+    assert resp.status_code == 201, resp.text
+    seen = []
+    for run in resp.json()["runs"]:
+        spec = api.get(f"/api/runs/{run['id']}").json()["spec"]
+        assert spec["dynamics"]["kind"] == "gd"
+        assert f"dynamics.lr={spec['dynamics']['lr']}," in spec["name"], spec
+        seen.append(spec["dynamics"]["lr"])
+    assert sorted(seen) == [0.001, 0.02]
+
+
 def test_catalogue_schema_and_validate(api):
     presets = api.get("/api/presets").json()
     assert "toy-nd" in {p["name"] for p in presets} and all("spec" in p and "explanation" in p for p in presets)

@@ -68,6 +68,20 @@ def test_sweep_is_the_product_of_the_grid_in_order():
     assert expand(base, None) == [("", base)]
 
 
+def test_sweep_learning_rates_survive_a_dynamics_axis_in_any_order():
+    base = presets.get("toy-gf").spec  # its own lr is 0.01
+    for grid in ({"dynamics.lr": [0.001, 0.02], "dynamics": [{"kind": "gd"}, {"kind": "nd"}]},
+                 {"dynamics": [{"kind": "gd"}, {"kind": "nd"}], "dynamics.lr": [0.001, 0.02]}):
+        runs = expand(base, grid)
+        assert sorted((s.dynamics.kind, s.dynamics.lr) for _, s in runs) == [
+            ("gd", 0.001), ("gd", 0.02), ("nd", 0.001), ("nd", 0.02)]
+        for label, s in runs:
+            assert f"dynamics.lr={s.dynamics.lr}" in label and f"dynamics={s.dynamics.kind}" in label
+            assert s.name == f"toy-gf [{label}]"
+    first = expand(base, {"dynamics.lr": [0.02], "dynamics": [{"kind": "gd"}]})[0][0]
+    assert first == "dynamics.lr=0.02, dynamics=gd"  # labels keep the grid's order
+
+
 def test_sweep_errors_name_the_point_and_the_field():
     base = presets.get("toy-nd").spec
     with pytest.raises(SpecError) as exc:
