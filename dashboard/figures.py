@@ -135,13 +135,22 @@ def law_figure(
         x=xs, y=ys, mode="lines", name=name or law_id, yaxis=law_axis,
         line=dict(color=PALETTE[0], width=2.5), meta={"live": "line", "x": x_name, "y": law_id},
     ))
-    pred_col = law_id + ":pred"
+    pred_col, discrete_col = law_id + ":pred", law_id + ":pred_discrete"
+    discrete = discrete_col in columns
     if pred_col in columns or not columns:
         xs, ys, d = _xy(x, columns.get(pred_col) or [], max_points)
+        label = "gradient flow: conserved" if discrete else (f"prediction: {prediction}" if prediction else "prediction")
         fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines", name=f"prediction: {prediction}" if prediction else "prediction",
+            x=xs, y=ys, mode="lines", name=label,
             yaxis=law_axis, line=dict(color=PALETTE[1], dash=PRED_DASH, width=2),
             meta={"live": "line", "x": x_name, "y": pred_col},
+        ))
+    if discrete:  # GD's exact per-step identity: what the verdict compares the measured value with
+        xs, ys, d = _xy(x, columns.get(discrete_col) or [], max_points)
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines", name="GD, exact step by step (the verdict's reference)",
+            yaxis=law_axis, line=dict(color="#222222", dash="dot", width=2.5),
+            meta={"live": "line", "x": x_name, "y": discrete_col},
         ))
     layout = _base_layout(name or law_id, xaxis_title=_x_label(x_name))
     if two_axes:
@@ -173,6 +182,26 @@ def drift_figure(
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="lines", name=law_id, line=dict(color=PALETTE[i % len(PALETTE)]),
             meta={"live": "line", "x": x_name, "y": law_id, "transform": "drift"},
+        ))
+    if down:
+        _downsample_note(fig, len(x))
+    return fig
+
+
+def norms_figure(
+    columns: dict[str, list], names: Sequence[str], x_name: str = "step", max_points: int = MAX_POINTS
+) -> go.Figure:
+    """The squared norm of each parameter tensor (``sq_norm/W1`` drawn as |W1|^2): what the laws balance."""
+    x = columns.get(x_name) or []
+    fig = go.Figure(layout=_base_layout("Squared norms of the parameters", xaxis_title=_x_label(x_name),
+                                        yaxis_title="|.|^2"))
+    down = False
+    for i, col in enumerate(names):
+        xs, ys, d = _xy(x, columns.get(col) or [], max_points)
+        down |= d
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines", name=f"|{col.split('/', 1)[-1]}|^2", line=dict(color=PALETTE[i % len(PALETTE)]),
+            meta={"live": "line", "x": x_name, "y": col},
         ))
     if down:
         _downsample_note(fig, len(x))

@@ -61,9 +61,17 @@ def scalar_columns(columns: dict[str, list[Any]]) -> list[str]:
     return out
 
 
+NORM_PREFIX = "sq_norm/"  # the driver's squared norm of each parameter tensor: a diagnostic, not a law
+
+
 def law_ids(columns: Iterable[str]) -> list[str]:
-    """Law columns: every scalar column that is not step, t, loss, or a ':'-suffixed companion."""
-    return [c for c in columns if c not in ("step", "t", "loss") and ":" not in c]
+    """Law columns: every scalar column that is not step, t, loss, a squared norm or a ':'-suffixed companion."""
+    return [c for c in columns if c not in ("step", "t", "loss") and ":" not in c and not c.startswith(NORM_PREFIX)]
+
+
+def norm_columns(columns: Iterable[str]) -> list[str]:
+    """The squared norms of the parameter tensors (``sq_norm/W1``, ``sq_norm/b1``, ...)."""
+    return [c for c in columns if c.startswith(NORM_PREFIX) and ":" not in c]
 
 
 def minmax_envelope(

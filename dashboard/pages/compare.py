@@ -12,7 +12,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import api, figures
-from dashboard.series import law_ids, to_columns
+from dashboard.series import law_ids, norm_columns, to_columns
 
 dash.register_page(__name__, path="/compare", name="Compare", title="Compare · Noether Lab", order=3)
 
@@ -117,7 +117,7 @@ async def load(ids, chosen):
         out.append({"id": run["id"], "label": run_label(run, runs), "columns": cols})
     common: list[str] = []
     for r in out:
-        for c in ["loss", *law_ids(r["columns"])]:
+        for c in ["loss", *law_ids(r["columns"]), *norm_columns(r["columns"])]:
             if c in r["columns"] and c not in common:
                 common.append(c)
     value = [c for c in (chosen or []) if c in common] or common[:4]

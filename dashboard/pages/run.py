@@ -16,7 +16,7 @@ import dash
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from dashboard import api, figures
-from dashboard.series import duration_seconds, eta_seconds, format_seconds, law_ids
+from dashboard.series import duration_seconds, eta_seconds, format_seconds, law_ids, norm_columns
 
 dash.register_page(__name__, path_template="/runs/<run_id>", name="Run", title="Run · Noether Lab", order=2)
 
@@ -224,6 +224,9 @@ def empty_figure_json(kind: str, *args: Any) -> str:
     elif kind == "drift":
         names, ids = args
         fig = figures.drift_figure(dict.fromkeys(names, []), list(ids))
+    elif kind == "norms":
+        names, norms = args
+        fig = figures.norms_figure(dict.fromkeys(names, []), list(norms))
     elif kind == "neurons":
         fig = figures.neurons_heatmap([], [], col=args[0])
     elif kind == "hist":
@@ -261,6 +264,9 @@ def build_graphs(live: dict[str, Any], info: dict[str, Any] | None, log_y: bool 
         graph(f"run-graph-law-{i}", "law", names, law_id, law.get("name", ""), law.get("prediction", ""))
     if ids:
         graph("run-graph-drift", "drift", names, ids)
+    norms = tuple(norm_columns(names))
+    if norms:
+        graph("run-graph-norms", "norms", names, norms)
     for i, view in enumerate(v for v in views if v.endswith(":neurons")):
         graph(f"run-graph-neurons-{i}", "neurons", view)
         graph(f"run-graph-hist-{i}", "hist", view)

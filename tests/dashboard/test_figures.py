@@ -37,6 +37,17 @@ def test_law_beside_its_prediction_on_two_axes_when_terms_exist():
     assert fig.layout.yaxis2.overlaying == "y"
 
 
+def test_gd_law_draws_the_exact_discrete_prediction_its_verdict_uses_beside_the_flow_constant():
+    c = cols() | {"balance/h2:pred_discrete": [0.5 + 1e-4 * k for k in range(50)]}
+    fig = figures.law_figure(c, "balance/h2", "|W_2|^2 - |W_3|^2", "conserved under GF; GD: exactly ...")
+    by_column = {t.meta["y"]: t for t in fig.data}
+    flow, discrete = by_column["balance/h2:pred"], by_column["balance/h2:pred_discrete"]
+    assert flow.name == "gradient flow: conserved" and flow.line.dash == "dash"
+    assert "exact step by step" in discrete.name and discrete.line.dash == "dot" and discrete.yaxis == "y2"
+    assert list(discrete.y) == c["balance/h2:pred_discrete"]
+    assert "balance/h2:pred_discrete" not in {t.meta["y"] for t in figures.law_figure(cols(), "balance/h2").data}
+
+
 def test_law_without_terms_uses_one_axis():
     c = {k: v for k, v in cols().items() if "|W" not in k}
     fig = figures.law_figure(c, "balance/h2")
@@ -113,3 +124,10 @@ def test_verdict_rows_carry_each_law():
                          "tolerance": 1e-3}]}
     (row,) = figures.verdict_rows(summary)
     assert row["verdict"] == "holds" and row["law"] == "E" and row["max rel. drift"] == "1e-07"
+
+
+def test_squared_norms_share_one_chart_named_as_norms():
+    c = {"step": [0, 1, 2], "sq_norm/W1": [1.0, 2.0, 3.0], "sq_norm/b1": [0.1, 0.2, 0.3]}
+    fig = figures.norms_figure(c, ["sq_norm/W1", "sq_norm/b1"])
+    assert [t.name for t in fig.data] == ["|W1|^2", "|b1|^2"]
+    assert [t.meta["y"] for t in fig.data] == ["sq_norm/W1", "sq_norm/b1"] and list(fig.data[0].y) == [1.0, 2.0, 3.0]

@@ -47,3 +47,11 @@ def test_charts_of_runs_with_the_same_columns_are_built_once():
 def test_no_columns_yet_says_so():
     out = run.build_graphs({"run": "r1", "columns": [], "views": {}}, None)
     assert "Waiting" in out[0].children
+
+
+def test_squared_norms_get_one_chart_and_stay_out_of_the_laws_and_their_drift():
+    live = dict(LIVE, columns=[*LIVE["columns"], "sq_norm/W2", "sq_norm/W3"])
+    figs = charts(run.build_graphs(live, None))
+    assert "run-graph-law-2" not in figs  # two laws, as without the norms
+    assert {t["meta"]["y"] for t in figs["run-graph-drift"]["data"]} == {"angular_momentum", "balance/h2"}
+    assert [t["meta"]["y"] for t in figs["run-graph-norms"]["data"]] == ["sq_norm/W2", "sq_norm/W3"]

@@ -10,6 +10,7 @@ from dashboard.series import (
     format_seconds,
     law_ids,
     minmax_envelope,
+    norm_columns,
     parse_list,
     parse_widths_list,
     stride_indices,
@@ -61,6 +62,12 @@ def test_eta_from_average_pace():
 
 def test_law_columns_are_not_companions():
     assert law_ids(["step", "t", "loss", "balance/h2", "balance/h2:pred", "energy"]) == ["balance/h2", "energy"]
+
+
+def test_squared_norms_are_diagnostics_not_laws():
+    cols = ["step", "loss", "balance/h1", "sq_norm/W1", "sq_norm/b1", "balance/h1:|W_1|^2"]
+    assert law_ids(cols) == ["balance/h1"]  # the norms move by design: no law chart, no drift line
+    assert norm_columns(cols) == ["sq_norm/W1", "sq_norm/b1"]
 
 
 def test_sweep_lists_name_the_bad_item():
