@@ -499,13 +499,16 @@ def compare_grid(
     runs: Sequence[dict[str, Any]],
     columns: Sequence[str],
     x_name: str = "step",
-    log_loss: bool = False,
+    log_y: bool = False,
     drift: bool = False,
     max_points: int = MAX_POINTS,
+    log_x: bool = False,
 ) -> go.Figure:
     """Several quantities of several runs, one row per quantity, all rows on one shared x axis.
 
     Each run keeps its colour in every row; predictions are dashed. Zooming one row zooms all.
+    ``log_y`` puts every row on a log axis except drifts (which cross zero); with ``log_x`` too, a
+    power law such as NAG's |J| ~ t^-3 is a straight line of slope -3.
     """
     from plotly.subplots import make_subplots
 
@@ -517,10 +520,12 @@ def compare_grid(
         for tr in single.data:
             tr.showlegend = r == 1
             fig.add_trace(tr, row=r, col=1)
-        if column == "loss" and log_loss:
+        if log_y and not (drift and column != "loss"):
             fig.update_yaxes(type="log", row=r, col=1)
     fig.update_layout(**_base_layout("", height=max(320, 260 * rows), hovermode="x unified",
                                      margin=dict(l=60, r=20, t=70, b=50),
                                      legend=dict(orientation="h", yanchor="bottom", y=1.03, xanchor="left", x=0.0)))
     fig.update_xaxes(title_text=_x_label(x_name), row=rows, col=1)
+    if log_x:
+        fig.update_xaxes(type="log")
     return fig

@@ -36,6 +36,7 @@ def layout(ids: str | None = None, **_: Any) -> html.Div:
                                         {"label": " step k", "value": "step"}]),
                 dcc.Checklist(id="compare-options", value=[], inline=True,
                               options=[{"label": " log y", "value": "log"},
+                                       {"label": " log x", "value": "logx"},
                                        {"label": " drift from t = 0", "value": "drift"}]),
             ]),
             html.Div(id="compare-legend", className="hint"),
@@ -141,6 +142,6 @@ def draw(runs, columns, x_name, options):
     options = options or []
     if not columns:
         return html.P("Choose the quantities to compare.", className="hint")
-    fig = figures.compare_grid(runs, columns, x_name=x_name or "t", log_loss="log" in options,
-                               drift="drift" in options)
+    fig = figures.compare_grid(runs, columns, x_name=x_name or "t", log_y="log" in options,
+                               log_x="logx" in options, drift="drift" in options)
     return dcc.Graph(id="compare-graph", figure=fig, config={"displaylogo": False}, style={"width": "100%"})

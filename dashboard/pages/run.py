@@ -51,6 +51,8 @@ def layout(run_id: str | None = None, **_: Any) -> html.Div:
             html.Div(className="toolbar", children=[
                 dcc.Checklist(id="run-log", options=[{"label": " log loss axis", "value": "log"}], value=["log"],
                               inline=True),
+                html.A("Open in Compare", id="run-compare", href=f"/compare?ids={run_id}" if run_id else "/compare",
+                       className="btn btn-light", title="overlay with other runs; log x and log y axes"),
                 html.Span("Export:", className="hint"),
                 html.A("CSV", id="run-export-csv", className="btn btn-light", target="_blank"),
                 html.A("Parquet", id="run-export-parquet", className="btn btn-light", target="_blank"),

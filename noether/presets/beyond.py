@@ -19,8 +19,10 @@ bias = make(
         " the bias enters the conserved quantity."
     ),
     look_at=(
-        "balance/h1 and balance/h2 (which include |b_h|^2) stay flat while the norms of W_h and b_h move;"
-        " the sum over layers |W_1|^2 - |W_3|^2 + sum_h |b_h|^2 stays flat too."
+        "balance/h1 and balance/h2 (which include |b_h|^2) stay nearly flat while the norms of W_h and b_h"
+        " move a lot (two axes), and follow the dotted GD prediction exactly; the sum over layers"
+        " |W_1|^2 - |W_3|^2 + sum_h |b_h|^2 too. Their small drift from the dashed gradient-flow constant is"
+        " GD's own, of order eta over a fixed time."
     ),
     prediction="Under gradient flow |W_h|^2 + |b_h|^2 - |W_{h+1}|^2 is conserved (Table 3); dropping |b_h|^2 breaks it.",
     spec={"model": {"widths": [64, 32, 32, 10], "activation": "relu", "bias": True}, "data": DIGITS,
@@ -38,7 +40,10 @@ swish_beta = make(
         " trained by gradient descent on digits. Swish is not homogeneous by itself, but scaling x by"
         " lambda and beta by 1/lambda scales its output by lambda: a symmetry that involves beta."
     ),
-    look_at="balance/h1 and balance/h2 (which subtract |beta_h|^2) stay flat while |beta_h|^2 itself changes.",
+    look_at=(
+        "balance/h1 and balance/h2 (which subtract |beta_h|^2) stay nearly flat while |beta_h|^2 itself changes,"
+        " and follow the dotted GD prediction exactly (the dashed line is the gradient-flow constant)."
+    ),
     prediction=(
         "Under gradient flow |W_h|^2 - |W_{h+1}|^2 - |beta_h|^2 is conserved; with a fixed beta there is no"
         " symmetry and no law (set the activation to 'swish(1, fixed)' to see it reported not applicable)."

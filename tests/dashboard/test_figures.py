@@ -113,8 +113,12 @@ def test_compare_overlays_runs_with_predictions_and_shared_x():
     fig = figures.compare_figure(runs, "balance/h2", drift=True)
     assert [t.name for t in fig.data] == ["gd", "gd (prediction)", "nd", "nd (prediction)"]
     assert fig.data[0].y[0] == 0
-    grid = figures.compare_grid(runs, ["loss", "balance/h2"], log_loss=True)
-    assert grid.layout.yaxis.type == "log"
+    grid = figures.compare_grid(runs, ["loss", "balance/h2"], log_y=True)
+    assert grid.layout.yaxis.type == "log" and grid.layout.yaxis2.type == "log"
+    assert grid.layout.xaxis.type != "log"
+    loglog = figures.compare_grid(runs, ["loss", "balance/h2"], log_y=True, log_x=True, drift=True)
+    assert loglog.layout.xaxis.type == loglog.layout.xaxis2.type == "log"  # t^-3 reads as a line of slope -3
+    assert loglog.layout.yaxis.type == "log" and loglog.layout.yaxis2.type != "log"  # a drift crosses zero
     assert grid.layout.xaxis.matches == "x2" or grid.layout.xaxis2.matches == "x"
 
 
