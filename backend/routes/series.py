@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from backend.deps import State, ws_state
+from backend.resolve import invalid
 from backend.routes.runs import ERRORS, RunIdPath
 from backend.schemas import Downsampled, SeriesPage
 from workers import client as jobs
@@ -24,6 +25,7 @@ log = logging.getLogger("backend")
 router = APIRouter(tags=["series"])
 
 REPLAY_CHUNK = 2000  # records per WebSocket message while replaying history
+COLUMNS_SHOWN = 24  # column names a 422 on ?columns= lists
 
 
 @router.get("/runs/{run_id}/series", response_model=SeriesPage | Downsampled, responses=ERRORS)
@@ -33,19 +35,44 @@ def get_series(
     after: Annotated[int, Query(ge=0, le=10_000_000, description="cursor: records already seen")] = 0,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
     points: Annotated[int | None, Query(ge=1, le=10_000, description="downsample to N buckets instead")] = None,
-    columns: Annotated[str | None, Query(max_length=2000, description="comma-separated columns to keep")] = None,
+    columns: Annotated[str | None, Query(max_length=2000, description="comma-separated columns to keep; 422 if the run records no such column")] = None,
 ) -> Response:
-    """Records after a cursor in step order, or (with ``points``) N buckets with min/max envelopes."""
+    """Records after a cursor in step order, or (with ``points``) N buckets with min/max envelopes.
+
+    ``columns`` must name columns the run records (422 otherwise, listing them); with ``points`` they
+    must be curves (numbers), not views such as ``position``. Before the first record nothing is checked.
+    """
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     if points is None:
         page = jobs.read_series(state.redis, state.settings, run_id, after=after, limit=limit)
         rows = page.records
-        if columns:
-            keep = {"step", "t", *(c.strip() for c in columns.split(","))}
+        if wanted:
+            known = rows[:1] or jobs.read_series(state.redis, state.settings, run_id, limit=1).records
+            _check_columns(wanted, known, columns, curves=False)
+            keep = {"step", "t", *wanted}
             rows = [{k: v for k, v in rec.items() if k in keep} for rec in rows]
         return _json({"records": rows, "cursor": page.cursor, "done": page.done, "status": page.status})
     rows = jobs.all_records(state.redis, state.settings, run_id)
-    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    if wanted:
+        _check_columns(wanted, rows, columns, curves=True)
     return _json(records.finite(series.downsample(rows, points, wanted)))
+
+
+def _check_columns(wanted: list[str], rows: list[dict[str, Any]], given: str | None, *, curves: bool) -> None:
+    """A 422 on ``columns`` naming what the run does not record (or, for ``points``, what is not a curve)."""
+    if not rows:
+        return  # nothing recorded yet: the run's columns are not known
+    names = list(dict.fromkeys(k for rec in rows for k in rec))
+    views = {n for n in names if isinstance(next((rec[n] for rec in rows if rec.get(n) is not None), None), list)}
+    offered = [n for n in names if n not in views] if curves else names
+    shown = ", ".join(offered[:COLUMNS_SHOWN]) + (f", ... ({len(offered)} in all)" if len(offered) > COLUMNS_SHOWN else "")
+    unknown = [c for c in wanted if c not in names]
+    if unknown:
+        raise invalid(("query", "columns"), f"unknown column(s) {', '.join(unknown)}; this run has: {shown}", given)
+    not_curves = [c for c in wanted if c in views] if curves else []
+    if not_curves:
+        raise invalid(("query", "columns"), f"{', '.join(not_curves)}: a list per record, which points= cannot "
+                      f"summarise (read it without points=); curves: {shown}", given)
 
 
 def _json(payload: dict[str, Any]) -> Response:

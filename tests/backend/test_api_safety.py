@@ -6,11 +6,13 @@ The API runs in-process (no worker is needed to check what it accepts) against a
 from __future__ import annotations
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
 from lab.redis_server import free_port
 from lab.settings import Settings
+from workers.task import Attempt
 
 TINY = {"potential": {"kind": "sphere", "dim": 3}, "steps": 5}
 
@@ -24,6 +26,24 @@ def make_client(url: str, tmp_path, **overrides) -> TestClient:
 def api(redis_db, tmp_path):
     with make_client(redis_db(), tmp_path, max_queued_per_client=3, max_request_bytes=4096, max_sweep_runs=4) as c:
         yield c
+
+
+@pytest.fixture
+def ran(redis_db, tmp_path):
+    """An in-process API and ``ran(run_id, preset, **overrides)``: submit a preset run, then run it here as a work
+    horse would (simulate, publish, finish, archive); returns the API client."""
+    url = redis_db()
+    settings = Settings(_env_file=None, redis_url=url, data_dir=tmp_path)
+    r = redis.Redis.from_url(url)
+    with TestClient(create_app(settings, reaper=False), raise_server_exceptions=False) as api:
+        def run(run_id: str, preset: str, **overrides) -> TestClient:
+            resp = api.post("/api/runs", json={"id": run_id, "preset": preset, "overrides": overrides})
+            assert resp.status_code == 201, resp.text
+            assert Attempt(r, settings, run_id, 1).execute() == "succeeded"
+            return api
+
+        yield run
+    r.close()
 
 
 def test_a_token_protects_changes_but_not_reads(redis_db, tmp_path):
@@ -171,3 +191,20 @@ def test_health_and_redis_down_are_not_500(api, tmp_path):
         assert down.get("/api/health").status_code == 503
         resp = down.get("/api/runs")
         assert resp.status_code == 503 and "Redis" in resp.json()["detail"]
+
+
+def test_series_columns_must_be_columns_of_the_run(ran):
+    api = ran("columns-run-1", "toy-nd", steps=30, record_every=1)
+    url = "/api/runs/columns-run-1/series"
+    for params in ({"points": 10, "columns": "loss,nosuch"}, {"limit": 5, "columns": "nosuch"}):
+        resp = api.get(url, params=params)
+        assert resp.status_code == 422, (params, resp.text)
+        err = resp.json()["detail"][0]
+        assert err["loc"] == ["query", "columns"] and err["input"] == params["columns"]
+        assert "unknown column(s) nosuch;" in err["msg"] and "loss" in err["msg"] and "energy" in err["msg"]
+    resp = api.get(url, params={"points": 10, "columns": "position"})  # a view: no curve to summarise
+    assert resp.status_code == 422 and "position: a list per record" in resp.json()["detail"][0]["msg"]
+    ok = api.get(url, params={"points": 10, "columns": "loss, energy"}).json()
+    assert ok["total"] == 31 and list(ok["columns"]) == ["loss", "energy"] and len(ok["columns"]["loss"]["max"]) == 10
+    page = api.get(url, params={"limit": 5, "columns": "position"}).json()
+    assert [set(rec) for rec in page["records"]] == [{"step", "t", "position"}] * 5
