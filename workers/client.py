@@ -217,8 +217,13 @@ def list_runs(
     r: redis.Redis, settings: Any, *, status: str | None = None, preset: str | None = None, tag: str | None = None,
     group: str | None = None, kind: str | None = None, limit: int = 50, offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Runs newest first, filtered; returns (page of records, total matching)."""
+    """Runs newest first, filtered; returns (page of records, total matching).
+
+    ``preset`` matches any run whose preset name contains it, ignoring case ('toy' finds toy-gf, toy-nd and
+    toy-nag); the other filters are exact.
+    """
     ensure_store_indexed(r, settings)
+    preset = preset.strip().casefold() if preset else None
     if not (status or preset or tag or group or kind):  # no filter: one page of the index
         ids = [i.decode() for i in r.zrevrange(keys.RUNS, offset, offset + limit - 1)]
         with r.pipeline(transaction=False) as pipe:
@@ -239,7 +244,7 @@ def list_runs(
         st, pr, tg, gr, kd = (v.decode() if v is not None else "" for v in row)
         if status and st != status:
             continue
-        if preset and pr != preset:
+        if preset and preset not in pr.casefold():
             continue
         if group and gr != group:
             continue

@@ -53,14 +53,18 @@ def submit_run(body: RunCreate, state: State, client: ClientId, response: Respon
 def list_runs(
     state: State,
     status: Status | None = None,
-    preset: Annotated[str | None, Query(max_length=120)] = None,
+    preset: Annotated[str | None, Query(max_length=120, description=(
+        "part of the preset's name, any case: 'toy' lists toy-gf, toy-nd and toy-nag runs"))] = None,
     tag: Annotated[str | None, Query(max_length=64)] = None,
     group: Annotated[str | None, Query(max_length=64)] = None,
     kind: Kind | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict:
-    """List runs, newest first, filtered by status, preset, tag, group or kind (items without spec)."""
+    """List runs, newest first, filtered by status, preset, tag, group or kind (items without spec).
+
+    ``preset`` matches a substring of the preset's name, ignoring case; status, tag, group and kind match exactly.
+    """
     items, total = jobs.list_runs(state.redis, state.settings, status=status, preset=preset, tag=tag, group=group,
                                   kind=kind, limit=limit, offset=offset)
     return {"items": [records.public(i, with_spec=False) for i in items], "total": total, "limit": limit,

@@ -208,3 +208,22 @@ def test_series_columns_must_be_columns_of_the_run(ran):
     assert ok["total"] == 31 and list(ok["columns"]) == ["loss", "energy"] and len(ok["columns"]["loss"]["max"]) == 10
     page = api.get(url, params={"limit": 5, "columns": "position"}).json()
     assert [set(rec) for rec in page["records"]] == [{"step", "t", "position"}] * 5
+
+
+def test_runs_filter_by_part_of_the_preset_name_in_any_case(redis_db, tmp_path):
+    with make_client(redis_db(), tmp_path) as api:
+        for run_id, preset in [("filter-gf", "toy-gf"), ("filter-nd", "toy-nd"), ("filter-fig", "fig1-gd")]:
+            assert api.post("/api/runs", json={"id": run_id, "preset": preset}).status_code == 201
+        assert api.post("/api/runs", json={"id": "filter-spec", "spec": TINY}).status_code == 201  # no preset
+
+        def ids(preset: str) -> list[str]:
+            page = api.get("/api/runs", params={"preset": preset}).json()
+            assert page["total"] == len(page["items"])
+            return sorted(i["id"] for i in page["items"])
+
+        assert ids("toy") == ["filter-gf", "filter-nd"]
+        assert ids("TOY-ND") == ["filter-nd"] and ids("toy-nd") == ["filter-nd"]
+        assert ids("1-g") == ["filter-fig"] and ids("nag") == []
+        param = next(p for p in api.get("/api/openapi.json").json()["paths"]["/api/runs"]["get"]["parameters"]
+                     if p["name"] == "preset")
+        assert "any case" in param["description"]
