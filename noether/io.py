@@ -2,7 +2,9 @@
 
 - ``series.parquet``: every record; scalar keys as columns, list-valued keys (views, per-neuron values,
   matrices) as Parquet list columns;
-- ``series.csv``: the scalar columns only (lists do not fit a CSV cell);
+- ``series.csv``: the scalar columns, and each vector view flattened to one column per entry,
+  ``<name>[0]``, ``<name>[1]``, ... (``position[0..2]`` for a 3-d toy); matrices and long vectors stay
+  out (see ``csv_table``);
 - ``summary.json``: the ``RunSummary`` (with its ``laws`` list);
 - ``spec.json``: the ``ExperimentSpec`` that produced it, to rerun.
 """
@@ -11,11 +13,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -26,6 +30,8 @@ SERIES_PARQUET = "series.parquet"
 SERIES_CSV = "series.csv"
 SUMMARY_JSON = "summary.json"
 SPEC_JSON = "spec.json"
+CSV_MAX_VECTOR = 64  # entries of a vector that series.csv flattens: a potential's position (simulate.MAX_VIEW_DIM)
+_CSV_ENTRY = re.compile(r"^(.+)\[(\d+)\]$")  # '<name>[i]', a flattened vector's entry
 
 
 def _columns(records: list[Record]) -> list[str]:
@@ -67,30 +73,71 @@ def series_table(records: list[Record]) -> pa.Table:
     return pa.table(arrays) if arrays else pa.table({"step": pa.array([], pa.int64())})
 
 
+def csv_table(table: pa.Table) -> pa.Table:
+    """The columns of a series table that fit a CSV, in order: what series.csv and the API's CSV export hold.
+
+    Scalar columns as they are. A vector column (a flat list of numbers with the same length in every
+    record that has it, at most ``CSV_MAX_VECTOR`` entries: ``position``, ``velocity``,
+    ``angular_momentum:vector``, short ``<law>:neurons``) becomes one column per entry, ``<name>[0]``,
+    ``<name>[1]``, ...; a record without it leaves them empty. Matrices (``particles``,
+    ``<law>:matrix``) and longer vectors (e.g. 200 per-neuron values) are left out: series.parquet and the
+    JSON export keep them.
+    """
+    names: list[str] = []
+    columns: list[Any] = []
+    for field, col in zip(table.schema, table.columns, strict=True):
+        if not pa.types.is_list(field.type):
+            names.append(field.name)
+            columns.append(col)
+            continue
+        if pa.types.is_list(field.type.value_type):
+            continue  # a matrix
+        lengths = pc.unique(pc.list_value_length(col).drop_null()).to_pylist()
+        if len(lengths) != 1 or not 0 < lengths[0] <= CSV_MAX_VECTOR:
+            continue  # ragged, empty or long
+        for i in range(lengths[0]):
+            names.append(f"{field.name}[{i}]")
+            columns.append(pc.list_element(col, i))
+    return pa.table(columns, names=names)
+
+
 def write_series(records: Iterable[Record], out_dir: str | Path) -> tuple[Path, Path]:
-    """Write series.parquet (every key) and series.csv (scalar keys) into ``out_dir``; return both paths."""
+    """Write series.parquet (every key) and series.csv (``csv_table``) into ``out_dir``; return both paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     table = series_table(list(records))
     parquet = out / SERIES_PARQUET
     pq.write_table(table, parquet, compression="zstd")
-    scalar = [f.name for f in table.schema if not pa.types.is_list(f.type)]
     csv = out / SERIES_CSV
-    pacsv.write_csv(table.select(scalar), csv)
+    pacsv.write_csv(csv_table(table), csv)
     return parquet, csv
 
 
 def read_series(path: str | Path) -> list[Record]:
-    """The records of a series.parquet (or series.csv, or a run folder), as a list of dicts."""
+    """The records of a series.parquet (or series.csv, or a run folder), as a list of dicts.
+
+    From a CSV, the ``<name>[i]`` columns of a flattened vector come back as the list ``<name>``.
+    """
     p = Path(path)
     if p.is_dir():
         p = p / SERIES_PARQUET if (p / SERIES_PARQUET).exists() else p / SERIES_CSV
     if p.suffix == ".csv":
-        table = pacsv.read_csv(p)
-    else:
-        table = pq.read_table(p)
-    rows = table.to_pylist()
+        return [_unflatten(row) for row in pacsv.read_csv(p).to_pylist()]
+    rows = pq.read_table(p).to_pylist()
     return [{k: v for k, v in row.items() if v is not None} for row in rows]
+
+
+def _unflatten(row: dict[str, Any]) -> Record:
+    """A CSV row with ``<name>[0]``, ``<name>[1]``, ... (written in index order) as the list ``<name>``."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        entry = _CSV_ENTRY.match(k)
+        if entry:
+            out.setdefault(entry[1], []).append(v)
+        else:
+            out[k] = v
+    empty = [k for k, v in out.items() if v is None or (isinstance(v, list) and all(x is None for x in v))]
+    return {k: v for k, v in out.items() if k not in empty}
 
 
 def _json_safe(obj: Any) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 import json
 import logging
@@ -106,14 +105,15 @@ def _attachment(response: Response, filename: str) -> Response:
     return response
 
 
-def _csv(rows: list[dict[str, Any]]) -> str:
-    """Scalar columns only (views such as particles are lists: Parquet and JSON keep them)."""
-    names = series.scalar_columns(rows)
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(names)
-    for rec in rows:
-        writer.writerow(["" if rec.get(n) is None else rec.get(n) for n in names])
+def _csv(rows: list[dict[str, Any]]) -> bytes:
+    """The CSV of series.csv (``noether.io.csv_table``): scalar columns and vectors as ``<name>[i]`` columns;
+    matrices and long vectors (particles, 200 per-neuron values) only in Parquet and JSON."""
+    import pyarrow.csv as pacsv
+
+    from noether.io import csv_table, series_table
+
+    buf = io.BytesIO()
+    pacsv.write_csv(csv_table(series_table(rows)), buf)
     return buf.getvalue()
 
 

@@ -5,6 +5,10 @@ The API runs in-process (no worker is needed to check what it accepts) against a
 
 from __future__ import annotations
 
+import csv
+import io
+
+import pyarrow.parquet as pq
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -227,3 +231,19 @@ def test_runs_filter_by_part_of_the_preset_name_in_any_case(redis_db, tmp_path):
         param = next(p for p in api.get("/api/openapi.json").json()["paths"]["/api/runs"]["get"]["parameters"]
                      if p["name"] == "preset")
         assert "any case" in param["description"]
+
+
+def test_csv_export_has_a_toys_orbit_like_the_parquet(ran, tmp_path):
+    api = ran("csv-orbit-1", "toy-nd", steps=25, record_every=1)
+    url = "/api/runs/csv-orbit-1/export"
+    parquet = pq.read_table(io.BytesIO(api.get(url, params={"format": "parquet"}).content)).to_pydict()
+    assert len(parquet["position"]) == 26
+
+    def position_in_csv() -> list[list[float]]:
+        resp = api.get(url, params={"format": "csv"})
+        assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
+        return [[float(row[f"position[{i}]"]) for i in range(3)] for row in csv.DictReader(io.StringIO(resp.text))]
+
+    assert position_in_csv() == parquet["position"]  # the archived series.csv
+    (tmp_path / "runs" / "csv-orbit-1" / "series.csv").unlink()
+    assert position_in_csv() == parquet["position"]  # written from the records, as for a running run
