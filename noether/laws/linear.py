@@ -29,6 +29,7 @@ from torch import Tensor
 from noether.laws.base import Context, Law, Snapshot
 from noether.laws.conditions import exact_gd, second_order, weight_decay
 from noether.laws.entry import CatalogueEntry
+from noether.laws.homogeneity import layer_power
 from noether.laws.quadratic import QuadraticLaw, default_tolerance
 from noether.laws.tracking import TrackedLaw, flow_rate, not_applicable
 from noether.laws.workspace import Workspace
@@ -36,6 +37,7 @@ from noether.structure import Structure
 from noether.summary import LawSummary
 
 MATRIX_MAX = 16
+ACTIVATION_NAMES = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "swish": "Swish", "tanh": "tanh", "gelu": "GELU"}
 
 ENTRIES = [
     CatalogueEntry(
@@ -204,7 +206,21 @@ def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> 
             )
         )
     if not laws and structure.depth >= 2:
+        hidden = range(1, structure.depth)
+        names = " and ".join(dict.fromkeys(activation_name(structure.layer(h).activation) for h in hidden))
+        if all(layer_power(structure, h) is not None for h in hidden):
+            why = f"{names} {'have' if ' and ' in names else 'has'} only the diagonal rescalings: see balance"
+        else:
+            why = f"{names}: GL(d_h) needs a linear activation"
         na.append(not_applicable(context, id="linear_balance", family="linear_balance", name="W_h W_h^T - W_{h+1}^T W_{h+1}",
-                                 symmetry="GL(d_h)", reason="no linear hidden layer (ReLU has only the diagonal "
-                                 "rescalings: see balance)"))
+                                 symmetry="GL(d_h)", reason=f"no linear hidden layer ({why})"))
     return laws, na
+
+
+def activation_name(act: Any) -> str:
+    """sigma_h as the explanations name it: ReLU, LeakyReLU, x^2, RePU(2), Swish, tanh, GELU."""
+    if act.kind == "power":
+        return f"x^{act.p:g}"
+    if act.kind == "repu":
+        return f"RePU({act.p:g})"
+    return ACTIVATION_NAMES.get(act.kind, act.kind)

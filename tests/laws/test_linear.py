@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from .helpers import column, law_of, net_spec, run
 
@@ -41,3 +42,13 @@ def test_nd_second_derivative_identity_eq_43_predicts_the_matrix():
 def test_relu_layers_have_no_balance_matrix():
     _, summary, _ = run(net_spec([5, 4, 4, 3], ["linear", "relu"], steps=2))
     assert "linear_balance/h1" in summary and "linear_balance/h2" not in summary
+
+
+@pytest.mark.parametrize(("activation", "reason"), [
+    ("swish", "no linear hidden layer (Swish has only the diagonal rescalings: see balance)"),
+    (["relu", "repu(2)"], "no linear hidden layer (ReLU and RePU(2) have only the diagonal rescalings: see balance)"),
+    ("tanh", "no linear hidden layer (tanh: GL(d_h) needs a linear activation)"),
+])
+def test_without_a_linear_layer_the_reason_names_the_networks_activation(activation, reason):
+    _, summary, _ = run(net_spec([4, 3, 3, 2], activation, steps=2))
+    assert summary["linear_balance"].verdict == "not applicable" and summary["linear_balance"].reason == reason
