@@ -28,6 +28,12 @@ from noether.laws.workspace import Workspace
 from noether.structure import Structure
 from noether.summary import LawSummary
 
+# why there is no energy law, as a run's summary says it (its verdict already reads "not applicable")
+NO_ENERGY = {
+    "gf": "gradient flow is first order (no kinetic energy; the loss only decreases)",
+    "none": "Adam has no Lagrangian",
+}
+
 ENTRIES = [
     CatalogueEntry(
         id="energy",
@@ -38,11 +44,11 @@ ENTRIES = [
         "gradients",
         quantity="E = k2 |w'|^2 / 2 + L(w) (+ lambda |w|^2 / 2 with weight decay)",
         predictions={
-            "gf": "not applicable: gradient flow is first order (no kinetic energy; the loss only decreases)",
+            "gf": f"not applicable: {NO_ENERGY['gf']}",
             "nd": "conserved (Sec. 7)",
             "nagf": "decreases: E(t) = E(t0) - int (3/s) |w'(s)|^2 ds (eq. 35), integrated along the run",
             "general": "E(t) = E(t0) + int (k2'/2 - k1) |w'|^2 ds, integrated along the run",
-            "none": "not applicable (Adam has no Lagrangian)",
+            "none": f"not applicable ({NO_ENERGY['none']})",
         },
         columns=["energy", "energy:pred"],
         paper="Sec. 5 (eq. 32 proof), eq. 35, Sec. 7",
@@ -263,11 +269,7 @@ def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> 
                        "general": "E(t0) + int (k2'/2 - k1) |w'|^2 ds"}[flow])
         )
     else:
-        reason = (
-            ENTRIES[0].predictions[flow]
-            if flow in ("gf", "none")
-            else "needs full-batch gradients (a minibatch changes the potential every step)"
-        )
+        reason = NO_ENERGY.get(flow, "needs full-batch gradients (a minibatch changes the potential every step)")
         na.append(not_applicable(context, id="energy", family="energy", name="|w'|^2/2 + L(w)",
                                  symmetry="time translation", reason=reason))
     # nd bound (networks)

@@ -89,3 +89,15 @@ def test_ntk_kernel_drift_shrinks_as_the_width_grows():
         drifts.append(records[-1]["ntk_drift"])
         assert records[0]["ntk_drift"] == 0.0
     assert 0 < drifts[1] < 0.5 * drifts[0]
+
+
+@pytest.mark.parametrize(("dynamics", "reason"), [
+    ({"kind": "gd", "lr": 0.05}, "gradient flow is first order (no kinetic energy; the loss only decreases)"),
+    ({"kind": "adam", "lr": 0.01}, "Adam has no Lagrangian"),
+])
+def test_without_energy_the_reason_says_why_once(dynamics, reason):
+    """The summary's verdict already reads 'not applicable'; a reason repeating it read 'not applicable: not ...'."""
+    _, summary, _ = run(net_spec([4, 3, 2], dynamics=dynamics, steps=2))
+    assert summary["energy"].verdict == "not applicable" and summary["energy"].reason == reason
+    for law in summary.values():
+        assert not (law.reason or "").lower().startswith("not applicable"), (law.id, law.reason)
