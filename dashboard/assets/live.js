@@ -861,6 +861,12 @@
     // max(SEEK_MS, twice their cost), so that dragging the slider or playing cannot pile up redraws)
     seek: (frame) => { if (S) { S.seek = frame === null || frame === undefined ? null : frame; wake(0); } },
     follow: () => { if (S) { S.seek = null; wake(0); } },
+    frameLabel: (frame) => {  // what the slider's position shows: the frame's step k and time t
+      if (!S || !S.frameSteps.length) return "";
+      const f = Math.max(0, Math.min(S.frameSteps.length - 1, frame === null || frame === undefined ? S.frameSteps.length - 1 : frame));
+      const row = S.frameRows[f], t = S.cols.t ? S.cols.t[row] : NaN;
+      return "step " + S.frameSteps[f].toLocaleString("en-US") + (isFinite(t) ? " · t = " + Number(t.toPrecision(4)) : "");
+    },
     setLog: (on) => {
       for (const ch of charts.values()) {
         if (ch.id === "run-graph-loss") { ch.logY = !!on; ch.dirty = true; }
@@ -881,7 +887,7 @@
         if (value === null || value === undefined || (info.frames && value >= info.frames - 1 && !info.done)) {
           window.NoetherLive.follow();
         } else { window.NoetherLive.seek(value); }
-        return "";
+        return window.NoetherLive.frameLabel(value);
       },
       log: function (value) { window.NoetherLive.setLog((value || []).indexOf("log") >= 0); return ""; },
       download: function (nPng, nSvg) {

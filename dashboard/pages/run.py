@@ -64,7 +64,7 @@ def layout(run_id: str | None = None, **_: Any) -> html.Div:
             html.Div(className="replay", children=[
                 html.Button("Play", id="run-play", className="btn"),
                 html.Div(dcc.Slider(id="run-slider", min=0, max=1, step=1, value=None, marks=None,
-                                    updatemode="drag", tooltip={"placement": "bottom"}), className="slider"),
+                                    updatemode="drag", allow_direct_input=False), className="slider"),
                 html.Span(id="run-frame-text", className="hint"),
             ]),
             html.Div(id="run-graphs", className="graphs"),

@@ -126,6 +126,15 @@ def test_finished_run_url_shows_the_full_series(lab, browser, page):
     page.evaluate("() => window.NoetherLive.seek(3)")
     page.wait_for_function(f"() => document.querySelector('#run-graph-trajectory .js-plotly-plot')"
                            f".data.find(t => t.meta && t.meta.live === 'head3d').x[0] !== {before}")
+    # the slider says where it is in the charts' terms: step k and physical time t, not a frame index
+    handle = page.locator("#run-slider [role=slider]")
+    handle.focus()
+    handle.press("End")
+    last = page.evaluate("() => window.NoetherLive.state().last_step")
+    page.wait_for_function(f"() => document.querySelector('#run-frame-text').innerText.startsWith("
+                           f"'step {last:,} · t = ')")
+    handle.press("Home")
+    page.wait_for_function("() => /^step 0 · t = 0$/.test(document.querySelector('#run-frame-text').innerText)")
 
 
 def test_compare_two_runs(lab, page):
