@@ -144,6 +144,8 @@ def field_component(f: FieldSpec, value: Any = None) -> html.Div:
     else:
         placeholder = {"widths": "e.g. 64-16-10", "activation": "relu, or one per layer: relu, repu(2)",
                        "list": "comma-separated numbers"}.get(f.type, f.bounds or "")
+        if f.default is not None and f.type not in ("widths", "activation"):
+            placeholder = f"empty: the default, {_show(f.default, f.type)}"  # what a cleared field runs with
         control = dcc.Input(id=fid, type="text", value=shown, placeholder=placeholder, debounce=True,
                             className="input")
     hint = " · ".join(x for x in (f.bounds, f.help) if x)

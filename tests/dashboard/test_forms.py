@@ -26,6 +26,15 @@ def test_fields_carry_bounds_choices_and_types():
     assert model["model.bias"].type == "boolean"
 
 
+def test_a_cleared_field_says_which_default_it_will_run_with():
+    top = {f.path: f for f in forms.section_fields(SCHEMA, None, "", forms.TOP_FIELDS)}
+    steps = forms.field_component(top["steps"], value=300)  # the form shows 300; the spec's default is 1000
+    control = steps.children[1]
+    assert control.value == 300 and control.placeholder == "empty: the default, 1000"
+    values, ids = form_values([("steps", "", "integer")])
+    assert "steps" not in collect_spec(values, ids, "potential", None, "sphere", "gd")  # the backend's default
+
+
 def form_values(pairs):
     return [v for _, v, _ in pairs], [{"path": p, "as": t} for p, _, t in pairs]
 
