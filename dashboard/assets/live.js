@@ -296,7 +296,10 @@
     stop();
     const store = S = newStore(runId);
     try { await catchUp(store); }
-    catch (e) { store.error = String(e); }
+    catch (e) {
+      store.error = String(e);
+      if (/^404\b/.test(e.message || "")) { store.done = true; store.status = "not found"; }  // nothing to follow
+    }
     wake(0); report(true);
     if (store === S && !store.done) follow(store);
   }

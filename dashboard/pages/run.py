@@ -132,6 +132,7 @@ def status_view(info: dict[str, Any] | None) -> dict[str, Any]:
     Output("run-cancel", "disabled"),
     Output("run-title", "children"),
     Output("run-verdicts", "children"),
+    Output("run-page", "className"),
     Input("run-info", "data"),
     State("run-id", "data"),
 )
@@ -144,8 +145,10 @@ def show_info(info, run_id):
         title = f"{info['preset']} · {run_id}"
     summary = (info or {}).get("summary")
     verdicts = verdict_table(summary) if summary else no_update
+    missing = v["status"] == "not found"  # no series, exports or replay to show: only the message
+    reason = [v["reason"], " ", dcc.Link("See the runs", href="/runs")] if missing else v["reason"]
     return (v["status"], f"status status-{v['status'].replace(' ', '-')}", v["progress"], v["progress_text"], v["eta"],
-            v["reason"], not v["cancellable"], title, verdicts)
+            reason, not v["cancellable"], title, verdicts, "run run-missing" if missing else "run")
 
 
 def verdict_table(summary: dict[str, Any]) -> html.Div:

@@ -89,6 +89,18 @@ def test_gallery_preset_runs_live_and_shows_verdicts(lab, page):
     assert not page.errors
 
 
+def test_an_unknown_run_link_says_so_and_shows_nothing_else(lab, page):
+    page.goto(f"{lab.url}/runs/0000000000000000000000000000dead")
+    page.wait_for_function("() => { const s = document.querySelector('#run-status'); return s && s.innerText === 'not found'; }")
+    page.wait_for_function("() => window.NoetherLive.state() && window.NoetherLive.state().done")
+    assert page.locator("#run-page.run-missing").count() == 1
+    for hidden in ("#run-graphs", ".replay", "#run-export-csv", "#run-verdicts", "#run-cancel"):
+        assert not page.locator(hidden).is_visible(), hidden
+    page.click("#run-reason a")
+    page.wait_for_url(f"{lab.url}/runs")
+    assert not page.errors
+
+
 def test_cancel_from_the_run_page(lab, page):
     run_id = submit(lab, toy("nd", steps=1_000_000) | {"record_every": 200})
     page.goto(f"{lab.url}/runs/{run_id}")
