@@ -406,10 +406,21 @@ def matrix_heatmap(matrix: Sequence[Sequence[float]] | None, col: str = "") -> g
     fig = go.Figure(
         go.Heatmap(z=[list(r) for r in (matrix or [])], colorscale="RdBu", zmid=0, colorbar=dict(thickness=10),
                    meta={"live": "matrix", "col": col}),
-        layout=_base_layout(f"Balance matrix: {col}" if col else "Balance matrix", hovermode="closest",
-                            yaxis=dict(autorange="reversed", scaleanchor="x")),
+        layout=_base_layout(_matrix_title(col), hovermode="closest",
+                            # square cells: the plot area shrinks to the matrix instead of the axes running past it
+                            xaxis=dict(constrain="domain"),
+                            yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain")),
     )
     return fig
+
+
+def _matrix_title(col: str) -> str:
+    """'linear_balance/h1:matrix' -> the balance matrix of layer 1 in the paper's symbols."""
+    layer = col.split(":", 1)[0].rsplit("/h", 1)
+    if len(layer) == 2 and layer[1].isdigit():
+        h = int(layer[1])
+        return f"Balance matrix W_{h} W_{h}^T - W_{h + 1}^T W_{h + 1} (drift from step 0)"
+    return f"Balance matrix: {col}" if col else "Balance matrix"
 
 
 # ---------------------------------------------------------------------------------------------

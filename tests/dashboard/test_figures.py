@@ -135,3 +135,9 @@ def test_squared_norms_share_one_chart_named_as_norms():
     fig = figures.norms_figure(c, ["sq_norm/W1", "sq_norm/b1"])
     assert [t.name for t in fig.data] == ["|W1|^2", "|b1|^2"]
     assert [t.meta["y"] for t in fig.data] == ["sq_norm/W1", "sq_norm/b1"] and list(fig.data[0].y) == [1.0, 2.0, 3.0]
+
+
+def test_balance_matrix_is_named_in_the_papers_symbols_with_square_cells_that_fill_no_more_than_the_matrix():
+    fig = figures.matrix_heatmap([[0.0, 1.0], [1.0, 0.0]], col="linear_balance/h1:matrix")
+    assert fig.layout.title.text.startswith("Balance matrix W_1 W_1^T - W_2^T W_2")
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.xaxis.constrain == "domain"
