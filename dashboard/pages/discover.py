@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from typing import Any
+from urllib.parse import quote
 
 import dash
 import plotly.graph_objects as go
@@ -53,7 +54,9 @@ def layout(run: str | None = None, preset: str | None = None, **_: Any) -> html.
                 className="hint",
             ),
             html.Div(className="toolbar", children=[
-                dcc.Dropdown(id="discover-preset", value=preset, placeholder="a preset...", className="filter"),
+                # the preset from the URL is an option from the start: a value outside the options is dropped
+                dcc.Dropdown(id="discover-preset", value=preset, placeholder="a preset...", className="filter",
+                             options=[{"label": preset, "value": preset}] if preset else []),
                 dcc.Input(id="discover-steps", type="number", value=200, min=1, max=100000, debounce=True,
                           className="input", placeholder="verification steps"),
                 html.Button("Discover", id="discover-go", className="btn btn-primary"),
@@ -223,6 +226,8 @@ async def presets(_):
 )
 async def submit(_n, preset, spec_text, steps):
     """POST /api/discover; the job id goes to the URL so the page can be shared."""
+    if not _n:  # the page laid out again after that navigation: no click, nothing to submit
+        return no_update, no_update, no_update, no_update
     body, why = request_body(preset, spec_text, steps)
     if body is None:
         return no_update, no_update, why, no_update
@@ -230,7 +235,9 @@ async def submit(_n, preset, spec_text, steps):
     if not res.ok:
         return no_update, no_update, res.message(), no_update
     job = res.data["id"]
-    return job, False, f"submitted {job}", f"/discover?run={job}"
+    # the preset travels in the URL too, so the page (and a shared link) still says what was discovered
+    url = f"/discover?run={job}" + (f"&preset={quote(body['preset'])}" if "preset" in body else "")
+    return job, False, f"submitted {job}", url
 
 
 @callback(

@@ -91,3 +91,17 @@ def test_user_discovers_the_toys_rotations_and_sees_them_verified(lab, page):
         ".includes(\"angular momentum J = w' w^T - w w'^T\")", timeout=60_000,  # the discovered law, by name
     )
     assert not page.errors
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+def test_a_preset_discovery_keeps_its_preset_in_the_url_and_the_form(lab, page):
+    page.goto(lab.url + "/discover?preset=toy-nd")  # a shared link, or the gallery's preset
+    page.click("#discover-go")
+    page.wait_for_function("() => location.search.includes('run=')", timeout=60_000)
+    assert "preset=toy-nd" in page.url
+    page.wait_for_function("() => document.querySelector('#discover-preset').innerText.includes('toy-nd')")
+    page.wait_for_function("() => document.querySelector('#discover-laws') && document.querySelector('#discover-laws')"
+                           ".innerText.includes('angular_momentum')", timeout=120_000)
+    assert "pick a preset" not in page.inner_text("#discover-msg")
+    assert not page.errors
