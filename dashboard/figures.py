@@ -169,40 +169,37 @@ def drift_figure(
     columns: dict[str, list], ids: Sequence[str], x_name: str = "step", max_points: int = MAX_POINTS
 ) -> go.Figure:
     """Each law's drift from its initial value, Q(t) - Q(0): flat at zero when the law holds."""
-    x = columns.get(x_name) or []
-    fig = go.Figure(layout=_base_layout("Drift from the initial value", xaxis_title=_x_label(x_name),
-                                        yaxis_title="Q(t) - Q(0)"))
-    down = False
-    for i, law_id in enumerate(ids):
-        y = columns.get(law_id) or []
-        y0 = next((v for v in y if is_finite(v)), None)
-        drift = [v - y0 if is_finite(v) and y0 is not None else None for v in y]
-        xs, ys, d = _xy(x, drift, max_points)
-        down |= d
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines", name=law_id, line=dict(color=PALETTE[i % len(PALETTE)]),
-            meta={"live": "line", "x": x_name, "y": law_id, "transform": "drift"},
-        ))
-    if down:
-        _downsample_note(fig, len(x))
-    return fig
+    return _lines_figure(columns, "Drift from the initial value", "Q(t) - Q(0)", [(i, i) for i in ids],
+                         x_name, max_points, transform="drift")
 
 
 def norms_figure(
     columns: dict[str, list], names: Sequence[str], x_name: str = "step", max_points: int = MAX_POINTS
 ) -> go.Figure:
     """The squared norm of each parameter tensor (``sq_norm/W1`` drawn as |W1|^2): what the laws balance."""
+    return _lines_figure(columns, "Squared norms of the parameters", "|.|^2",
+                         [(c, f"|{c.split('/', 1)[-1]}|^2") for c in names], x_name, max_points)
+
+
+def _lines_figure(
+    columns: dict[str, list], title: str, y_title: str, lines: Sequence[tuple[str, str]], x_name: str,
+    max_points: int, transform: str | None = None,
+) -> go.Figure:
+    """Several columns as lines on one axis, ``lines`` = (column, legend name); ``transform="drift"``
+    draws Q(t) - Q(0) (live.js applies the same transform to the streamed points)."""
     x = columns.get(x_name) or []
-    fig = go.Figure(layout=_base_layout("Squared norms of the parameters", xaxis_title=_x_label(x_name),
-                                        yaxis_title="|.|^2"))
+    fig = go.Figure(layout=_base_layout(title, xaxis_title=_x_label(x_name), yaxis_title=y_title))
     down = False
-    for i, col in enumerate(names):
-        xs, ys, d = _xy(x, columns.get(col) or [], max_points)
+    for i, (col, name) in enumerate(lines):
+        y = columns.get(col) or []
+        if transform == "drift":
+            y0 = next((v for v in y if is_finite(v)), None)
+            y = [v - y0 if is_finite(v) and y0 is not None else None for v in y]
+        xs, ys, d = _xy(x, y, max_points)
         down |= d
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines", name=f"|{col.split('/', 1)[-1]}|^2", line=dict(color=PALETTE[i % len(PALETTE)]),
-            meta={"live": "line", "x": x_name, "y": col},
-        ))
+        meta = {"live": "line", "x": x_name, "y": col} | ({"transform": transform} if transform else {})
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, line=dict(color=PALETTE[i % len(PALETTE)]),
+                                 meta=meta))
     if down:
         _downsample_note(fig, len(x))
     return fig
