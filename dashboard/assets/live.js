@@ -31,6 +31,7 @@
   const FRAME_BUDGET_MS = 12, LINE_MS = 50, FULL_MS = 5000, FULL_SPACING_MS = 250, SLOW_MS = 500, SEEK_MS = 150, DUTY = 0.6;
   const GL_SHARE = 0.1, GL_MIN_MS = 1000, GL_MAX_MS = 5000;  // 3D scenes: at most this share of the main thread
   const HEADROOM = 0.15, AHEAD_S = 5;  // while streaming, autoranged axes reach this far beyond the data
+  const MIN_REL_SPAN = 1e-6;  // a linear axis spans at least this fraction of its values' size
   const POLL_MS = 150, PAGE = 2000, REPORT_MS = 1000;
   const CONFIG = {displaylogo: false, responsive: true, toImageButtonOptions: {format: "png", scale: 2}};
   // 3D scenes render at the screen's pixel ratio, not Plotly's default 2: without a GPU every pixel is
@@ -610,8 +611,10 @@
     return parts.join("") || "M0,0";
   }
 
-  /* Invisible traces that widen the autorange of each axis by HEADROOM while the run streams, so that
-     new points land inside the drawn axes (and fastDraw can place them) for a while. */
+  /* Invisible traces that widen the autorange of each axis: by HEADROOM while the run streams, so that
+     new points land inside the drawn axes (and fastDraw can place them) for a while; and, live or not,
+     to at least MIN_REL_SPAN of a linear axis's values, so a conserved quantity is not zoomed into its
+     rounding noise. */
   function keepers(ch, data) {
     ch.keepers = 0;
     const byAxis = ch.extent = {};
@@ -629,24 +632,32 @@
     }
     if (!(x1 > x0)) return [];
     byAxis.x = [x0, x1, x0];
-    if (!S || S.done) return [];
-    // room for about AHEAD_S seconds of the live stream (at least HEADROOM, at most half the span)
-    const m = S.marks, rate = m.length > 1 ? (m[m.length - 1][1] - m[0][1]) * 1000 / (m[m.length - 1][0] - m[0][0]) : 0;
-    const ahead = S.n > 1 ? (x1 - x0) / (S.n - 1) * rate * AHEAD_S : 0;
-    const xr = [x0, x1 + Math.min(0.5 * (x1 - x0), Math.max(HEADROOM * (x1 - x0), ahead))];
+    const live = S && !S.done;
+    let xr = [x0, x1];
+    if (live) {
+      // room for about AHEAD_S seconds of the live stream (at least HEADROOM, at most half the span)
+      const m = S.marks, rate = m.length > 1 ? (m[m.length - 1][1] - m[0][1]) * 1000 / (m[m.length - 1][0] - m[0][0]) : 0;
+      const ahead = S.n > 1 ? (x1 - x0) / (S.n - 1) * rate * AHEAD_S : 0;
+      xr = [x0, x1 + Math.min(0.5 * (x1 - x0), Math.max(HEADROOM * (x1 - x0), ahead))];
+    }
     const out = [];
     for (const id in byAxis) {
       if (id === "x") continue;
-      const [lo, hi, pos] = byAxis[id];
+      let [lo, hi, pos] = byAxis[id];
       if (!(hi >= lo)) continue;
       const type = id === "y" && ch.logY !== null ? (ch.logY ? "log" : "linear") : (ch.fig.layout[axisName(id)] || {}).type;
       let ys;
       if (type === "log") {
-        if (!(pos < Infinity)) continue;
+        if (!live || !(pos < Infinity)) continue;
         const a = Math.log10(pos), c = Math.log10(Math.max(hi, pos)), pad = Math.max(c - a, 1) * HEADROOM;
         ys = [Math.pow(10, a - pad), Math.pow(10, c + pad)];
       } else {
-        const pad = (hi - lo || Math.abs(hi) || 1) * HEADROOM;
+        // a quantity conserved to rounding (|J| of the toy in float64 moves by 1e-14): the axis spans at least
+        // MIN_REL_SPAN of its value, so its ticks read 2.121320 and the line flat, not 16 digits of noise
+        const mid = (lo + hi) / 2, floor = MIN_REL_SPAN * Math.abs(mid), narrow = hi - lo < floor;
+        if (narrow) { lo = mid - floor / 2; hi = mid + floor / 2; }
+        if (!live && !narrow) continue;
+        const pad = live ? (hi - lo || Math.abs(hi) || 1) * HEADROOM : 0;
         ys = [lo - pad, hi + pad];
       }
       out.push({type: "scatter", mode: "lines", x: xr, y: ys, yaxis: id,

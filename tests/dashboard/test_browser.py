@@ -117,7 +117,7 @@ def test_cancel_from_the_run_page(lab, page):
 
 
 def test_finished_run_url_shows_the_full_series(lab, browser, page):
-    run_id = submit(lab, toy("nd", steps=600))
+    run_id = submit(lab, toy("nd", steps=600) | {"dtype": "float64"})
     wait_run(lab, run_id)
     page.goto(f"{lab.url}/runs/{run_id}")  # a fresh page, as someone opening a shared link
     page.wait_for_function("() => window.NoetherLive.state() && window.NoetherLive.state().done")
@@ -132,6 +132,12 @@ def test_finished_run_url_shows_the_full_series(lab, browser, page):
         " gd.data.some(t => t.meta && t.meta.y === 'angular_momentum' && t.x.length > 10) &&"
         " gd.data.some(t => t.meta && t.meta.y === 'angular_momentum:pred' && t.x.length > 10))")
     page.locator("#run-verdict-table").wait_for()
+    # |J| is conserved to ~1e-14 in float64: its axis spans at least 1e-6 of |J|, not the rounding noise
+    span = page.evaluate("() => { const gd = Array.from(document.querySelectorAll('#run-graphs .js-plotly-plot'))"
+                         ".find(g => g.data.some(t => t.meta && t.meta.y === 'angular_momentum'));"
+                         " const r = gd._fullLayout.yaxis.range, t = gd.data.find(t => t.meta && t.meta.y ==="
+                         " 'angular_momentum'); return [r[1] - r[0], t.y[0]]; }")
+    assert span[0] >= 0.9e-6 * abs(span[1])
     # replay: moving the slider moves the current point
     before = page.evaluate("() => document.querySelector('#run-graph-trajectory .js-plotly-plot')"
                            ".data.find(t => t.meta && t.meta.live === 'head3d').x[0]")
