@@ -57,13 +57,7 @@
   Envelope.prototype.update = function (y, n) {
     while ((this.nb + 1) * this.w <= n) {
       const a = this.nb * this.w, b = a + this.w;
-      let iMin = -1, iMax = -1;
-      for (let i = a; i < b; i++) {
-        const v = y[i];
-        if (!(v === v) || v === Infinity || v === -Infinity) continue;
-        if (iMin < 0 || v < y[iMin]) iMin = i;
-        if (iMax < 0 || v > y[iMax]) iMax = i;
-      }
+      const [iMin, iMax] = extremes(y, a, b);
       this.lo[this.nb] = iMin; this.hi[this.nb] = iMax; this.nb += 1;
       if (this.nb === 2 * this.buckets) this.halve(y);
     }
@@ -82,14 +76,28 @@
      rows after the last complete bucket as they are; y - off, NaN as null (a gap). */
   function emitEnvelope(x, y, env, n, off, xs, ys) {
     const lo = env.lo, hi = env.hi, w = env.w;
-    for (let k = 0; k < env.nb; k++) {
-      const a = lo[k], b = hi[k];
-      if (a < 0) { xs.push(x[k * w]); ys.push(null); continue; }
-      const i = a < b ? a : b, j = a < b ? b : a;
-      xs.push(x[i]); ys.push(y[i] - off);
-      if (j !== i) { xs.push(x[j]); ys.push(y[j] - off); }
-    }
+    for (let k = 0; k < env.nb; k++) emitPair(x, y, lo[k], hi[k], k * w, off, xs, ys);
     emitRaw(x, y, env.nb * w, n, off, xs, ys);
+  }
+
+  /* Rows [a, b)'s lowest and highest finite values, as row indices [iMin, iMax] (-1: none finite). */
+  function extremes(y, a, b) {
+    let iMin = -1, iMax = -1;
+    for (let i = a; i < b; i++) {
+      const v = y[i];
+      if (!(v === v) || v === Infinity || v === -Infinity) continue;
+      if (iMin < 0 || v < y[iMin]) iMin = i;
+      if (iMax < 0 || v > y[iMax]) iMax = i;
+    }
+    return [iMin, iMax];
+  }
+
+  /* One bucket's extremes in row order, y - off; a gap at x[gap] when it has no finite value. */
+  function emitPair(x, y, iMin, iMax, gap, off, xs, ys) {
+    if (iMin < 0) { xs.push(x[gap]); ys.push(null); return; }
+    const i = Math.min(iMin, iMax), j = Math.max(iMin, iMax);
+    xs.push(x[i]); ys.push(y[i] - off);
+    if (j !== i) { xs.push(x[j]); ys.push(y[j] - off); }
   }
 
   function emitRaw(x, y, a, b, off, xs, ys) {
@@ -105,17 +113,8 @@
     if (n <= 2 * buckets) { emitRaw(x, y, a, b, off, xs, ys); return; }
     for (let k = 0; k < buckets; k++) {
       const lo = a + Math.floor(k * n / buckets), hi = a + Math.floor((k + 1) * n / buckets);
-      let iMin = -1, iMax = -1;
-      for (let i = lo; i < hi; i++) {
-        const v = y[i];
-        if (!(v === v) || v === Infinity || v === -Infinity) continue;
-        if (iMin < 0 || v < y[iMin]) iMin = i;
-        if (iMax < 0 || v > y[iMax]) iMax = i;
-      }
-      if (iMin < 0) { xs.push(x[lo]); ys.push(null); continue; }
-      const i = Math.min(iMin, iMax), j = Math.max(iMin, iMax);
-      xs.push(x[i]); ys.push(y[i] - off);
-      if (j !== i) { xs.push(x[j]); ys.push(y[j] - off); }
+      const [iMin, iMax] = extremes(y, lo, hi);
+      emitPair(x, y, iMin, iMax, lo, off, xs, ys);
     }
   }
 
