@@ -127,6 +127,21 @@ class SweepOut(BaseModel):
     runs: list[RunItem]
 
 
+class SweepAnalysis(BaseModel):
+    """A sweep's analysis (noether.scaling): runs ordered by the swept value, per law each run's error over
+    the common window [t0, t_end], the log-log fit and the slope theory expects."""
+
+    group: str
+    total: int = Field(description="runs in the sweep")
+    paths: list[str] = Field(description="the spec fields whose values differ between the runs")
+    main: str | None = Field(description="the swept field on the x axis (the first that is not the seed)")
+    dynamics: str
+    t_end: float | None = Field(description="end of the time window every ended run covers")
+    runs: list[dict[str, Any]] = Field(description="id, value, x (the value as a number), record, worst_verdict")
+    fits: list[dict[str, Any]] = Field(description="id, name, family, points [{id, x, error}], fit {slope, "
+                                                   "intercept, r2, n} or null, expected slope or null, reason")
+
+
 class Validated(BaseModel):
     """The normalised spec and the laws that would apply to it."""
 

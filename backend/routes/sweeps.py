@@ -1,17 +1,19 @@
-"""POST /api/sweeps: a grid over spec fields that fans out as runs sharing a group id."""
+"""POST /api/sweeps: a grid over spec fields that fans out as runs sharing a group id;
+GET /api/sweeps/{group}: the sweep's analysis (each law's error against the swept value, fitted on log-log axes)."""
 
 from __future__ import annotations
 
 import math
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import ValidationError
 
 from backend.deps import Auth, ClientId, State
 from backend.resolve import invalid, preset_spec, relocate, resolve
 from backend.routes.runs import submission
-from backend.schemas import Problem, SweepCreate, SweepOut
+from backend.schemas import Problem, SweepAnalysis, SweepCreate, SweepOut
 from noether.spec import SpecError
 from workers import client as jobs
 from workers import records
@@ -57,3 +59,50 @@ def submit_sweep(body: SweepCreate, state: State, client: ClientId) -> dict:
     ]
     created = jobs.submit(state.redis, state.settings, items, client=client)
     return {"group": group, "runs": [records.public(rec, with_spec=False) for rec, _ in created]}
+
+
+TERMINAL = ("succeeded", "failed", "cancelled", "diverged")
+GroupPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="the sweep's group id")]
+
+
+@router.get("/sweeps/{group}", response_model=SweepAnalysis, responses={404: {"model": Problem}, 422: {"model": Problem}})
+def analyse_sweep(group: GroupPath, state: State) -> dict:
+    """The sweep's runs ordered by swept value and, per law with a prediction, each run's error (the largest
+    |Q - prediction| over the time window every run covers) with a log-log fit and the slope theory expects."""
+    from noether.scaling import analyse_sweep as analyse
+
+    items, total = jobs.list_runs(state.redis, state.settings, group=group, limit=state.settings.max_sweep_runs)
+    if not items:
+        raise jobs.NotFound(f"no sweep with group '{group}'")
+    runs, laws = [], {}
+    for item in items:
+        rec = jobs.get(state.redis, state.settings, item["id"]) or item
+        summary = rec.get("summary") or {}
+        for law in summary.get("laws") or []:
+            if law.get("verdict") != "not applicable":
+                laws.setdefault(law["id"], {"id": law["id"], "name": law.get("name", law["id"]),
+                                            "family": law.get("family", "")})
+        runs.append(rec)
+    wanted = {"t", *laws, *(f"{law}:pred" for law in laws)}
+    inputs = []
+    for rec in runs:
+        series: dict[str, list] = {}
+        if rec.get("status") in TERMINAL:
+            rows = jobs.all_records(state.redis, state.settings, rec["id"])
+            cols = [c for c in wanted if rows and c in rows[0]]
+            series = {c: [row.get(c) for row in rows] for c in cols}
+        inputs.append({"id": rec["id"], "spec": rec.get("spec") or {}, "series": series})
+    out = analyse(inputs, list(laws.values()))
+    public = {rec["id"]: records.public(rec, with_spec=False) for rec in runs}
+    for run in out["runs"]:
+        run.pop("spec", None)
+        run["record"] = public[run["id"]]
+        run["worst_verdict"] = _worst(next(r for r in runs if r["id"] == run["id"]).get("summary"))
+    out["group"] = group
+    out["total"] = total
+    return records.finite(out)
+
+
+def _worst(summary: dict | None) -> str | None:
+    verdicts = {law.get("verdict") for law in (summary or {}).get("laws") or []}
+    return next((v for v in ("broken", "holds") if v in verdicts), None)

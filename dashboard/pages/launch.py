@@ -368,7 +368,7 @@ async def sweep(_n, seeds, lrs, widths, dynamics, values, ids, problem, data_kin
     res = await api.post("/sweeps", {"spec": spec, "grid": grid})
     if not res.ok:
         return html.Div(f"The backend refused the sweep ({res.status}): {res.message()}", className="error"), no_update
-    return None, f"/runs?group={res.data['group']}"
+    return None, f"/sweeps/{res.data['group']}"
 
 
 def build_grid(seeds: str | None, lrs: str | None, widths: str | None, dynamics: list[str] | None,

@@ -24,7 +24,7 @@ COLUMNS = [
     {"name": "duration", "id": "duration"},
     {"name": "best loss", "id": "best_loss"},
     {"name": "verdicts", "id": "verdicts"},
-    {"name": "group", "id": "group"},
+    {"name": "sweep", "id": "group", "presentation": "markdown"},
 ]
 
 
@@ -90,7 +90,7 @@ def run_row(run: dict[str, Any]) -> dict[str, Any]:
         "duration": format_seconds(duration_seconds(run.get("started_at"), run.get("finished_at"))),
         "best_loss": f"{best:.4g}" if isinstance(best, int | float) else "-",
         "verdicts": ", ".join(f"{n} {v}" for v, n in counts.items()) or "-",
-        "group": run.get("group") or "",
+        "group": f"[{run['group']}](/sweeps/{run['group']})" if run.get("group") else "",
     }
 
 

@@ -1,0 +1,79 @@
+"""The sweep page and GET /api/sweeps/{group}: a GD learning-rate sweep of a ReLU net, as a researcher runs it.
+
+The sweep keeps the number of steps fixed, so its runs cover different times t = k eta; over the window all
+of them cover, GD's distance from gradient flow's constants is first order in eta (paper Sec. 4.1): the page
+must draw a log-log fit of slope 1 within 0.1, with the runs ordered and coloured by their learning rate.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+LRS = [0.1, 0.05, 0.025, 0.0125]
+BASE = {"model": {"widths": [64, 16, 16, 10], "activation": "relu", "bias": False},
+        "data": {"kind": "digits", "samples": 120}, "loss": "nll", "dynamics": {"kind": "gd", "lr": 0.1},
+        "steps": 400, "record_every": 2, "dtype": "float64", "seed": 0}
+TERMINAL = ("succeeded", "failed", "cancelled", "diverged")
+
+
+@pytest.fixture(scope="module")
+def sweep(lab):
+    res = httpx.post(f"{lab.api}/sweeps", json={"spec": BASE, "grid": {"dynamics.lr": [LRS[1], LRS[3], LRS[0], LRS[2]]}},
+                     timeout=30)
+    assert res.status_code == 201, res.text
+    group = res.json()["group"]
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        items = httpx.get(f"{lab.api}/runs", params={"group": group, "limit": 10}, timeout=10).json()["items"]
+        if len(items) == 4 and all(i["status"] in TERMINAL for i in items):
+            assert {i["status"] for i in items} == {"succeeded"}
+            return group
+        time.sleep(0.5)
+    pytest.fail("the sweep did not finish in 180 s")
+
+
+def test_the_api_fits_gds_first_order_over_the_common_window(lab, sweep):
+    data = httpx.get(f"{lab.api}/sweeps/{sweep}", timeout=60).json()
+    assert data["paths"] == ["dynamics.lr"] and data["main"] == "dynamics.lr" and data["dynamics"] == "gd"
+    assert [r["x"] for r in data["runs"]] == sorted(LRS)  # ordered by the swept value, not by submission
+    assert data["t_end"] == pytest.approx(400 * min(LRS))
+    fits = {f["id"]: f for f in data["fits"]}
+    for law in ("balance/h1", "balance/h2", "balance_sum"):
+        assert fits[law]["expected"] == 1.0
+        assert fits[law]["fit"]["slope"] == pytest.approx(1.0, abs=0.1), fits[law]
+    assert fits["residual/h1"]["expected"] is None  # zero at every step: no order to fit
+
+
+def test_unknown_and_malformed_groups_are_clear_errors(lab):
+    assert httpx.get(f"{lab.api}/sweeps/{'0' * 16}", timeout=10).status_code == 404
+    bad = httpx.get(f"{lab.api}/sweeps/..%2Fetc", timeout=10)
+    assert bad.status_code in (404, 422) and "json" in bad.headers["content-type"]
+
+
+def test_the_sweep_page_draws_the_fit_and_orders_the_runs(lab, sweep, page):
+    page.goto(f"{lab.url}/sweeps/{sweep}")
+    sel = ".sweep-fit[data-law='balance/h1'] .js-plotly-plot"
+    page.wait_for_selector(sel)
+    drawn = page.evaluate(
+        "(sel) => { const gd = document.querySelector(sel);"
+        " return {data: gd.data.map(t => ({name: t.name, x: t.x, y: t.y})), title: gd.layout.title.text,"
+        " xtype: gd._fullLayout.xaxis.type, ytype: gd._fullLayout.yaxis.type}; }", sel)
+    assert drawn["xtype"] == "log" and drawn["ytype"] == "log"
+    line = next(t for t in drawn["data"] if t["name"].startswith("fit"))
+    slope = (math.log(line["y"][-1]) - math.log(line["y"][0])) / (math.log(line["x"][-1]) - math.log(line["x"][0]))
+    assert slope == pytest.approx(1.0, abs=0.1)  # the drawn fitted line itself
+    assert "fitted slope" in drawn["title"] and "expected 1" in drawn["title"]
+    assert any(t["name"].startswith("expected slope 1") for t in drawn["data"])
+    # the table lists the runs by learning rate, and the overlay's legend follows the same order
+    cells = page.locator("#sweep-runs td[data-dash-column='value']").all_inner_texts()
+    assert [float(c) for c in cells] == sorted(LRS)
+    page.wait_for_selector("#sweep-overlay-graph .js-plotly-plot")
+    names = page.evaluate("() => document.querySelector('#sweep-overlay-graph .js-plotly-plot').data.map(t => t.name)")
+    assert names == [f"dynamics.lr = {lr}" for lr in sorted(LRS)]
+    assert not page.errors
