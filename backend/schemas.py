@@ -67,12 +67,17 @@ class RunItem(BaseModel):
     note: str = ""
     group: str | None = None
     summary: dict[str, Any] | None = None
+    overview: dict[str, Any] | None = Field(None, description="in lists: model, widths, activation, dynamics, lr, steps")
+    swept: dict[str, Any] = Field(default_factory=dict, description="in lists: for a sweep's members on the page, "
+                                                                    "the values of the fields the sweep varies")
 
 
 class Run(RunItem):
     """The job record of a run with its full spec and (once finished) its summary."""
 
     spec: dict[str, Any] | None = None
+    configuration: list[list[str]] = Field(default_factory=list, description="(label, value) rows: model, data, "
+                                           "loss, dynamics with every coefficient, steps, seed, dtype, device, code")
 
 
 class RunList(BaseModel):

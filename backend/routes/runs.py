@@ -9,6 +9,9 @@ from fastapi import APIRouter, Path, Query, Response
 from backend.deps import Auth, ClientId, State
 from backend.resolve import resolve
 from backend.schemas import RUN_ID_PATTERN, Kind, Problem, Run, RunCreate, RunList, RunPatch, Status
+from noether import __version__
+from noether.naming import configuration, describe, overview
+from noether.scaling import flatten, swept_paths
 from noether.spec import ExperimentSpec
 from workers import client as jobs
 from workers import records
@@ -22,7 +25,7 @@ ERRORS = {404: {"model": Problem}, 422: {"model": Problem}}
 def submission(spec: ExperimentSpec, preset: str | None, *, run_id: str | None, tags: list[str], note: str,
                request_hash: str, group: str | None = None, label: str = "", kind: str = "run") -> jobs.Submission:
     """What the job record says about a spec to run."""
-    name = spec.name or preset or ""
+    name = spec.name or preset or describe(spec)
     if label:
         name = f"{name} [{label}]" if name else label
     merged = list(dict.fromkeys([*tags, *spec.tags]))
@@ -67,14 +70,34 @@ def list_runs(
     """
     items, total = jobs.list_runs(state.redis, state.settings, status=status, preset=preset, tag=tag, group=group,
                                   kind=kind, limit=limit, offset=offset)
-    return {"items": [records.public(i, with_spec=False) for i in items], "total": total, "limit": limit,
-            "offset": offset}
+    return {"items": with_overview(items), "total": total, "limit": limit, "offset": offset}
+
+
+def with_overview(items: list[dict]) -> list[dict]:
+    """Public items, each with its spec's overview (model, widths, lr, steps...) and, for the members of a
+    sweep on this page, the values of the fields their sweep varies (``swept``)."""
+    groups: dict[str, list[dict]] = {}
+    for item in items:
+        if item.get("group"):
+            groups.setdefault(item["group"], []).append(item.get("spec") or {})
+    varied = {g: swept_paths(specs) for g, specs in groups.items() if len(specs) > 1}
+    out = []
+    for item in items:
+        spec = item.get("spec") or {}
+        public = records.public(item, with_spec=False)
+        public["overview"] = overview(spec) if spec else None
+        public["swept"] = {p: flatten(spec).get(p) for p in varied.get(item.get("group") or "", [])}
+        out.append(public)
+    return out
 
 
 @router.get("/runs/{run_id}", response_model=Run, responses=ERRORS)
 def get_run(run_id: RunIdPath, state: State) -> dict:
-    """One run's record with its spec and (once finished) summary."""
-    return records.public(jobs.require(state.redis, state.settings, run_id))
+    """One run's record with its spec, (once finished) summary, and its configuration as labelled rows."""
+    out = records.public(jobs.require(state.redis, state.settings, run_id))
+    if out.get("spec"):
+        out["configuration"] = [[k, v] for k, v in configuration(out["spec"])] + [["code", f"noether {__version__}"]]
+    return out
 
 
 @router.patch("/runs/{run_id}", response_model=Run, dependencies=[Auth], responses={401: {"model": Problem}, **ERRORS})

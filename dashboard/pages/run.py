@@ -15,7 +15,7 @@ from typing import Any
 import dash
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from dashboard import api, figures
+from dashboard import api, config_panel, figures  # noqa: F401 (config_panel registers its callback)
 from dashboard.series import duration_seconds, eta_seconds, format_seconds, law_ids, norm_columns
 
 dash.register_page(__name__, path_template="/runs/<run_id>", name="Run", title="Run · Noether Lab", order=2)
@@ -48,6 +48,7 @@ def layout(run_id: str | None = None, **_: Any) -> html.Div:
                 html.Span(id="run-eta", className="hint"),
             ]),
             html.Div(id="run-reason", className="errors"),
+            html.Details(id="run-config", className="run-config", open=True),
             html.Div(className="toolbar", children=[
                 dcc.Checklist(id="run-log", options=[{"label": " log loss axis", "value": "log"}], value=["log"],
                               inline=True),

@@ -16,16 +16,21 @@ STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "diverged"]
 COLUMNS = [
     {"name": "run", "id": "link", "presentation": "markdown"},
     {"name": "status", "id": "status"},
+    {"name": "kind", "id": "kind"},
     {"name": "preset", "id": "preset"},
     {"name": "dynamics", "id": "dynamics"},
+    {"name": "lr", "id": "lr", "type": "numeric"},
+    {"name": "model", "id": "model"},
+    {"name": "steps", "id": "steps", "type": "numeric"},
+    {"name": "final loss", "id": "final_loss", "type": "numeric", "format": {"specifier": ".4g"}},
+    {"name": "verdicts", "id": "worst"},
     {"name": "tags", "id": "tags", "editable": True},
     {"name": "note", "id": "note", "editable": True},
     {"name": "created", "id": "created"},
     {"name": "duration", "id": "duration"},
-    {"name": "best loss", "id": "best_loss"},
-    {"name": "verdicts", "id": "verdicts"},
     {"name": "sweep", "id": "group", "presentation": "markdown"},
 ]
+SWEPT = "swept:"  # column ids of a sweep's varied fields start with this
 
 
 def layout(group: str | None = None, status: str | None = None, tag: str | None = None,
@@ -53,6 +58,9 @@ def layout(group: str | None = None, status: str | None = None, tag: str | None 
                 selected_rows=[],
                 page_size=25,
                 sort_action="native",
+                filter_action="native",
+                style_table={"overflowX": "auto"},
+                filter_options={"case": "insensitive"},
                 markdown_options={"link_target": "_self"},
                 style_cell={"textAlign": "left", "fontSize": "0.9em", "padding": "4px 8px", "whiteSpace": "normal"},
                 style_data_conditional=[
@@ -70,33 +78,58 @@ def layout(group: str | None = None, status: str | None = None, tag: str | None 
 
 
 def run_row(run: dict[str, Any]) -> dict[str, Any]:
-    """One table row of a run record (pure)."""
+    """One table row of a run record (pure): its readable name, what ran, how it ended."""
     summary = run.get("summary") or {}
     verdicts = [law.get("verdict") for law in summary.get("laws") or []]
     counts = {v: verdicts.count(v) for v in ("holds", "broken") if verdicts.count(v)}
-    best = summary.get("loss_best")
+    final = summary.get("loss_final")
+    view = run.get("overview") or {}
     dyn = run.get("dynamics")
     if isinstance(dyn, dict):
         dyn = dyn.get("kind")
-    return {
+    name = run.get("name") or run.get("preset") or run["id"]
+    row = {
         "id": run["id"],
-        "link": f"[{run['id']}](/runs/{run['id']})",
+        "link": f"[{name}](/runs/{run['id']}) `{run['id'][:8]}`",
         "status": run.get("status", ""),
-        "preset": run.get("preset") or run.get("name") or "",
-        "dynamics": dyn or "",
+        "kind": run.get("kind") or "run",
+        "preset": run.get("preset") or "",
+        "dynamics": dyn or view.get("dynamics") or "",
+        "lr": view.get("lr"),
+        "model": view.get("model") or "",
+        "steps": view.get("steps") or run.get("steps"),
+        "final_loss": final if isinstance(final, int | float) else None,
+        "worst": worst_verdict(counts),
         "tags": ", ".join(run.get("tags") or []),
         "note": run.get("note") or "",
         "created": (run.get("created_at") or "")[:19].replace("T", " "),
         "duration": format_seconds(duration_seconds(run.get("started_at"), run.get("finished_at"))),
-        "best_loss": f"{best:.4g}" if isinstance(best, int | float) else "-",
-        "verdicts": ", ".join(f"{n} {v}" for v, n in counts.items()) or "-",
-        "group": f"[{run['group']}](/sweeps/{run['group']})" if run.get("group") else "",
+        "group": f"[{run['group'][:8]}](/sweeps/{run['group']})" if run.get("group") else "",
     }
+    for path, value in (run.get("swept") or {}).items():
+        row[SWEPT + path] = "-".join(map(str, value)) if isinstance(value, list) else value
+    return row
+
+
+def worst_verdict(counts: dict[str, int]) -> str:
+    """'broken (2 of 7)' when any law is broken, else 'holds (5)', else '-': the worst first, sortable."""
+    total = sum(counts.values())
+    if counts.get("broken"):
+        return f"broken ({counts['broken']} of {total})"
+    return f"holds ({total})" if total else "-"
+
+
+def table_columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The fixed columns, with one column per swept field of the sweeps shown, after the run's name."""
+    swept = list(dict.fromkeys(k for r in rows for k in r if k.startswith(SWEPT)))
+    extra = [{"name": k.removeprefix(SWEPT), "id": k} for k in swept]
+    return [COLUMNS[0], *extra, *COLUMNS[1:]]
 
 
 @callback(
     Output("runs-table", "data"),
     Output("runs-previous", "data"),
+    Output("runs-table", "columns"),
     Input("runs-tick", "n_intervals"),
     Input("runs-filter-status", "value"),
     Input("runs-filter-preset", "value"),
@@ -107,12 +140,12 @@ def run_row(run: dict[str, Any]) -> dict[str, Any]:
 async def load(_n, status, preset, tag, group, active):
     """The runs matching the filters, refreshed every 2 s (not while a cell is being edited)."""
     if active and active.get("column_id") in ("tags", "note") and dash.ctx.triggered_id == "runs-tick":
-        return no_update, no_update
+        return no_update, no_update, no_update
     res = await api.get("/runs", status=status, preset=preset, tag=tag, group=group, limit=200)
     if not res.ok:
-        return no_update, no_update
+        return no_update, no_update, no_update
     rows = [run_row(r) for r in res.data.get("items", [])]
-    return rows, {r["id"]: {"tags": r["tags"], "note": r["note"]} for r in rows}
+    return rows, {r["id"]: {"tags": r["tags"], "note": r["note"]} for r in rows}, table_columns(rows)
 
 
 def changed_rows(rows: list[dict], previous: dict[str, dict]) -> list[tuple[str, dict[str, Any]]]:
@@ -172,3 +205,14 @@ def compare(_n, rows, selected):
         return no_update, "select at least two runs to compare"
     return f"/compare?ids={','.join(ids)}", no_update
 
+
+
+@callback(
+    Output("runs-msg", "children", allow_duplicate=True),
+    Input("runs-table", "derived_virtual_selected_rows"),
+    prevent_initial_call=True,
+)
+def selection_hint(selected):
+    """The hint follows the selection: 'select at least two' goes away once two are selected."""
+    n = len(selected or [])
+    return "" if n == 0 else f"{n} selected" + ("" if n >= 2 else ": select at least two runs to compare")

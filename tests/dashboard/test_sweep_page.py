@@ -77,3 +77,25 @@ def test_the_sweep_page_draws_the_fit_and_orders_the_runs(lab, sweep, page):
     names = page.evaluate("() => document.querySelector('#sweep-overlay-graph .js-plotly-plot').data.map(t => t.name)")
     assert names == [f"dynamics.lr = {lr}" for lr in sorted(LRS)]
     assert not page.errors
+
+
+def test_the_runs_table_names_each_member_and_gives_its_swept_value_a_column(lab, sweep, page):
+    page.goto(f"{lab.url}/runs?group={sweep}")
+    page.wait_for_function("() => document.querySelectorAll('#runs-table a[href^=\"/runs/\"]').length === 4")
+    headers = page.locator("#runs-table th").all_inner_texts()
+    assert any("dynamics.lr" in h for h in headers) and any(h.strip().endswith("lr") for h in headers)
+    swept = sorted(float(c) for c in page.locator("#runs-table td[data-dash-column='swept:dynamics.lr']").all_inner_texts())
+    assert swept == sorted(LRS)
+    names = page.locator("#runs-table td[data-dash-column='link'] a").all_inner_texts()
+    assert "relu 64-16-16-10 · gd lr 0.05 [dynamics.lr=0.05]" in names
+    assert not page.errors
+
+
+def test_a_run_page_says_what_ran(lab, sweep, page):
+    run = httpx.get(f"{lab.api}/runs", params={"group": sweep, "limit": 10}, timeout=10).json()["items"][0]
+    page.goto(f"{lab.url}/runs/{run['id']}")
+    page.wait_for_selector("#run-config .config-table")
+    config = page.locator("#run-config").inner_text()
+    assert "MLP 64-16-16-10, activation relu" in config and "digits" in config and "float64" in config
+    assert "worker" in config and "device used" in config and "noether" in config
+    assert page.locator("#run-title").inner_text().startswith("relu 64-16-16-10 · gd lr ")
