@@ -199,13 +199,14 @@ def test_runs_table_tags_and_learn_presentation_mode(lab, page):
     run_id = submit(lab, toy("gd", steps=50))
     wait_run(lab, run_id)
     page.goto(f"{lab.url}/runs")
-    page.get_by_text(run_id).first.wait_for()
+    page.locator(f"#runs-table a[href='/runs/{run_id}']").wait_for()
+    assert page.locator(f"#runs-table a[href='/runs/{run_id}']").inner_text() == "sphere potential in R^3 · gd lr 0.0001"
     res = httpx.patch(f"{lab.api}/runs/{run_id}", json={"tags": ["lecture"]}, timeout=10)
     assert res.status_code == 200
     page.locator("#runs-filter-tag").fill("lecture")
     page.locator("#runs-filter-tag").press("Enter")
     page.wait_for_function("() => document.querySelectorAll('#runs-table a[href^=\"/runs/\"]').length === 1")
-    assert run_id in page.locator("#runs-table").inner_text()
+    assert run_id[:8] in page.locator("#runs-table").inner_text()
     page.goto(f"{lab.url}/learn")
     page.locator("#learn-step-3").wait_for()
     page.wait_for_function("() => document.querySelector('#learn-step-0 mjx-container, #learn-step-0 .MathJax') !== null")
