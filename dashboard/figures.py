@@ -424,6 +424,13 @@ def _matrix_title(col: str) -> str:
 # Comparison of runs
 
 
+def compare_title(column: str, drift: bool, log_y: bool) -> str:
+    """A compare chart's title: the column, or its (absolute) drift from t = 0."""
+    if not drift:
+        return column
+    return f"|{column} - its value at t = 0|" if log_y else f"{column} (drift from t = 0)"
+
+
 def compare_figure(
     runs: Sequence[dict[str, Any]],
     column: str,
@@ -434,23 +441,25 @@ def compare_figure(
 ) -> go.Figure:
     """One column of several runs overlaid on shared axes (GD vs ND vs NAG, seeds, step sizes, widths).
 
-    ``runs``: ``[{"label": ..., "columns": {...}}]``. With ``drift`` each curve is Q(t) - Q(0).
-    The prediction column (``<column>:pred``), where a run has it, is drawn dashed in the same colour.
+    ``runs``: ``[{"label": ..., "columns": {...}, "color"?: ...}]``. With ``drift`` each curve is Q(t) - Q(0),
+    and with ``log_y`` too its absolute value |Q(t) - Q(0)| (a drift crosses zero; its size is what a log axis
+    shows). The prediction column (``<column>:pred``), where a run has it, is drawn dashed in the same colour.
     """
-    fig = go.Figure(layout=_base_layout(column + (" (drift from t = 0)" if drift else ""),
+    absolute = drift and log_y
+    fig = go.Figure(layout=_base_layout(compare_title(column, drift, log_y),
                                         xaxis_title=_x_label(x_name), yaxis_title=column))
     down = False
     for i, run in enumerate(runs):
         cols = run.get("columns") or {}
         x = cols.get(x_name) or []
-        color = PALETTE[i % len(PALETTE)]
+        color = run.get("color") or PALETTE[i % len(PALETTE)]
         for name, dash in ((column, None), (column + ":pred", PRED_DASH)):
             y = cols.get(name)
             if not y:
                 continue
             if drift:
                 y0 = next((v for v in y if is_finite(v)), None)
-                y = [v - y0 if is_finite(v) and y0 is not None else None for v in y]
+                y = [(abs(v - y0) if absolute else v - y0) if is_finite(v) and y0 is not None else None for v in y]
             xs, ys, d = _xy(x, y, max_points)
             down |= d
             fig.add_trace(go.Scatter(
@@ -515,21 +524,22 @@ def compare_grid(
     """Several quantities of several runs, one row per quantity, all rows on one shared x axis.
 
     Each run keeps its colour in every row; predictions are dashed. Zooming one row zooms all.
-    ``log_y`` puts every row on a log axis except drifts (which cross zero); with ``log_x`` too, a
+    ``log_y`` puts every row on a log axis, drifts as their absolute value; with ``log_x`` too, a
     power law such as NAG's |J| ~ t^-3 is a straight line of slope -3.
     """
     from plotly.subplots import make_subplots
 
     rows = max(1, len(columns))
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.06 if rows > 1 else 0.0,
-                        subplot_titles=[c + (" (drift from t = 0)" if drift and c != "loss" else "") for c in columns])
+                        subplot_titles=[compare_title(c, drift and c != "loss", log_y) for c in columns])
     for r, column in enumerate(columns, 1):
-        single = compare_figure(runs, column, x_name=x_name, drift=drift and column != "loss", max_points=max_points)
+        single = compare_figure(runs, column, x_name=x_name, drift=drift and column != "loss", max_points=max_points,
+                                log_y=log_y)
         for tr in single.data:
             tr.showlegend = r == 1
             fig.add_trace(tr, row=r, col=1)
-        if log_y and not (drift and column != "loss"):
-            fig.update_yaxes(type="log", row=r, col=1)
+        if log_y:
+            fig.update_yaxes(type="log", exponentformat="power", row=r, col=1)
     fig.update_layout(**_base_layout("", height=max(320, 260 * rows), hovermode="x unified",
                                      margin=dict(l=60, r=20, t=70, b=50),
                                      legend=dict(orientation="h", yanchor="bottom", y=1.03, xanchor="left", x=0.0)))

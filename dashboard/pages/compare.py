@@ -10,6 +10,7 @@ from typing import Any
 
 import dash
 from dash import Input, Output, State, callback, dcc, html
+from plotly.colors import sample_colorscale
 
 from dashboard import api, figures
 from dashboard.series import law_ids, norm_columns, to_columns
@@ -62,6 +63,26 @@ def columns_from_downsampled(data: dict[str, Any]) -> dict[str, list]:
     return cols
 
 
+FIELDS = (("lr", lambda s: (s.get("dynamics") or {}).get("lr")),
+          ("dt", lambda s: (s.get("dynamics") or {}).get("dt")),
+          ("width", lambda s: max(((s.get("model") or {}).get("widths") or [0, 0, 0])[1:-1] or [0])),
+          ("seed", lambda s: s.get("seed")))
+
+
+def ordered(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str | None]]:
+    """The runs sorted by the first numeric field that varies between them (lr, dt, width, seed) and their
+    colours: along one sequential scale when such a field exists (small values dark), else the palette."""
+    specs = [r.get("spec") or {} for r in runs]
+    for _, get in FIELDS:
+        values = [get(s) for s in specs]
+        if all(isinstance(v, int | float) for v in values) and len(set(values)) > 1:
+            pairs = sorted(zip(values, range(len(runs)), strict=True))
+            runs = [runs[i] for _, i in pairs]
+            n = len(runs)
+            return runs, sample_colorscale("Viridis", [i / max(1, n - 1) * 0.85 for i in range(n)])
+    return runs, [None] * len(runs)
+
+
 def run_label(run: dict[str, Any], others: list[dict[str, Any]]) -> str:
     """A short label that tells the runs apart: dynamics, lr, seed, widths where they differ."""
     spec = run.get("spec") or {}
@@ -105,8 +126,10 @@ async def load(ids, chosen):
             missing.append(f"{run_id}: {res.message()}")
             continue
         runs.append(res.data)
+    runs, colours = ordered(runs)
+    names = [r.get("name") for r in runs]
     out = []
-    for run in runs:
+    for run, colour in zip(runs, colours, strict=True):
         total = run.get("step") or 0
         every = ((run.get("spec") or {}).get("record_every") or 1)
         if total // every <= FULL_LIMIT:
@@ -115,7 +138,9 @@ async def load(ids, chosen):
         else:
             data = await api.downsampled(run["id"], ENVELOPE_POINTS)
             cols = columns_from_downsampled(data or {})
-        out.append({"id": run["id"], "label": run_label(run, runs), "columns": cols})
+        name = run.get("name")
+        label = name if name and names.count(name) == 1 else run_label(run, runs)
+        out.append({"id": run["id"], "label": label, "columns": cols, "color": colour})
     common: list[str] = []
     for r in out:
         for c in ["loss", *law_ids(r["columns"]), *norm_columns(r["columns"])]:

@@ -162,8 +162,9 @@ def test_compare_two_runs(lab, page):
     page.wait_for_function("() => { const gd = document.querySelector('#compare-graph .js-plotly-plot');"
                            " return gd && gd.data && gd.data.length >= 2; }")
     names = page.evaluate("() => document.querySelector('#compare-graph .js-plotly-plot').data.map(t => t.name)")
-    assert any(a[:8] in n for n in names) and any(b[:8] in n for n in names)
-    assert any(n.startswith("nd") for n in names) and any(n.startswith("nag") for n in names)
+    # readable names from the specs, not ids
+    assert "sphere potential in R^3 · nd lr 0.0001" in names
+    assert "sphere potential in R^3 · nag lr 0.0001 · t0 0.1" in names
     # every row shares one x axis: zooming one zooms all
     axes = page.evaluate("() => { const l = document.querySelector('#compare-graph .js-plotly-plot')._fullLayout;"
                          " return Object.keys(l).filter(k => /^xaxis\\d*$/.test(k)).map(k => l[k].matches || k.replace('axis', '')); }")

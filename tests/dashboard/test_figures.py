@@ -118,7 +118,12 @@ def test_compare_overlays_runs_with_predictions_and_shared_x():
     assert grid.layout.xaxis.type != "log"
     loglog = figures.compare_grid(runs, ["loss", "balance/h2"], log_y=True, log_x=True, drift=True)
     assert loglog.layout.xaxis.type == loglog.layout.xaxis2.type == "log"  # t^-3 reads as a line of slope -3
-    assert loglog.layout.yaxis.type == "log" and loglog.layout.yaxis2.type != "log"  # a drift crosses zero
+    # log y holds on every row: a drift row draws |Q(t) - Q(0)|, which a log axis can show
+    assert loglog.layout.yaxis.type == "log" and loglog.layout.yaxis2.type == "log"
+    drift_row = [t for t in loglog.data if t.yaxis == "y2" and "prediction" not in t.name]
+    assert all(v is None or v >= 0 for t in drift_row for v in t.y)
+    assert any(v is not None and v > 0 for t in drift_row for v in t.y)
+    assert "|balance/h2 - its value at t = 0|" in [a.text for a in loglog.layout.annotations]
     assert grid.layout.xaxis.matches == "x2" or grid.layout.xaxis2.matches == "x"
 
 

@@ -99,3 +99,22 @@ def test_a_run_page_says_what_ran(lab, sweep, page):
     assert "MLP 64-16-16-10, activation relu" in config and "digits" in config and "float64" in config
     assert "worker" in config and "device used" in config and "noether" in config
     assert page.locator("#run-title").inner_text().startswith("relu 64-16-16-10 · gd lr ")
+
+
+def test_compare_orders_a_hand_picked_set_by_value_and_keeps_log_y_on_drifts(lab, sweep, page):
+    items = httpx.get(f"{lab.api}/runs", params={"group": sweep, "limit": 10}, timeout=10).json()["items"]
+    shuffled = [items[i]["id"] for i in (2, 0, 3, 1)]
+    page.goto(f"{lab.url}/compare?ids={','.join(shuffled)}")
+    page.wait_for_selector("#compare-graph .js-plotly-plot")
+    page.get_by_text("drift from t = 0").click()
+    page.get_by_text("log y").click()
+    page.wait_for_function("() => { const l = document.querySelector('#compare-graph .js-plotly-plot')._fullLayout;"
+                           " return (l.annotations || []).some(a => a.text.startsWith('|balance')); }")
+    drawn = page.evaluate("() => { const gd = document.querySelector('#compare-graph .js-plotly-plot');"
+                          " const l = gd._fullLayout; return {names: gd.data.filter(t => t.showlegend !== false)"
+                          ".map(t => t.name), colours: gd.data.filter(t => t.showlegend !== false).map(t => t.line.color),"
+                          " types: Object.keys(l).filter(k => /^yaxis\\d*$/.test(k)).map(k => l[k].type)}; }")
+    lrs = [float(n.split(" lr ")[1].split(" ")[0]) for n in drawn["names"] if "prediction" not in n]
+    assert lrs == sorted(LRS)  # the legend reads in order of the learning rate
+    assert len(set(drawn["colours"])) >= 4
+    assert set(drawn["types"]) == {"log"}  # log y on every panel, drifts too (as their absolute value)
