@@ -26,16 +26,34 @@ dash.register_page(__name__, path="/discover", name="Discover", title="Discover 
 TERMINAL = {"succeeded", "failed", "cancelled", "diverged"}
 MAX_BLOCKS = 12  # heatmaps drawn
 LAW_COLUMNS = [
-    {"name": "law", "id": "id"},
+    {"name": "where", "id": "where"},
     {"name": "kind", "id": "kind"},
-    {"name": "level", "id": "level"},
     {"name": "n", "id": "count"},
     {"name": "quantity", "id": "name"},
-    {"name": "catalogue", "id": "catalogue"},
-    {"name": "residual", "id": "residual"},
-    {"name": "verdict", "id": "verdict"},
+    {"name": "in the catalogue?", "id": "catalogue"},
+    {"name": "search residual", "id": "residual"},
+    {"name": "verdict in the run", "id": "verdict"},
     {"name": "max rel. drift", "id": "drift"},
 ]
+# what each term of the page means, for someone who has not read the paper (shown in a glossary and as tooltips)
+TERMS = {
+    "symmetry": "a change of the parameters w -> w + eps A w that leaves the loss unchanged; A is its generator",
+    "quantity": "w^T A w / 2 for a symmetric generator A: conserved under gradient flow (Noether's theorem)",
+    "charge": "w'^T A w for an antisymmetric generator A (a rotation): conserved under Newtonian dynamics, "
+              "zero under gradient flow, decaying as t^-3 under Nesterov's flow; for rotations of w it is the "
+              "angular momentum J",
+    "residual": "<grad L(w), A w>: zero at every step for any dynamics, since the loss does not change along A w",
+    "where": "the part of the network the symmetry acts on: a hidden layer's neurons (rescalings), the outputs "
+             "(the softmax ignores a common shift), the inputs or the data (rotations), or w itself (a potential)",
+    "in the catalogue?": "the law of the lab's catalogue it reproduces, or 'new' for one the catalogue does not "
+                         "list (found by the search alone)",
+    "search residual": "how far the generator is from an exact symmetry at the sampled points (RMS cosine of grad L "
+                       "with A w; about 1e-16 means exact). 'z' compares a data symmetry's defect with sampling noise",
+    "closed under transposition": "whether the transpose of every generator found is also one; if not, some "
+                                  "generators are neither symmetric nor antisymmetric and give only a residual law",
+    "verdict": "holds: the quantity followed its prediction in the verification run within the tolerance; broken: "
+               "it did not",
+}
 
 
 def layout(run: str | None = None, preset: str | None = None, **_: Any) -> html.Div:
@@ -69,10 +87,17 @@ def layout(run: str | None = None, preset: str | None = None, **_: Any) -> html.
             ]),
             html.Div(id="discover-status", className="status"),
             dcc.Graph(id="discover-drift", figure=drift_figure({}), config={"displaylogo": False}),
-            html.Div(id="discover-header"),
+            html.Div(id="discover-summary", className="discover-summary"),
+            html.Details(className="glossary", children=[
+                html.Summary("What the terms mean"),
+                html.Dl([item for term, text in TERMS.items() for item in (html.Dt(term), html.Dd(text))]),
+            ]),
+            html.Details([html.Summary("Search details"), html.Div(id="discover-header")]),
             html.H2("Laws"),
             dash_table.DataTable(
                 id="discover-laws", columns=LAW_COLUMNS, data=[], page_size=30,
+                tooltip_header={c["id"]: TERMS.get(c["name"], TERMS.get(c["id"], "")) for c in LAW_COLUMNS},
+                tooltip_delay=0, tooltip_duration=None,
                 style_cell={"textAlign": "left", "fontSize": "0.9em", "padding": "4px 8px", "whiteSpace": "normal"},
                 style_data_conditional=[
                     {"if": {"filter_query": '{verdict} = "holds"', "column_id": "verdict"}, "color": "#2a7a2a"},
@@ -115,14 +140,56 @@ def law_rows(discovery: dict[str, Any] | None, summary_laws: list[dict[str, Any]
         res = law.get("residual")
         z = law.get("zscore")
         rows.append({
-            "id": law["id"], "kind": law["kind"], "level": law["level"], "count": law["count"],
+            "id": law["id"], "where": where(law), "kind": law["kind"], "level": law["level"], "count": law["count"],
             "name": law["name"] + (f" ({law['note']})" if law.get("note") else ""),
             "catalogue": catalogue,
-            "residual": (f"{res:.2g}" if isinstance(res, int | float) else "-") + (f", z {z:.2g}" if z is not None else ""),
+            "residual": (f"{res:.2g}" if isinstance(res, int | float) else "-")
+            + (f" (defect {z:.2g} x sampling noise)" if z is not None else ""),
             "verdict": s.get("verdict", "-"),
             "drift": f"{s['max_rel_drift']:.3g}" if isinstance(s.get("max_rel_drift"), int | float) else "-",
         })
     return rows
+
+
+def where(law: dict[str, Any]) -> str:
+    """Where a law's symmetry acts, in words: 'layer 1', 'outputs', 'inputs (data)', 'w (the potential)'."""
+    parts = law["id"].split("/")
+    group = str(law.get("group") or (parts[1] if len(parts) > 1 else law["id"]))
+    group = group.replace("~data", " (data)").replace("~", " ")
+    return "w (the potential)" if group == "potential" else group
+
+
+def plain_summary(discovery: dict[str, Any] | None) -> list[Any]:
+    """What was found, in sentences: how many symmetries, where, which laws they give, which are new."""
+    if not discovery:
+        return []
+    laws = discovery.get("laws") or []
+    main = [law for law in laws if law["kind"] in ("quantity", "charge")]
+    known = [law for law in main if law.get("matches")]
+    new = [law for law in main if not law.get("matches")]
+    n = discovery.get("generators", 0)
+    lines = [html.P(html.B(
+        f"{n} symmetr{'y' if n == 1 else 'ies'} found among {discovery.get('parameters', 0)} parameters. They give "
+        f"{len(main)} conservation law{'' if len(main) == 1 else 's'}: {len(known)} of the lab's catalogue, "
+        f"{len(new)} not in it (new)."))]
+    items = []
+    for law in main:
+        what = "a conserved quantity under gradient flow" if law["kind"] == "quantity" else \
+            "a charge, conserved under Newtonian dynamics"
+        tail = (f": the catalogue's {', '.join(law['matches'])}" if law.get("matches")
+                else ": not in the catalogue (new)")
+        symmetry = f" ({law['symmetry']})" if law.get("symmetry") else ""
+        items.append(html.Li(f"{where(law)}: {law['count']} generator(s){symmetry} give {what}, "
+                             f"{law['name']}{tail}."))
+    residuals = sum(1 for law in laws if law["kind"] == "residual")
+    if residuals:
+        items.append(html.Li(f"{residuals} residual law(s): <grad L(w), A w> = 0 at every step, whatever the "
+                             "dynamics (the loss does not change along any of these symmetries)."))
+    mixed = discovery.get("mixed", 0)
+    if mixed:
+        items.append(html.Li(f"{mixed} generator(s) are neither symmetric nor antisymmetric (the set is not closed "
+                             "under transposition): they give only the residual law."))
+    return [*lines, html.Ul(items)]
 
 
 def header(discovery: dict[str, Any] | None) -> list[Any]:
@@ -244,6 +311,7 @@ async def submit(_n, preset, spec_text, steps):
     Output("discover-status", "children"),
     Output("discover-drift", "figure"),
     Output("discover-header", "children"),
+    Output("discover-summary", "children"),
     Output("discover-laws", "data"),
     Output("discover-blocks", "children"),
     Output("discover-tick", "disabled", allow_duplicate=True),
@@ -254,10 +322,10 @@ async def submit(_n, preset, spec_text, steps):
 async def follow(_n, job):
     """Poll the job: status and live drift while it runs; everything once it has ended."""
     if not job:
-        return "", no_update, [], [], [], True
+        return "", no_update, [], [], [], [], True
     res = await api.get(f"/runs/{job}")
     if not res.ok:
-        return res.message(), no_update, [], [], [], True
+        return res.message(), no_update, [], [], [], [], True
     rec = res.data
     status = rec.get("status", "")
     line = [html.B(status), f"  job {job}, step {rec.get('step', 0)}/{rec.get('steps', 0)}  ",
@@ -276,10 +344,11 @@ async def follow(_n, job):
     summary = rec.get("summary") or {}
     discovery = summary.get("discovery")
     if not done or not discovery:
-        return line, figure, [], [], [], done
+        return line, figure, [], [], [], [], done
     blocks = [dcc.Graph(figure=block_figure(b), config={"displaylogo": False}, className="cell")
               for b in (discovery.get("blocks") or [])[:MAX_BLOCKS]]
     if len(discovery.get("blocks") or []) > MAX_BLOCKS:
         blocks.append(html.P(f"{len(discovery['blocks']) - MAX_BLOCKS} more blocks in the JSON (GET /api/runs/{job})",
                              className="hint"))
-    return line, figure, header(discovery), law_rows(discovery, summary.get("laws")), blocks, True
+    return (line, figure, header(discovery), plain_summary(discovery), law_rows(discovery, summary.get("laws")), blocks,
+            True)

@@ -8,7 +8,17 @@ import time
 import httpx
 import pytest
 
-from dashboard.pages.discover import block_figure, drift_columns, drift_figure, header, law_rows, request_body
+from dashboard.pages.discover import (
+    TERMS,
+    block_figure,
+    drift_columns,
+    drift_figure,
+    header,
+    law_rows,
+    plain_summary,
+    request_body,
+    where,
+)
 
 TOY = {
     "potential": {"kind": "sphere", "dim": 3},
@@ -48,6 +58,27 @@ def test_law_rows_name_the_catalogue_match_or_flag_new_and_carry_verdicts():
     assert rows[1]["catalogue"] == "new" and rows[1]["verdict"] == "-" and "(x)" in rows[1]["name"]
 
 
+def text_of(node) -> str:
+    """The visible text of a Dash component tree."""
+    if isinstance(node, str | int | float):
+        return str(node)
+    if isinstance(node, list):
+        return " ".join(text_of(n) for n in node)
+    return text_of(getattr(node, "children", None) or "")
+
+
+def test_the_summary_says_in_words_what_was_found_and_what_is_new():
+    text = text_of(plain_summary(DISCOVERY))
+    assert text.startswith("3 symmetries found among 3 parameters. They give 2 conservation laws: 1 of the lab's"
+                           " catalogue, 1 not in it (new).")
+    assert "w (the potential): 3 generator(s)" in text and "the catalogue's angular_momentum" in text
+    assert "outputs: 1 generator(s)" in text and "not in the catalogue (new)" in text
+    assert where({"id": "discovered/inputs~data/charge"}) == "inputs (data)"
+    assert law_rows(DISCOVERY)[0]["where"] == "w (the potential)"
+    for term in ("quantity", "charge", "residual", "closed under transposition", "search residual"):
+        assert TERMS[term]  # every term the page prints is explained
+
+
 def test_header_blocks_and_drift_builders():
     text = " ".join(p.children for p in header(DISCOVERY))
     assert "3 antisymmetric" in text and "rotation 9" in text
@@ -74,7 +105,10 @@ def test_user_discovers_the_toys_rotations_and_sees_them_verified(lab, page):
         ".includes('angular_momentum')", timeout=180_000,
     )
     table = page.inner_text("#discover-laws")
-    assert "discovered/potential/charge" in table and "holds" in table
+    assert "w (the potential)" in table and "charge" in table and "holds" in table
+    summary = page.inner_text("#discover-summary")  # in words, for someone who has not read the paper
+    assert summary.startswith("3 symmetries found among 3 parameters. They give 1 conservation law: 1 of the lab's")
+    assert "the catalogue's angular_momentum" in summary
     assert page.locator("#discover-blocks .js-plotly-plot").count() >= 3  # so(3): three generator heatmaps
     job = page.url.split("run=")[-1]
     rec = httpx.get(f"{lab.api}/runs/{job}", timeout=10).json()
