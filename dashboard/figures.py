@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from dashboard.series import MAX_POINTS, is_finite, minmax_envelope, stride_indices
 
@@ -37,11 +38,17 @@ HEATMAP_ROWS = 300  # per-neuron heatmaps show at most this many moments in time
 VIEW_SUFFIXES = ("pred", "pred_discrete", "neurons", "matrix", "vector")
 
 
+# plotly_white with ticks in powers of ten (1e-15 reads "10^-15", never the SI prefixes "1f" or "100p")
+TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
+for _axis in (TEMPLATE.layout.xaxis, TEMPLATE.layout.yaxis):
+    _axis.exponentformat = "power"
+
+
 def _base_layout(title: str, **extra: Any) -> dict[str, Any]:
     layout = dict(
         title=dict(text=title, x=0.01, xanchor="left", font=dict(size=15)),
         margin=dict(l=60, r=20, t=45, b=80),
-        template="plotly_white",
+        template=TEMPLATE,
         uirevision="keep",  # zoom and legend clicks survive live updates
         legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0.0),
         hovermode="x unified",

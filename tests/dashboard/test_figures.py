@@ -146,3 +146,10 @@ def test_balance_matrix_is_named_in_the_papers_symbols_with_square_cells_that_fi
     fig = figures.matrix_heatmap([[0.0, 1.0], [1.0, 0.0]], col="linear_balance/h1:matrix")
     assert fig.layout.title.text.startswith("Balance matrix W_1 W_1^T - W_2^T W_2")
     assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.xaxis.constrain == "domain"
+
+
+def test_ticks_use_powers_of_ten_not_si_prefixes():
+    """A loss of 1e-15 must read 10^-15 on the axis, not '1f' (plotly's default SI prefixes)."""
+    for fig in (figures.loss_figure(cols(), log_y=True), figures.compare_grid([{"label": "a", "columns": cols()}], ["loss"])):
+        axes = fig.to_plotly_json()["layout"]["template"]["layout"]
+        assert axes["xaxis"]["exponentformat"] == axes["yaxis"]["exponentformat"] == "power"
