@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
+from typing import Any
 
 import redis
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from noether.spec import SpecError
@@ -14,13 +17,65 @@ from workers.client import JobError
 log = logging.getLogger("backend")
 
 
+MAX_ECHO_DEPTH = 6  # nesting of an echoed input kept in a 422; deeper parts become "..."
+MAX_ECHO_ITEMS = 50  # items of an echoed list or object kept; the rest become "..."
+MAX_ECHO_CHARS = 1000  # characters of an echoed string kept
+
+
+def echo(value: Any, depth: int = 0) -> Any:
+    """``value`` made writable as JSON, to name it in an error: NaN and infinities as the strings 'nan', 'inf'
+    and '-inf', text that is not valid Unicode (a lone surrogate '\\ud800') with escapes, deep or long inputs
+    cut short, anything else as its text."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        text = value if len(value) <= MAX_ECHO_CHARS else value[:MAX_ECHO_CHARS] + "..."
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+        return text
+    if depth >= MAX_ECHO_DEPTH:
+        return "..."
+    if isinstance(value, dict):
+        out = {str(echo(k, depth + 1)): echo(v, depth + 1) for k, v in list(value.items())[:MAX_ECHO_ITEMS]}
+        if len(value) > MAX_ECHO_ITEMS:
+            out["..."] = f"{len(value) - MAX_ECHO_ITEMS} more"
+        return out
+    if isinstance(value, list | tuple):
+        items = [echo(v, depth + 1) for v in list(value)[:MAX_ECHO_ITEMS]]
+        return items + ["..."] if len(value) > MAX_ECHO_ITEMS else items
+    return echo(str(value), depth)
+
+
+def _problem(error: dict[str, Any]) -> dict[str, Any]:
+    """One validation error as JSON: where (loc), what is wrong with the bound (msg), the value (input)."""
+    out: dict[str, Any] = {
+        "type": echo(error.get("type", "value_error")),
+        "loc": [echo(part, MAX_ECHO_DEPTH - 1) for part in error.get("loc", ())][:32],
+        "msg": echo(error.get("msg", "invalid")),
+        "input": echo(error.get("input")),
+    }
+    if error.get("ctx"):
+        out["ctx"] = {str(k): echo(v, MAX_ECHO_DEPTH - 1) for k, v in error["ctx"].items()}
+    return out
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 with FastAPI's list of errors, each naming field, bound and value, whatever the value was."""
+    return JSONResponse({"detail": [_problem(dict(e)) for e in exc.errors()]}, status_code=422)
+
+
 async def job_error(request: Request, exc: JobError) -> JSONResponse:
     return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
 
 async def spec_error(request: Request, exc: SpecError) -> JSONResponse:
     return JSONResponse(
-        {"detail": [{"type": "value_error", "loc": ["body", "spec"], "msg": line, "input": None} for line in exc.lines]},
+        {"detail": [{"type": "value_error", "loc": ["body", "spec"], "msg": echo(line), "input": None}
+                    for line in exc.lines]},
         status_code=422,
     )
 
@@ -37,6 +92,7 @@ async def unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(JobError, job_error)
     app.add_exception_handler(SpecError, spec_error)
     app.add_exception_handler(redis.ConnectionError, redis_down)
