@@ -172,3 +172,20 @@ def test_first_failure_is_none_when_fine_and_says_the_value_when_not_positive():
     assert first_failure("1 + exp(-t) + sin(t)^2", times, positive=True) is None
     failure = first_failure("cos(t)", times, positive=True)
     assert failure.t == pytest.approx(math.pi / 2, abs=1e-3) and failure.value <= 0
+
+
+def test_the_messages_docs_spec_quotes_are_what_the_validator_says():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "spec.md").read_text()
+    cases = [
+        (general(k2="1/(1-t)", dt=0.01, steps=200), None),
+        (general(k2="2 - t", dt=0.01, steps=300), None),
+        (general(k2="1/(1-t)", dt=0.003, steps=500), ", ..."),
+        ({**TOY, "initial": {"position": [math.nan, 0.1, 0.1]}}, None),
+        ({**TOY, "steps": True}, None),
+    ]
+    for spec, cut in cases:
+        (line,) = errors(spec)
+        quoted = line.split(", inside")[0] + cut if cut else line
+        assert f"`{quoted}`" in doc.replace("\n  ", " "), quoted
