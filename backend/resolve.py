@@ -14,6 +14,7 @@ from noether.spec import ExperimentSpec, SpecError
 
 MAX_PATH_PARTS = 8  # the deepest field of a spec is 4 deep ('model.activation.1.alpha')
 MAX_PATH_CHARS = 200
+MAX_VALUE_DEPTH = 8  # nesting of one override or grid value ({"model": {"activation": [{"kind": ...}]}} is 4)
 
 
 def invalid(loc: tuple[Any, ...], msg: str, value: Any = None, kind: str = "value_error") -> RequestValidationError:
@@ -93,10 +94,29 @@ def check_path(path: str, loc: tuple[Any, ...], value: Any = None) -> None:
         raise invalid(loc, f"'{path}' is not a field path such as 'dynamics.lr'", value)
 
 
+def depth(value: Any) -> int:
+    """How deeply lists and objects nest in ``value`` (0 for a number or text), counted without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level + 1)
+            if level + 1 <= MAX_VALUE_DEPTH:  # deeper than the bound: no need to look further
+                stack.extend((v, level + 1) for v in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def check_value(value: Any, loc: tuple[Any, ...]) -> None:
+    """A value nested at most MAX_VALUE_DEPTH deep, or a 422 naming the bound (copying it would not recurse)."""
+    if depth(value) > MAX_VALUE_DEPTH:
+        raise invalid(loc, f"a value may nest lists and objects at most {MAX_VALUE_DEPTH} deep (got deeper)", "...")
+
+
 def apply_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     data = copy.deepcopy(base)
     for path, value in overrides.items():
         check_path(path, ("body", "overrides", path), value)
+        check_value(value, ("body", "overrides", path))
         set_path(data, path, value, ("body", "overrides", path))
     return data
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import ValidationError
 
 from backend.deps import Auth, ClientId, State
-from backend.resolve import check_data, check_path, invalid, preset_spec, relocate, resolve
+from backend.resolve import check_data, check_path, check_value, invalid, preset_spec, relocate, resolve
 from backend.routes.runs import submission
 from backend.schemas import Problem, SweepCreate, SweepOut
 from noether.spec import SpecError
@@ -35,6 +35,7 @@ def submit_sweep(body: SweepCreate, state: State, client: ClientId) -> dict:
         raise invalid(("body", "grid"), "give at least one field to sweep, e.g. {'seed': [0, 1, 2]}", grid)
     for path, values in grid.items():
         check_path(path, ("body", "grid", path), values)
+        check_value(values, ("body", "grid", path))
         if not values:
             raise invalid(("body", "grid", path), "must list at least one value", values)
     size = math.prod(len(v) for v in grid.values())

@@ -118,6 +118,17 @@ def test_an_override_path_of_3000_dots_is_a_422_naming_the_bound(api):
     assert nothing_stored(api)
 
 
+def test_a_deeply_nested_override_or_grid_value_is_a_422_naming_the_bound(api):
+    deep = "[" * 900 + "1" + "]" * 900  # json.loads takes it; copying it into the spec would recurse too deep
+    for path, body in (("/api/runs", '{"preset": "toy-nd", "overrides": {"dynamics.lr": %s}}'),
+                       ("/api/sweeps", '{"preset": "toy-nd", "grid": {"seed": [%s]}}')):
+        resp = post_raw(api, path, body.replace("%s", deep))
+        assert resp.status_code == 422, resp.text
+        err = resp.json()["detail"][0]
+        assert "at most 8 deep" in err["msg"] and err["loc"][1] in ("overrides", "grid")
+    assert nothing_stored(api)
+
+
 def test_a_missing_data_set_is_refused_at_submit_without_revealing_the_data_directory(api, tmp_path):
     spec = {"model": {"widths": [784, 8, 10]}, "data": {"kind": "file", "name": "kmnist"}, "steps": 5}
     for path, body in (("/api/runs", {"spec": spec}), ("/api/validate", {"spec": spec}),
