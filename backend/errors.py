@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -80,9 +81,21 @@ async def spec_error(request: Request, exc: SpecError) -> JSONResponse:
     )
 
 
+def without_data_dir(text: str, request: Request) -> str:
+    """``text`` with the lab's data directory (absolute) said as NOETHER_DATA_DIR: users never see where it is."""
+    state = getattr(request.app.state, "noether", None)
+    if state is None:
+        return text
+    root = Path(state.settings.data_dir)
+    for path in sorted({str(root.resolve()), str(root.absolute())}, key=len, reverse=True):
+        text = text.replace(path, "NOETHER_DATA_DIR")
+    return text
+
+
 async def redis_down(request: Request, exc: redis.RedisError) -> JSONResponse:
     log.warning("Redis error on %s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse({"detail": f"the job store (Redis) is unavailable: {exc}"}, status_code=503)
+    detail = without_data_dir(f"the job store (Redis) is unavailable: {exc}", request)
+    return JSONResponse({"detail": detail}, status_code=503)
 
 
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:

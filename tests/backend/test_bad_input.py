@@ -209,3 +209,12 @@ def test_refusals_keep_the_connection_alive(lab):
                                      request("POST", "/api/validate", note), request("GET", "/api/health")])
     assert [a[0] for a in answers] == [422, 422, 422, 200]
     assert json.loads(answers[1][2])["detail"][0]["input"] == "nan"
+
+
+def test_a_redis_error_does_not_reveal_the_data_directory(tmp_path):
+    socket_path = tmp_path / "lab-data" / "redis.sock"  # a Redis on a unix socket in the data directory, down
+    settings = Settings(_env_file=None, redis_url=f"unix://{socket_path}", data_dir=tmp_path / "lab-data")
+    with TestClient(create_app(settings, reaper=False), raise_server_exceptions=False) as down:
+        resp = down.get("/api/runs")
+    assert resp.status_code == 503 and "Redis" in resp.json()["detail"]
+    assert str(tmp_path) not in resp.text and "NOETHER_DATA_DIR" in resp.text, resp.text
