@@ -218,3 +218,13 @@ def test_a_redis_error_does_not_reveal_the_data_directory(tmp_path):
         resp = down.get("/api/runs")
     assert resp.status_code == 503 and "Redis" in resp.json()["detail"]
     assert str(tmp_path) not in resp.text and "NOETHER_DATA_DIR" in resp.text, resp.text
+
+
+def test_a_failed_runs_reason_does_not_reveal_the_data_directory(tmp_path):
+    from workers.task import _one_line
+
+    data = tmp_path / "lab-data"
+    exc = PermissionError(13, "Permission denied", str(data / "runs" / "abc" / "series.parquet"))
+    reason = _one_line(exc, hide=data)
+    assert str(tmp_path) not in reason and reason.startswith("PermissionError: [Errno 13] Permission denied")
+    assert "NOETHER_DATA_DIR/runs/abc/series.parquet" in reason
