@@ -12,6 +12,8 @@ import socket
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from backend.app import create_app
 from lab.settings import Settings
@@ -228,3 +230,44 @@ def test_a_failed_runs_reason_does_not_reveal_the_data_directory(tmp_path):
     reason = _one_line(exc, hide=data)
     assert str(tmp_path) not in reason and reason.startswith("PermissionError: [Errno 13] Permission denied")
     assert "NOETHER_DATA_DIR/runs/abc/series.parquet" in reason
+
+
+# --- fuzz: any JSON value (NaN, infinities, lone surrogates, nesting) anywhere in a spec is a 4xx, never a 5xx --
+
+JSON_TEXT = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0xFFFF), max_size=12)  # surrogates too
+JSON_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=True, allow_infinity=True)
+    | JSON_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(JSON_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+SPEC_PATHS = ["steps", "seed", "tolerance", "name", "initial.position", "initial.velocity_scale", "dynamics.lr",
+              "dynamics.t0", "dynamics.k1", "potential.radius", "potential.dim", "potential", "dynamics", "tags"]
+
+
+@pytest.mark.slow
+def test_no_json_value_in_any_field_gives_a_server_error(api):
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(path=st.sampled_from(SPEC_PATHS), value=JSON_VALUE, as_override=st.booleans())
+    def check(path, value, as_override):
+        if as_override:
+            body = {"preset": "toy-nd", "overrides": {path: value}}
+        else:
+            body = {"spec": put({"potential": {"kind": "sphere", "dim": 3}, "steps": 5}, path, value)}
+        text = json.dumps(body, allow_nan=True)  # writes NaN and Infinity, and escapes surrogates as \\udxxx
+        resp = post_raw(api, "/api/validate", text)
+        assert resp.status_code in (200, 422), (text[:300], resp.status_code, resp.text[:300])
+        resp.json()  # the answer is valid JSON
+
+    check()
+
+
+def put(base: dict, path: str, value) -> dict:
+    out = json.loads(json.dumps(base))
+    node = out
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
