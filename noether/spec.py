@@ -14,7 +14,7 @@ import math
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
@@ -452,44 +452,37 @@ def _check_expressions(k1: str, k2: str, t0: float) -> None:
             raise ValueError(f"k2 must be > 0 (got k2({t0:g}) = {value:g}); use kind 'gd' for gradient flow")
 
 
-def expression_times(dynamics: Any, steps: int) -> np.ndarray | None:
-    """Every time t at which a run evaluates k1(t) and k2(t): t0 + k dt for k = 0..steps (general), and the
-    half steps t0 + k dt/2 too for rk4, whose middle stages evaluate there. None without expressions."""
+def _per_step(dynamics: Any) -> int:
+    """How many times per step a dynamics evaluates k1 and k2 (0: it has no expressions)."""
     if dynamics.kind == "general":
-        per_step = 1
-    elif dynamics.kind == "rk4" and dynamics.flow == "general":
-        per_step = 2
-    else:
-        return None
-    stride = dynamics.dt / per_step
-    return dynamics.t0 + np.arange(steps * per_step + 1, dtype=np.float64) * stride
+        return 1
+    if dynamics.kind == "rk4" and dynamics.flow == "general":
+        return 2  # its middle stages evaluate at t + dt/2
+    return 0
+
+
+def _times(per_step: int, t0: float, dt: float, steps: int) -> np.ndarray:
+    """Every time a run evaluates k1 and k2: t0 + k dt for k = 0..steps, and the half steps when per_step = 2."""
+    return t0 + np.arange(steps * per_step + 1, dtype=np.float64) * (dt / per_step)
 
 
 @lru_cache(maxsize=512)
-def _first_failure(text: str, kind: str, flow: str, t0: float, dt: float, steps: int, positive: bool) -> Any:
-    times = expression_times(_TimeGrid(kind, flow, t0, dt), steps)
-    return first_failure(text, times, positive=positive)
-
-
-class _TimeGrid(NamedTuple):
-    kind: str
-    flow: str
-    t0: float
-    dt: float
+def _first_failure(text: str, per_step: int, t0: float, dt: float, steps: int, positive: bool) -> Any:
+    return first_failure(text, _times(per_step, t0, dt, steps), positive=positive)
 
 
 def check_over_run(dynamics: Any, steps: int) -> None:
-    """k1(t) and k2(t) finite, and k2(t) > 0, at every time the run evaluates them (``expression_times``):
-    the whole interval [t0, t0 + steps dt]. Refuses with the expression and the first t where it fails."""
-    if expression_times(dynamics, 0) is None:
+    """k1(t) and k2(t) finite, and k2(t) > 0, at every time the run evaluates them (``_times``) over the
+    whole interval [t0, t0 + steps dt], with no pole between two of them. Refuses with the expression and the first t where it fails."""
+    per_step = _per_step(dynamics)
+    if not per_step:
         return
-    kind, flow = dynamics.kind, getattr(dynamics, "flow", "general")
     t0, dt = dynamics.t0, dynamics.dt
     end = t0 + steps * dt
     interval = f"[{t0:g}, {end:g}] (t0 to t0 + steps * dt)"
     for name in ("k1", "k2"):
         text = getattr(dynamics, name)
-        failure = _first_failure(text, kind, flow, t0, dt, steps, name == "k2")
+        failure = _first_failure(text, per_step, t0, dt, steps, name == "k2")
         if failure is None:
             continue
         if failure.until is not None:
