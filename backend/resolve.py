@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from backend.schemas import SpecSource
-from noether.spec import ExperimentSpec
+from noether.spec import ExperimentSpec, SpecError
+
+MAX_PATH_PARTS = 8  # the deepest field of a spec is 4 deep ('model.activation.1.alpha')
+MAX_PATH_CHARS = 200
+MAX_VALUE_DEPTH = 8  # nesting of one override or grid value ({"model": {"activation": [{"kind": ...}]}} is 4)
 
 
 def invalid(loc: tuple[Any, ...], msg: str, value: Any = None, kind: str = "value_error") -> RequestValidationError:
@@ -76,17 +81,63 @@ def merge(old: Any, new: Any) -> Any:
     return copy.deepcopy(new)
 
 
+def check_path(path: str, loc: tuple[Any, ...], value: Any = None) -> None:
+    """A dotted field path ('dynamics.lr') of bounded length and depth, or a 422 naming it and the bound."""
+    if len(path) > MAX_PATH_CHARS:
+        raise invalid(loc[:-1] + (path[:40] + "...",), f"a field path must be at most {MAX_PATH_CHARS} characters "
+                      f"(got {len(path)})", value)
+    parts = path.split(".")
+    if len(parts) > MAX_PATH_PARTS:
+        raise invalid(loc, f"a field path must have at most {MAX_PATH_PARTS} parts, such as 'dynamics.lr' "
+                      f"(got {len(parts)})", value)
+    if any(not p for p in parts):
+        raise invalid(loc, f"'{path}' is not a field path such as 'dynamics.lr'", value)
+
+
+def depth(value: Any) -> int:
+    """How deeply lists and objects nest in ``value`` (0 for a number or text), counted without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level + 1)
+            if level + 1 <= MAX_VALUE_DEPTH:  # deeper than the bound: no need to look further
+                stack.extend((v, level + 1) for v in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def check_value(value: Any, loc: tuple[Any, ...]) -> None:
+    """A value nested at most MAX_VALUE_DEPTH deep, or a 422 naming the bound (copying it would not recurse)."""
+    if depth(value) > MAX_VALUE_DEPTH:
+        raise invalid(loc, f"a value may nest lists and objects at most {MAX_VALUE_DEPTH} deep (got deeper)", "...")
+
+
 def apply_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     data = copy.deepcopy(base)
     for path, value in overrides.items():
-        if not path or any(not p for p in path.split(".")):
-            raise invalid(("body", "overrides", path), f"'{path}' is not a field path such as 'dynamics.lr'", value)
+        check_path(path, ("body", "overrides", path), value)
+        check_value(value, ("body", "overrides", path))
         set_path(data, path, value, ("body", "overrides", path))
     return data
 
 
-def resolve(source: SpecSource) -> tuple[ExperimentSpec, str | None]:
-    """The spec a request describes and its preset's name (if any); 422 if it is not exactly one, or invalid."""
+def check_data(spec: ExperimentSpec, datasets_dir: Path | None, loc: tuple[Any, ...]) -> None:
+    """A file data set must be in the lab's data sets folder now, not only when a worker looks (422 otherwise)."""
+    data = spec.data
+    if data is None or data.kind != "file":
+        return
+    from noether.data.files import find_dataset
+
+    try:
+        find_dataset(data.name, datasets_dir)
+    except SpecError as exc:
+        raise invalid((*loc, "data", "name"), "; ".join(line.removeprefix("data.name: ") for line in exc.lines),
+                      data.name) from None
+
+
+def resolve(source: SpecSource, datasets_dir: Path | None = None) -> tuple[ExperimentSpec, str | None]:
+    """The spec a request describes and its preset's name (if any); 422 if it is not exactly one, or invalid,
+    or (given the lab's ``datasets_dir``) if it reads a file data set that is not there."""
     if (source.spec is None) == (source.preset is None):
         raise invalid(("body",), "give exactly one of 'spec' or 'preset'", None)
     if source.spec is not None:
@@ -100,6 +151,8 @@ def resolve(source: SpecSource) -> tuple[ExperimentSpec, str | None]:
             spec = ExperimentSpec.model_validate(data)
         except ValidationError as exc:
             raise relocate(exc, ("body", "overrides")) from None
+    if datasets_dir is not None:
+        check_data(spec, datasets_dir, ("body", "overrides" if source.overrides else "spec"))
     return spec, preset
 
 

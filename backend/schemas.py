@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from noether.spec import MAX_TAGS, ExperimentSpec
+from noether.spec import MAX_TAGS, ExperimentSpec, Text
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 Tag = Annotated[str, Field(pattern=r"^[\w.:-]{1,64}$")]
@@ -15,14 +15,16 @@ Kind = Literal["run", "discovery"]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields, NaN and infinities are refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class SpecSource(_In):
     """An experiment given as a full spec, or as a preset name with optional overrides (exactly one of the two)."""
 
     spec: ExperimentSpec | None = Field(None, description="the full experiment spec (docs/spec.md)")
-    preset: str | None = Field(None, max_length=120, description="a preset name (GET /api/presets)")
+    preset: Text | None = Field(None, max_length=120, description="a preset name (GET /api/presets)")
     overrides: dict[str, Any] | None = Field(
         None,
         description="changes to the preset's spec: dotted paths ('dynamics.lr': 0.1, 'steps': 200) or nested objects",
@@ -34,14 +36,14 @@ class RunCreate(SpecSource):
 
     id: str | None = Field(None, pattern=RUN_ID_PATTERN, description="client-chosen run id; default a UUID")
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
-    note: str = Field("", max_length=4000)
+    note: Text = Field("", max_length=4000)
 
 
 class RunPatch(_In):
     """New tags and/or note for a run."""
 
     tags: list[Tag] | None = Field(None, max_length=MAX_TAGS)
-    note: str | None = Field(None, max_length=4000)
+    note: Text | None = Field(None, max_length=4000)
 
 
 class RunItem(BaseModel):
@@ -122,7 +124,7 @@ class SweepCreate(SpecSource):
         "default: the preset's own sweep",
     )
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
-    note: str = Field("", max_length=4000)
+    note: Text = Field("", max_length=4000)
 
 
 class SweepOut(BaseModel):

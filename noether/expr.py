@@ -3,6 +3,11 @@
 The grammar (lark, LALR) accepts numbers, the variable ``t``, ``+ - * / ^ **``, parentheses and a
 fixed set of functions. Parsing builds a tree of plain Python closures; nothing a user writes is ever
 handed to ``eval``, ``exec`` or ``compile``.
+
+``first_failure(text, times)`` evaluates the same tree on an array of times at once (numpy) and returns
+the first time where the expression, or any value computed on the way to it, is not finite (with
+``positive=True``: also where it is not > 0). The spec checks k1(t) and k2(t) with it at every time a
+run evaluates them (``noether.spec``).
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any, NamedTuple
 
+import numpy as np
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError
 
@@ -100,7 +107,15 @@ class _Build(Transformer):
         return lambda t: -a(t)
 
     def pow(self, a, b):
-        return lambda t: a(t) ** b(t)
+        return lambda t: _real_power(a(t), b(t))
+
+
+def _real_power(base: float, exponent: float) -> float:
+    """base ** exponent, refusing the complex number Python makes of a negative base's fractional power."""
+    value = base**exponent
+    if isinstance(value, complex):
+        raise ValueError(f"{base:g} ^ {exponent:g} is not a real number")
+    return value
 
 
 @lru_cache(maxsize=256)
@@ -110,9 +125,20 @@ def parse_expression(text: str) -> Callable[[float], float]:
         raise ExpressionError("expression is empty")
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression must be at most {MAX_LENGTH} characters (got {len(text)})")
+    return _safe(_transform(_Build(), text), text)
+
+
+@lru_cache(maxsize=256)
+def _tree(text: str) -> Any:
     try:
-        tree = _parser.parse(text.strip().lower())
-        fn = _Build().transform(tree)
+        return _parser.parse(text.strip().lower())
+    except LarkError as exc:
+        raise ExpressionError(f"cannot parse '{text}': {str(exc).splitlines()[0]}") from None
+
+
+def _transform(builder: Transformer, text: str) -> Any:
+    try:
+        return builder.transform(_tree(text))
     except ExpressionError:
         raise
     except LarkError as exc:
@@ -120,14 +146,13 @@ def parse_expression(text: str) -> Callable[[float], float]:
         if isinstance(inner, ExpressionError):
             raise inner from None
         raise ExpressionError(f"cannot parse '{text}': {str(exc).splitlines()[0]}") from None
-    return _safe(fn, text)
 
 
 def _safe(fn: Callable[[float], float], text: str) -> Callable[[float], float]:
     def evaluate(t: float) -> float:
         try:
             value = float(fn(float(t)))
-        except (ZeroDivisionError, OverflowError, ValueError) as exc:
+        except (ZeroDivisionError, OverflowError, ValueError, TypeError) as exc:
             raise ExpressionError(f"'{text}' is undefined at t={t:g} ({exc})") from None
         if not math.isfinite(value):
             raise ExpressionError(f"'{text}' is not finite at t={t:g}")
@@ -135,3 +160,168 @@ def _safe(fn: Callable[[float], float], text: str) -> Callable[[float], float]:
 
     evaluate.__doc__ = text
     return evaluate
+
+
+# ---------------------------------------------------------------------------------------------
+# The same expressions on arrays of times: where is an expression undefined over a whole run?
+
+_ARRAY_FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tanh": np.tanh,
+    "abs": np.abs,
+    "min": np.minimum,
+    "max": np.maximum,
+}
+ArrayFn = Callable[..., np.ndarray]  # (times, _Marks) -> values
+CHUNK = 65_536  # times evaluated at once (bounds the memory of a check to a few MB)
+
+
+class _Marks(NamedTuple):
+    """Where an expression fails on an array of times t_0 < t_1 < ...: ``undefined[i]`` at t_i itself,
+    ``pole[i]`` strictly between t_i and t_{i+1} (a denominator changes sign there, so it is zero between)."""
+
+    undefined: np.ndarray
+    pole: np.ndarray
+
+
+def _node(op: Callable[..., np.ndarray], *args: ArrayFn) -> ArrayFn:
+    """A tree node on arrays that marks every time where its own value is not finite."""
+
+    def evaluate(t: np.ndarray, marks: _Marks) -> np.ndarray:
+        value = op(*(a(t, marks) for a in args))
+        marks.undefined[...] |= ~np.isfinite(value)
+        return value
+
+    return evaluate
+
+
+def _sign_change(x: np.ndarray) -> np.ndarray | bool:
+    """Where x is non-zero at two neighbouring times with opposite signs (so it is zero in between)."""
+    if np.ndim(x) == 0:
+        return False
+    a, b = x[:-1], x[1:]
+    return (np.signbit(a) != np.signbit(b)) & (a != 0) & (b != 0) & np.isfinite(a) & np.isfinite(b)
+
+
+def _divide(a: ArrayFn, b: ArrayFn) -> ArrayFn:
+    """a / b, and a pole wherever b changes sign between two neighbouring times (b is 0 in between)."""
+
+    def evaluate(t: np.ndarray, marks: _Marks) -> np.ndarray:
+        num, den = a(t, marks), b(t, marks)
+        marks.pole[:-1] |= _sign_change(den)
+        value = num / den
+        marks.undefined[...] |= ~np.isfinite(value)
+        return value
+
+    return evaluate
+
+
+def _power(a: ArrayFn, b: ArrayFn) -> ArrayFn:
+    """a ^ b, and a pole wherever a changes sign between two neighbouring times while b < 0."""
+
+    def evaluate(t: np.ndarray, marks: _Marks) -> np.ndarray:
+        base, exponent = a(t, marks), b(t, marks)
+        negative = exponent < 0
+        if np.ndim(negative):
+            negative = negative[:-1] | negative[1:]
+        marks.pole[:-1] |= _sign_change(base) & negative
+        value = np.power(base, exponent)
+        marks.undefined[...] |= ~np.isfinite(value)
+        return value
+
+    return evaluate
+
+
+@v_args(inline=True)
+class _BuildArray(_Build):
+    """The tree of ``_Build`` on numpy arrays: every node marks where it is not finite (NaN, inf)."""
+
+    def number(self, tok: Token):
+        value = float(tok)
+        return lambda t, marks: np.float64(value)  # a scalar: numpy broadcasts it (and x ^ 2 stays fast)
+
+    def var(self, tok: Token):
+        name = str(tok)
+        if name in VARIABLES:
+            return lambda t, marks: t
+        if name in CONSTANTS:
+            value = CONSTANTS[name]
+            return lambda t, marks: np.float64(value)
+        raise ExpressionError(f"unknown name '{name}' (allowed: t, {', '.join(CONSTANTS)})")
+
+    def call(self, tok: Token, *args):
+        name = str(tok)
+        if name not in _ARRAY_FUNCTIONS:
+            raise ExpressionError(f"unknown function '{name}' (allowed: {', '.join(FUNCTIONS)})")
+        if len(args) != FUNCTIONS[name][0]:
+            raise ExpressionError(f"{name}() takes {FUNCTIONS[name][0]} argument(s), got {len(args)}")
+        return _node(_ARRAY_FUNCTIONS[name], *args)
+
+    def add(self, a, b):
+        return _node(np.add, a, b)
+
+    def sub(self, a, b):
+        return _node(np.subtract, a, b)
+
+    def mul(self, a, b):
+        return _node(np.multiply, a, b)
+
+    def div(self, a, b):
+        return _divide(a, b)
+
+    def neg(self, a):
+        return _node(np.negative, a)
+
+    def pow(self, a, b):
+        return _power(a, b)
+
+
+@lru_cache(maxsize=256)
+def _array_expression(text: str) -> ArrayFn:
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionError("expression is empty")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expression must be at most {MAX_LENGTH} characters (got {len(text)})")
+    return _transform(_BuildArray(), text)
+
+
+class Failure(NamedTuple):
+    """Where an expression first fails on a run's times: at ``t`` (``value`` NaN where undefined), or, for a
+    pole, strictly between ``t`` and ``until``."""
+
+    t: float
+    value: float
+    until: float | None = None
+
+
+def first_failure(text: str, times: np.ndarray, *, positive: bool = False) -> Failure | None:
+    """The first failure of ``text`` over increasing ``times``: not finite at a time, a pole between two
+    neighbouring times (a denominator that changes sign), or, with ``positive``, a value that is not > 0.
+    None when there is none.
+
+    Every intermediate value counts: ``1/(1/t)`` fails at t = 0 although numpy would carry 1/inf = 0 on,
+    as the scalar evaluation (``parse_expression``) raises there.
+    """
+    fn = _array_expression(text)
+    times = np.asarray(times, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        for start in range(0, len(times), CHUNK):
+            t = times[start : start + CHUNK + 1]  # one time of overlap: a pole before the next chunk
+            marks = _Marks(~np.isfinite(t), np.zeros(len(t), dtype=bool))
+            value = np.broadcast_to(fn(t, marks), t.shape)
+            undefined = marks.undefined | ~np.isfinite(value)
+            bad = undefined | marks.pole
+            if positive:
+                bad |= ~(value > 0)
+            if bad.any():
+                i = int(np.argmax(bad))
+                if undefined[i]:
+                    return Failure(float(t[i]), math.nan)
+                if positive and not value[i] > 0:
+                    return Failure(float(t[i]), float(value[i]))
+                return Failure(float(t[i]), math.nan, float(t[i + 1]))
+    return None

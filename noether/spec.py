@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from noether.expr import ExpressionError, parse_expression
+from noether.expr import ExpressionError, first_failure, parse_expression
 
 # Bounds: one place, quoted by docs/spec.md and by every error message.
 MAX_WIDTH = 4096
@@ -41,7 +45,22 @@ MAX_SEED = 2**31 - 1
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown fields, NaN and infinities are refused; numbers are numbers (``steps: true`` is not 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _unicode_text(value: str) -> str:
+    """Text that can be stored and sent as UTF-8 (a lone surrogate such as '\\ud800' cannot)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"must be valid Unicode text (a lone surrogate at position {exc.start})") from None
+    return value
+
+
+Real = Annotated[float, Field(strict=True)]  # a finite number (the models refuse NaN and inf), never a boolean
+Text = Annotated[str, AfterValidator(_unicode_text)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,28 +77,28 @@ class LeakyReLU(_Strict):
     """x for x > 0, alpha x otherwise: 1-homogeneous."""
 
     kind: Literal["leaky_relu"] = "leaky_relu"
-    alpha: float = Field(0.01, ge=0.0, lt=1.0, description="slope for x < 0")
+    alpha: float = Field(0.01, ge=0.0, lt=1.0, strict=True, description="slope for x < 0")
 
 
 class Power(_Strict):
     """x^p for integer p: p-homogeneous."""
 
     kind: Literal["power"] = "power"
-    p: int = Field(2, ge=1, le=6, description="the power; the activation is p-homogeneous")
+    p: int = Field(2, ge=1, le=6, strict=True, description="the power; the activation is p-homogeneous")
 
 
 class RePU(_Strict):
     """x^p for x > 0, 0 otherwise (ReLU = RePU(1)): p-homogeneous."""
 
     kind: Literal["repu"] = "repu"
-    p: float = Field(2.0, gt=0.0, le=6.0, description="the power of the positive part; p-homogeneous")
+    p: float = Field(2.0, gt=0.0, le=6.0, strict=True, description="the power of the positive part; p-homogeneous")
 
 
 class Swish(_Strict):
     """x / (1 + exp(-beta x)), with one beta per neuron, trainable or fixed."""
 
     kind: Literal["swish"] = "swish"
-    beta: float = Field(1.0, gt=0.0, le=100.0, description="initial beta of every neuron")
+    beta: float = Field(1.0, gt=0.0, le=100.0, strict=True, description="initial beta of every neuron")
     trainable: bool = Field(True, description="train beta with the weights (Table 3's Swish law needs it)")
 
 
@@ -87,7 +106,7 @@ class Linear(_Strict):
     """c x: the GL(d_h) symmetry (Table 4)."""
 
     kind: Literal["linear"] = "linear"
-    c: float = Field(1.0, gt=0.0, le=100.0, description="the slope")
+    c: float = Field(1.0, gt=0.0, le=100.0, strict=True, description="the slope")
 
 
 class Tanh(_Strict):
@@ -139,9 +158,10 @@ def parse_activation(value: Any) -> Any:
             out[name] = arg == "trainable"
         else:
             try:
-                out[name] = float(arg)
+                number = float(arg)
             except ValueError:
                 raise ValueError(f"activation '{value}': {name} must be a number (got '{arg}')") from None
+            out[name] = int(number) if kind == "power" and number.is_integer() else number  # power's p is an integer
     return out
 
 
@@ -163,7 +183,7 @@ class MLPSpec(_Strict):
     """A fully connected network d_0 -> d_1 -> ... -> d_K (eq. 19), output layer without activation."""
 
     kind: Literal["mlp"] = "mlp"
-    widths: list[Annotated[int, Field(ge=1, le=MAX_WIDTH)]] = Field(
+    widths: list[Annotated[int, Field(ge=1, le=MAX_WIDTH, strict=True)]] = Field(
         ..., min_length=2, max_length=MAX_LAYERS + 1, description="d_0 (inputs), d_1, ..., d_K (outputs)"
     )
     activation: Activation | list[Activation] = Field(
@@ -172,7 +192,7 @@ class MLPSpec(_Strict):
     )
     bias: bool = Field(False, description="give every layer a bias b_h (Table 3 adds |b_h|^2 to the laws)")
     init: Init = Field("torch_default", description="initialisation of the weights (torch_default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)))")
-    init_gain: float = Field(1.0, gt=0.0, le=100.0, description="multiplies every initial weight")
+    init_gain: float = Field(1.0, gt=0.0, le=100.0, strict=True, description="multiplies every initial weight")
 
     @field_validator("activation", mode="before")
     @classmethod
@@ -219,7 +239,7 @@ class DigitsData(_Strict):
     """scikit-learn's 8x8 digits (64 inputs, 10 classes), shipped with the package."""
 
     kind: Literal["digits"] = "digits"
-    samples: int = Field(1000, ge=1, le=1797, description="training samples (a seeded subset of the 1797)")
+    samples: int = Field(1000, ge=1, le=1797, strict=True, description="training samples (a seeded subset of the 1797)")
     normalize: bool = Field(True, description="scale pixels to 0..1")
 
 
@@ -227,10 +247,10 @@ class SyntheticData(_Strict):
     """Gaussian class clusters of the paper's shape (784 inputs, 10 classes by default)."""
 
     kind: Literal["synthetic"] = "synthetic"
-    samples: int = Field(1000, ge=1, le=MAX_SAMPLES, description="training samples")
-    inputs: int = Field(784, ge=1, le=MAX_INPUT_DIM, description="input dimension d_0")
-    classes: int = Field(10, ge=2, le=MAX_CLASSES, description="number of classes (the output dimension)")
-    separation: float = Field(1.0, ge=0.0, le=100.0, description="distance between class means, in noise units")
+    samples: int = Field(1000, ge=1, le=MAX_SAMPLES, strict=True, description="training samples")
+    inputs: int = Field(784, ge=1, le=MAX_INPUT_DIM, strict=True, description="input dimension d_0")
+    classes: int = Field(10, ge=2, le=MAX_CLASSES, strict=True, description="number of classes (the output dimension)")
+    separation: float = Field(1.0, ge=0.0, le=100.0, strict=True, description="distance between class means, in noise units")
 
 
 class RotationData(_Strict):
@@ -241,12 +261,12 @@ class RotationData(_Strict):
     """
 
     kind: Literal["rotation"] = "rotation"
-    dim: int = Field(3, ge=2, le=64, description="input dimension d_x (3 shows first-layer neurons as particles)")
-    samples: int = Field(512, ge=1, le=MAX_SAMPLES, description="training samples before augmentation")
+    dim: int = Field(3, ge=2, le=64, strict=True, description="input dimension d_x (3 shows first-layer neurons as particles)")
+    samples: int = Field(512, ge=1, le=MAX_SAMPLES, strict=True, description="training samples before augmentation")
     target: Literal["radius", "shells"] = Field(
         "radius", description="'radius': regress |x|^2 (1 output); 'shells': classify |x| into 2 shells"
     )
-    augment: int = Field(0, ge=0, le=64, description="randomly rotated copies added per sample")
+    augment: int = Field(0, ge=0, le=64, strict=True, description="randomly rotated copies added per sample")
 
     @model_validator(mode="after")
     def _size(self) -> RotationData:
@@ -268,7 +288,7 @@ class FileData(_Strict):
 
     kind: Literal["file"] = "file"
     name: str = Field(..., description="e.g. 'kmnist' (a folder of IDX files) or 'kmnist.npz'")
-    samples: int = Field(1000, ge=1, le=MAX_SAMPLES, description="training samples (a seeded subset of the file)")
+    samples: int = Field(1000, ge=1, le=MAX_SAMPLES, strict=True, description="training samples (a seeded subset of the file)")
     normalize: bool = Field(True, description="scale pixels to 0..1")
 
     @field_validator("name")
@@ -288,15 +308,15 @@ class SpherePotential(_Strict):
     """L(w) = (|w|^2 - r^2)^2 on R^d, the paper's rotation toy (Sec. 6.1): SO(d)-invariant."""
 
     kind: Literal["sphere"] = "sphere"
-    dim: int = Field(3, ge=1, le=MAX_POTENTIAL_DIM, description="dimension d of w")
-    radius: float = Field(1.0, gt=0.0, le=1e3, description="r, the radius of the sphere of minima")
+    dim: int = Field(3, ge=1, le=MAX_POTENTIAL_DIM, strict=True, description="dimension d of w")
+    radius: float = Field(1.0, gt=0.0, le=1e3, strict=True, description="r, the radius of the sphere of minima")
 
 
 class QuadraticPotential(_Strict):
     """L(w) = 1/2 sum_i lambda_i w_i^2: rotation-invariant only when all lambda_i are equal (a control)."""
 
     kind: Literal["quadratic"] = "quadratic"
-    eigenvalues: list[Annotated[float, Field(ge=0.0, le=1e4)]] = Field(
+    eigenvalues: list[Annotated[float, Field(ge=0.0, le=1e4, strict=True)]] = Field(
         ..., min_length=1, max_length=MAX_POTENTIAL_DIM, description="lambda_1 .. lambda_d (their number is d)"
     )
 
@@ -311,9 +331,9 @@ Potential = Annotated[SpherePotential | QuadraticPotential, Field(discriminator=
 # ---------------------------------------------------------------------------------------------
 # Dynamics (paper Sec. 3, Table 1, and beyond). Every kind discretises a continuous flow.
 
-LR = Annotated[float, Field(gt=0.0, le=100.0, description="learning rate eta")]
-BatchSize = Annotated[int | None, Field(ge=1, le=MAX_SAMPLES, description="None: full batch")]
-WeightDecay = Annotated[float, Field(ge=0.0, le=10.0, description="L2 weight decay lambda (decoupled for Adam)")]
+LR = Annotated[float, Field(gt=0.0, le=100.0, strict=True, description="learning rate eta")]
+BatchSize = Annotated[int | None, Field(ge=1, le=MAX_SAMPLES, strict=True, description="None: full batch")]
+WeightDecay = Annotated[float, Field(ge=0.0, le=10.0, strict=True, description="L2 weight decay lambda (decoupled for Adam)")]
 
 
 class GD(_Strict):
@@ -329,7 +349,7 @@ class SGD(_Strict):
 
     kind: Literal["sgd"] = "sgd"
     lr: LR = 0.01
-    batch_size: int = Field(32, ge=1, le=MAX_SAMPLES, description="samples per minibatch")
+    batch_size: int = Field(32, ge=1, le=MAX_SAMPLES, strict=True, description="samples per minibatch")
     weight_decay: WeightDecay = 0.0
 
 
@@ -341,7 +361,7 @@ class Momentum(_Strict):
 
     kind: Literal["momentum"] = "momentum"
     lr: LR = 0.01
-    beta: float = Field(0.9, ge=0.0, le=1.0, description="momentum coefficient (1: no damping, i.e. ND)")
+    beta: float = Field(0.9, ge=0.0, le=1.0, strict=True, description="momentum coefficient (1: no damping, i.e. ND)")
     batch_size: BatchSize = None
     weight_decay: WeightDecay = 0.0
 
@@ -351,9 +371,9 @@ class Adam(_Strict):
 
     kind: Literal["adam"] = "adam"
     lr: LR = 0.001
-    beta1: float = Field(0.9, ge=0.0, lt=1.0, description="decay of the first-moment average")
-    beta2: float = Field(0.999, ge=0.0, lt=1.0, description="decay of the second-moment average")
-    eps: float = Field(1e-8, gt=0.0, le=1.0, description="added to the denominator")
+    beta1: float = Field(0.9, ge=0.0, lt=1.0, strict=True, description="decay of the first-moment average")
+    beta2: float = Field(0.999, ge=0.0, lt=1.0, strict=True, description="decay of the second-moment average")
+    eps: float = Field(1e-8, gt=0.0, le=1.0, strict=True, description="added to the denominator")
     batch_size: BatchSize = None
     weight_decay: WeightDecay = 0.0
 
@@ -374,14 +394,14 @@ class NAG(_Strict):
 
     kind: Literal["nag"] = "nag"
     lr: LR = 0.01
-    t0: float = Field(0.0, ge=0.0, le=1e4, description="start time; > 0 keeps an initial velocity (footnote 2)")
+    t0: float = Field(0.0, ge=0.0, le=1e4, strict=True, description="start time; > 0 keeps an initial velocity (footnote 2)")
 
 
 class Leapfrog(_Strict):
     """Velocity Verlet for Newtonian dynamics w'' = -grad L: symplectic, second order."""
 
     kind: Literal["leapfrog"] = "leapfrog"
-    dt: float = Field(0.01, gt=0.0, le=10.0, description="time step")
+    dt: float = Field(0.01, gt=0.0, le=10.0, strict=True, description="time step")
 
 
 Flow = Literal["gf", "nd", "nagf", "general"]
@@ -392,10 +412,10 @@ class RK4(_Strict):
 
     kind: Literal["rk4"] = "rk4"
     flow: Flow = Field("gf", description="the continuous flow to integrate: gf, nd, nagf or general (k1, k2)")
-    dt: float = Field(0.01, gt=0.0, le=10.0, description="time step")
-    t0: float = Field(0.0, ge=0.0, le=1e4, description="start time; NAGF needs t0 > 0")
-    k1: str = Field("0", description="for flow='general': k1(t)")
-    k2: str = Field("1", description="for flow='general': k2(t), must stay > 0")
+    dt: float = Field(0.01, gt=0.0, le=10.0, strict=True, description="time step")
+    t0: float = Field(0.0, ge=0.0, le=1e4, strict=True, description="start time; NAGF needs t0 > 0")
+    k1: Text = Field("0", description="for flow='general': k1(t)")
+    k2: Text = Field("1", description="for flow='general': k2(t), must stay > 0")
 
     @model_validator(mode="after")
     def _check(self) -> RK4:
@@ -409,10 +429,10 @@ class General(_Strict):
     """k2(t) w'' + k1(t) w' + grad L(w) = 0 (eq. 22), by central differences with step dt (semi-implicit)."""
 
     kind: Literal["general"] = "general"
-    k1: str = Field("3/t", description="k1(t), e.g. '3/t' (NAGF) or '0' (ND)")
-    k2: str = Field("1", description="k2(t) > 0, e.g. '1'")
-    dt: float = Field(0.01, gt=0.0, le=10.0, description="time step")
-    t0: float = Field(0.1, ge=0.0, le=1e4, description="start time (k1 = 3/t is singular at 0)")
+    k1: Text = Field("3/t", description="k1(t), e.g. '3/t' (NAGF) or '0' (ND)")
+    k2: Text = Field("1", description="k2(t) > 0, e.g. '1'")
+    dt: float = Field(0.01, gt=0.0, le=10.0, strict=True, description="time step")
+    t0: float = Field(0.1, ge=0.0, le=1e4, strict=True, description="start time (k1 = 3/t is singular at 0)")
 
     @model_validator(mode="after")
     def _check(self) -> General:
@@ -421,18 +441,64 @@ class General(_Strict):
 
 
 def _check_expressions(k1: str, k2: str, t0: float) -> None:
+    """Both expressions parse, and are defined at the start t0 (k2 > 0 there); the whole run: ``check_over_run``."""
     for name, text in (("k1", k1), ("k2", k2)):
         try:
             fn = parse_expression(text)
+            value = fn(t0)
         except ExpressionError as exc:
-            raise ValueError(f"{name}: {exc}") from None
-        probe = max(t0, 1e-3)
-        try:
-            value = fn(probe)
-        except ExpressionError as exc:
-            raise ValueError(f"{name}: {exc}") from None
+            raise ValueError(f"{name}: {exc}; the run starts at t0 = {t0:g}") from None
         if name == "k2" and value <= 0:
-            raise ValueError(f"k2 must be > 0 (got k2({probe:g}) = {value:g}); use kind 'gd' for gradient flow")
+            raise ValueError(f"k2 must be > 0 (got k2({t0:g}) = {value:g}); use kind 'gd' for gradient flow")
+
+
+def _per_step(dynamics: Any) -> int:
+    """How many times per step a dynamics evaluates k1 and k2 (0: it has no expressions)."""
+    if dynamics.kind == "general":
+        return 1
+    if dynamics.kind == "rk4" and dynamics.flow == "general":
+        return 2  # its middle stages evaluate at t + dt/2
+    return 0
+
+
+def _times(per_step: int, t0: float, dt: float, steps: int) -> np.ndarray:
+    """Every time a run evaluates k1 and k2: t0 + k dt for k = 0..steps, and the half steps when per_step = 2."""
+    return t0 + np.arange(steps * per_step + 1, dtype=np.float64) * (dt / per_step)
+
+
+@lru_cache(maxsize=512)
+def _first_failure(text: str, per_step: int, t0: float, dt: float, steps: int, positive: bool) -> Any:
+    return first_failure(text, _times(per_step, t0, dt, steps), positive=positive)
+
+
+def check_over_run(dynamics: Any, steps: int) -> None:
+    """k1(t) and k2(t) finite, and k2(t) > 0, at every time the run evaluates them (``_times``) over the
+    whole interval [t0, t0 + steps dt], with no pole between two of them. Refuses with the expression and the first t where it fails."""
+    per_step = _per_step(dynamics)
+    if not per_step:
+        return
+    t0, dt = dynamics.t0, dynamics.dt
+    end = t0 + steps * dt
+    interval = f"[{t0:g}, {end:g}] (t0 to t0 + steps * dt)"
+    for name in ("k1", "k2"):
+        text = getattr(dynamics, name)
+        failure = _first_failure(text, per_step, t0, dt, steps, name == "k2")
+        if failure is None:
+            continue
+        if failure.until is not None:
+            raise ValueError(
+                f"dynamics.{name} = '{text}' has a pole between t = {failure.t:.6g} and t = {failure.until:.6g} (a "
+                f"denominator changes sign), inside the run's interval {interval}; change the expression, t0, dt or steps"
+            )
+        if math.isnan(failure.value):
+            raise ValueError(
+                f"dynamics.{name} = '{text}' is undefined or not finite at t = {failure.t:.6g}, inside the run's "
+                f"interval {interval}; change the expression, t0, dt or steps"
+            )
+        raise ValueError(
+            f"dynamics.k2 must stay > 0 over the run's interval {interval}: '{text}' is {failure.value:.6g} "
+            f"at t = {failure.t:.6g}"
+        )
 
 
 Dynamics = Annotated[
@@ -444,14 +510,14 @@ DYNAMICS_KINDS = ("gd", "sgd", "momentum", "adam", "nd", "nag", "leapfrog", "rk4
 class InitialState(_Strict):
     """Where the dynamics start. Position and velocity lists apply to potentials only."""
 
-    position: list[float] | None = Field(
+    position: list[Real] | None = Field(
         None, max_length=MAX_POTENTIAL_DIM, description="potentials: w(0), d entries (None: seeded random, std 0.5)"
     )
-    velocity: list[float] | None = Field(
+    velocity: list[Real] | None = Field(
         None, max_length=MAX_POTENTIAL_DIM, description="potentials: w'(0), d entries (None: at rest)"
     )
     velocity_scale: float = Field(
-        0.0, ge=0.0, le=100.0, description="networks: std of a random initial velocity (0: at rest)"
+        0.0, ge=0.0, le=100.0, strict=True, description="networks: std of a random initial velocity (0: at rest)"
     )
 
 
@@ -461,8 +527,8 @@ class InitialState(_Strict):
 class ExperimentSpec(_Strict):
     """One experiment: a model on data (or a potential), a loss, dynamics, and what to record."""
 
-    name: str = Field("", max_length=120, description="a label for lists and charts")
-    description: str = Field("", max_length=4000, description="free text")
+    name: Text = Field("", max_length=120, description="a label for lists and charts")
+    description: Text = Field("", max_length=4000, description="free text")
     tags: list[Annotated[str, Field(pattern=r"^[\w.:-]{1,64}$")]] = Field(
         default_factory=list, max_length=MAX_TAGS, description="labels to filter runs by"
     )
@@ -472,15 +538,15 @@ class ExperimentSpec(_Strict):
     loss: Literal["nll", "mse"] = Field("nll", description="networks: 'nll' (log-softmax + NLL) or 'mse'")
     dynamics: Dynamics = Field(default_factory=GD, description="how the parameters move, chosen by kind")
     initial: InitialState = Field(default_factory=InitialState, description="where the dynamics start")
-    steps: int = Field(1000, ge=1, le=MAX_STEPS, description="updates to run")
-    record_every: int = Field(1, ge=1, le=MAX_STEPS, description="record every n-th step (and the last)")
-    seed: int = Field(0, ge=0, le=MAX_SEED, description="seeds initialisation, data and minibatches: same seed, same run")
+    steps: int = Field(1000, ge=1, le=MAX_STEPS, strict=True, description="updates to run")
+    record_every: int = Field(1, ge=1, le=MAX_STEPS, strict=True, description="record every n-th step (and the last)")
+    seed: int = Field(0, ge=0, le=MAX_SEED, strict=True, description="seeds initialisation, data and minibatches: same seed, same run")
     dtype: Literal["float32", "float64"] = Field("float32", description="floating-point precision")
     device: str = Field(
         "auto", pattern=r"^(auto|cpu|cuda(:\d{1,2})?)$", description="auto: the worker's device; or cpu, cuda, cuda:N"
     )
     tolerance: float | None = Field(
-        None, gt=0.0, le=1.0, description="relative drift under which a conserved law 'holds' (None: per law)"
+        None, gt=0.0, le=1.0, strict=True, description="relative drift under which a conserved law 'holds' (None: per law)"
     )
 
     @model_validator(mode="after")
@@ -512,6 +578,7 @@ class ExperimentSpec(_Strict):
                 raise ValueError(
                     f"dynamics.batch_size must be <= the number of samples {n_samples(self.data)} (got {batch})"
                 )
+        check_over_run(self.dynamics, self.steps)
         records = self.steps // self.record_every
         if records > MAX_RECORDS:
             raise ValueError(
@@ -590,6 +657,8 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
             continue  # discriminator tags pydantic adds to the path
         elif part in ("digits", "synthetic", "rotation", "file", "sphere", "quadratic", "mlp"):
             continue
+        elif str(part).startswith(("tagged-union[", "list[")):
+            continue  # the branch of a union (one activation, or a list of them) pydantic tried
         else:
             out += ("." if out else "") + str(part)
     return out

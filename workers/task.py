@@ -18,6 +18,7 @@ import os
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -97,7 +98,7 @@ class Attempt:
             status, reason, summary = self._work(rec, device)
         except BaseException as exc:  # noqa: BLE001 - whatever happens, the record must end
             log.error("run %s failed:\n%s", self.run_id, traceback.format_exc())
-            status, reason, summary = records.FAILED, _one_line(exc), None
+            status, reason, summary = records.FAILED, _one_line(exc, hide=self.settings.data_dir), None
         finally:
             self._stop_beat.set()
             beat.join(timeout=2)
@@ -204,7 +205,11 @@ class Attempt:
             self._stop_beat.wait(HEARTBEAT)
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException, hide: Path | None = None) -> str:
+    """'Type: first line' of an error, with the data directory's absolute path said as NOETHER_DATA_DIR."""
     text = str(exc).strip().splitlines()
     msg = text[0] if text else ""
+    if hide is not None:
+        for path in sorted({str(Path(hide).resolve()), str(Path(hide).absolute())}, key=len, reverse=True):
+            msg = msg.replace(path, "NOETHER_DATA_DIR")
     return f"{type(exc).__name__}: {msg}"[:500] if msg else type(exc).__name__

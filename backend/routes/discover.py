@@ -18,7 +18,7 @@ router = APIRouter(tags=["discovery"])
 class DiscoverCreate(RunCreate):
     """A spec (or a preset with overrides) whose symmetries to discover; the verification run has ``verify_steps``."""
 
-    verify_steps: int = Field(200, ge=1, le=100_000, description="steps of the verification run (at most spec.steps)")
+    verify_steps: int = Field(200, ge=1, le=100_000, strict=True, description="steps of the verification run (at most spec.steps)")
 
 
 @router.post(
@@ -28,7 +28,7 @@ class DiscoverCreate(RunCreate):
 )
 def submit_discovery(body: DiscoverCreate, state: State, client: ClientId, response: Response) -> dict:
     """Discover the spec's conserved quantities and verify them in a run; the result is in ``summary.discovery``."""
-    spec, preset = resolve(body)
+    spec, preset = resolve(body, state.settings.datasets_dir)
     try:
         spec = spec.with_overrides(steps=min(spec.steps, body.verify_steps))
     except ValidationError as exc:

@@ -43,7 +43,7 @@ def submission(spec: ExperimentSpec, preset: str | None, *, run_id: str | None, 
 )
 def submit_run(body: RunCreate, state: State, client: ClientId, response: Response) -> dict:
     """Submit a run: a spec, or a preset with overrides; with an id, submitting again is idempotent."""
-    spec, preset = resolve(body)
+    spec, preset = resolve(body, state.settings.datasets_dir)
     item = submission(spec, preset, run_id=body.id, tags=body.tags, note=body.note,
                       request_hash=jobs.request_hash(body.model_dump(mode="json", exclude={"id"})))
     rec, created = jobs.submit(state.redis, state.settings, [item], client=client)[0]

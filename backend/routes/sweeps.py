@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path
 from pydantic import ValidationError
 
 from backend.deps import Auth, ClientId, State
-from backend.resolve import invalid, preset_spec, relocate, resolve
+from backend.resolve import check_data, check_path, check_value, invalid, preset_spec, relocate, resolve
 from backend.routes.runs import submission
 from backend.schemas import Problem, SweepAnalysis, SweepCreate, SweepOut
 from noether.spec import SpecError
@@ -29,13 +29,15 @@ def submit_sweep(body: SweepCreate, state: State, client: ClientId) -> dict:
     """Fan a grid (seeds, learning rates, widths, dynamics...) out as runs sharing one group id."""
     from noether.sweep import expand
 
-    spec, preset = resolve(body)
+    spec, preset = resolve(body, state.settings.datasets_dir)
     grid = body.grid
     if grid is None and preset is not None:
         grid = preset_spec(preset)[1].sweep
     if not grid:
         raise invalid(("body", "grid"), "give at least one field to sweep, e.g. {'seed': [0, 1, 2]}", grid)
     for path, values in grid.items():
+        check_path(path, ("body", "grid", path), values)
+        check_value(values, ("body", "grid", path))
         if not values:
             raise invalid(("body", "grid", path), "must list at least one value", values)
     size = math.prod(len(v) for v in grid.values())
@@ -51,6 +53,8 @@ def submit_sweep(body: SweepCreate, state: State, client: ClientId) -> dict:
         raise invalid(("body", "grid"), "; ".join(exc.lines), None) from None
     except (KeyError, ValueError, TypeError) as exc:
         raise invalid(("body", "grid"), str(exc), None) from None
+    for _, point in expanded:
+        check_data(point, state.settings.datasets_dir, ("body", "grid"))
     group = uuid.uuid4().hex[:16]
     items = [
         submission(s, preset, run_id=None, tags=body.tags, note=body.note, group=group, label="" if s.name else str(label),

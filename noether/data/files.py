@@ -54,7 +54,11 @@ def _npz_array(path: Path, *keys: str) -> np.ndarray:
         raise ValueError(f"{path.name} holds arrays {z.files}; expected one of {list(keys)}")
 
 
-def _resolve(name: str, data_root: Path | None) -> Path:
+def find_dataset(name: str, data_root: Path | None) -> Path:
+    """The file or folder ``name`` inside ``data_root``; SpecError naming ``data.name`` if it is not there.
+
+    Messages name the data set and the setting, never the directory's absolute path (they reach users).
+    """
     if data_root is None:
         raise SpecError([f"data.name: no data directory is configured to look for '{name}' (set NOETHER_DATA_DIR)"])
     root = Path(data_root).resolve()
@@ -62,9 +66,10 @@ def _resolve(name: str, data_root: Path | None) -> Path:
     if path.parent != root:
         raise SpecError([f"data.name: '{name}' must be a plain name inside the data directory"])
     if not path.exists():
-        raise SpecError(
-            [f"data.name: no file or folder '{name}' in {root} (put the KMNIST/MNIST IDX or NPZ files there)"]
-        )
+        raise SpecError([
+            f"data.name: no data set '{name}' in the data sets folder (NOETHER_DATA_DIR/datasets, or the CLI's "
+            "--data-dir); put the KMNIST/MNIST IDX or NPZ files there"
+        ])
     return path
 
 
@@ -105,10 +110,12 @@ def _images_and_labels(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def load_file_data(name: str, samples: int, normalize: bool, gen: torch.Generator, data_root: Path | None) -> Dataset:
     """A seeded subset of ``samples`` images (784 pixels, scaled to 0..1 when ``normalize``) with labels 0..9."""
-    path = _resolve(name, data_root)
+    path = find_dataset(name, data_root)
     try:
         images, labels = _images_and_labels(path)
-    except (OSError, ValueError, EOFError) as exc:
+    except OSError as exc:  # its text would name the absolute path: say only what went wrong
+        raise SpecError([f"data.name: cannot read '{name}': {exc.strerror or type(exc).__name__}"]) from None
+    except (ValueError, EOFError) as exc:
         raise SpecError([f"data.name: cannot read '{name}': {exc}"]) from None
     images = np.asarray(images).reshape(len(images), -1)
     labels = np.asarray(labels).reshape(-1)

@@ -148,10 +148,13 @@ def test_a_diverging_run_ends_diverged_naming_the_step(api):
 
 
 def test_a_bad_job_fails_without_killing_the_worker(api, stack):
-    spec = {"model": {"widths": [784, 8, 10]}, "data": {"kind": "file", "name": "no-such-dataset"}, "steps": 5}
+    # a data set that is there (a missing one is refused at submit) but that no worker can read
+    (stack.data_dir / "datasets").mkdir(parents=True, exist_ok=True)
+    (stack.data_dir / "datasets" / "broken-dataset.npz").write_bytes(b"not an npz file")
+    spec = {"model": {"widths": [784, 8, 10]}, "data": {"kind": "file", "name": "broken-dataset.npz"}, "steps": 5}
     assert api.post("/runs", json={"id": "bad-job-0001", "spec": spec}).status_code == 201
     rec = finished(api, "bad-job-0001")
-    assert rec["status"] == "failed" and "no-such-dataset" in rec["reason"], rec
+    assert rec["status"] == "failed" and "broken-dataset.npz" in rec["reason"], rec
     assert all(p.poll() is None for p in stack.workers.values())
     assert api.post("/runs", json={"id": "after-bad-01", "spec": sphere(5)}).status_code == 201
     assert finished(api, "after-bad-01")["status"] == "succeeded"

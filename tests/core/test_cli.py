@@ -80,7 +80,8 @@ def test_missing_data_file_exits_2(tmp_path):
     spec = tmp_path / "s.json"
     spec.write_text(json.dumps({"model": {"widths": [784, 10]}, "data": {"kind": "file", "name": "kmnist"}}))
     result = runner.invoke(app, ["run", str(spec), "--data-dir", str(tmp_path)])
-    assert result.exit_code == 2 and result.stderr.startswith("error: data.name: no file or folder 'kmnist'")
+    assert result.exit_code == 2 and result.stderr.startswith("error: data.name: no data set 'kmnist'")
+    assert str(tmp_path) not in result.stderr  # the directory's absolute path is not in the message
 
 
 def test_a_diverging_run_exits_1_and_keeps_its_series(tmp_path):
