@@ -139,8 +139,10 @@ class Health(BaseModel):
     """Whether the lab can run experiments."""
 
     status: Literal["ok", "degraded"]
+    reason: str | None = Field(None, description="why the lab is degraded (null when ok)")
     redis: bool
     workers: int
+    workers_expected: int = Field(1, description="workers the lab is configured to run (NOETHER_WORKERS, at least 1)")
     queued: int
     version: str
 
