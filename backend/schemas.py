@@ -67,6 +67,9 @@ class RunItem(BaseModel):
     note: str = ""
     group: str | None = None
     summary: dict[str, Any] | None = None
+    archived: bool = Field(
+        False, description="true once the finished run is in the run store; false while its archive is pending"
+    )
 
 
 class Run(RunItem):
