@@ -29,14 +29,14 @@ import redis
 
 from lab.redis_server import RedisServer, RedisServerError, free_port
 from lab.settings import Settings
-from workers import registration
+from workers import keys, registration
 from workers.proc import die_with_parent, stop_process
 
 log = logging.getLogger("lab.up")
 
 BACKOFF_FIRST = 0.5  # seconds before restarting a child that exited again soon after its start
 BACKOFF_CAP = 10.0  # the longest wait between two restarts: the supervisor never stops trying
-STABLE_AFTER = 30.0  # a child that ran this long was healthy: if it exits, it is restarted at once
+STABLE_AFTER = 30.0  # a child that ran this long (or registered in Redis) was healthy: restarted at once
 
 
 def _child_setup() -> None:
@@ -63,6 +63,7 @@ class Child:
         self.starts = 0
         self.failures = 0  # quick exits in a row
         self.started_at = 0.0
+        self.ready = False  # it registered in Redis (it got as far as serving the queue)
         self.next_start: float | None = None  # when a pending restart is due
 
     def start(self) -> None:
@@ -74,14 +75,19 @@ class Child:
                                      stdout=out, stderr=subprocess.STDOUT, preexec_fn=_child_setup)
         out.close()
         self.started_at = time.monotonic()
+        self.ready = False
         self.next_start = None
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def exited(self, now: float) -> float:
-        """Note that the child has exited; schedule its restart and return the delay."""
-        if now - self.started_at >= STABLE_AFTER:
+        """Note that the child has exited; schedule its restart and return the delay.
+
+        A child that had come up (registered, or ran ``STABLE_AFTER`` seconds) and was then killed
+        is restarted at once; one that keeps failing before it comes up waits longer each time.
+        """
+        if self.ready or now - self.started_at >= STABLE_AFTER:
             self.failures = 0
         delay = backoff(self.failures)
         self.failures += 1
@@ -162,8 +168,8 @@ class Lab:
     def supervise(self, period: float = 0.5) -> None:
         """Restart children that die, until ``request_stop``; never gives up.
 
-        A worker that exits is restarted at once the first time, then after 0.5, 1, 2 ... 10 s while
-        it keeps exiting within ``STABLE_AFTER`` seconds. While Redis does not answer, no worker is
+        A worker that had come up and dies (SIGKILL, out of memory) is restarted at once; one that
+        keeps exiting before it comes up is restarted after 0.5, 1, 2 ... 10 s. While Redis does not answer, no worker is
         started (it could not register); when Redis answers again, every pending worker starts at
         once. The embedded Redis server is restarted (same port and directory) whenever it dies.
         """
@@ -180,6 +186,8 @@ class Lab:
                         child.next_start = now
             redis_was_up = redis_up
             for child in self.workers:
+                if redis_up and not child.ready and child.alive():
+                    child.ready = self.registered(child.name)
                 if child.proc is not None and not child.alive():
                     self.worker_exited(child, now)
                 if child.next_start is not None and now >= child.next_start and redis_up:
@@ -199,6 +207,12 @@ class Lab:
             registration.forget(self.watch, child.name, pid)
         except redis.RedisError:
             pass
+
+    def registered(self, name: str) -> bool:
+        try:
+            return bool(self.watch.exists(keys.worker(name)))
+        except redis.RedisError:
+            return False
 
     def redis_answers(self) -> bool:
         try:
