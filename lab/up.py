@@ -169,9 +169,10 @@ class Lab:
         """Restart children that die, until ``request_stop``; never gives up.
 
         A worker that had come up and dies (SIGKILL, out of memory) is restarted at once; one that
-        keeps exiting before it comes up is restarted after 0.5, 1, 2 ... 10 s. While Redis does not answer, no worker is
-        started (it could not register); when Redis answers again, every pending worker starts at
-        once. The embedded Redis server is restarted (same port and directory) whenever it dies.
+        keeps exiting before it comes up is restarted after 0.5, 1, 2 ... 10 s. While Redis does not
+        answer, no worker is started (it could not register); when Redis answers again, every
+        pending worker starts at once. The embedded Redis server is restarted (same port and
+        directory) whenever it dies.
         """
         redis_was_up = True
         while not self._stop.wait(period):
@@ -201,8 +202,8 @@ class Lab:
         code, pid = child.proc.returncode, child.proc.pid
         child.proc = None
         delay = child.exited(now)
-        log.warning("worker %s exited with %s; restarting it in %.1f s (see %s)", child.name, code, delay,
-                    child.log_path)
+        log.warning("worker %s exited with %s; restarting it in %.1f s, once Redis answers (see %s)", child.name,
+                    code, delay, child.log_path)
         try:  # health counts it gone at once, not when its presence expires
             registration.forget(self.watch, child.name, pid)
         except redis.RedisError:

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -198,3 +199,14 @@ def test_health_says_degraded_with_the_reason_when_redis_does_not_answer(tmp_pat
     assert resp.status_code == 503
     assert resp.json()["status"] == "degraded" and resp.json()["redis"] is False
     assert "Redis does not answer" in resp.json()["reason"]
+
+
+def test_restarts_back_off_only_while_a_worker_fails_before_it_comes_up():
+    from lab.up import BACKOFF_CAP, Child, backoff
+
+    assert [backoff(n) for n in range(8)] == [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, BACKOFF_CAP, BACKOFF_CAP]
+    child = Child("host-w1-1", [], {}, Path("unused.log"))
+    delays = [child.exited(now=child.started_at + 1) for _ in range(8)]  # it never came up: backs off, capped
+    assert delays == [backoff(n) for n in range(8)] and max(delays) == BACKOFF_CAP
+    child.ready = True  # it came up, then was killed: restarted at once
+    assert child.exited(now=child.started_at + 1) == 0.0
