@@ -72,6 +72,9 @@ class RunItem(BaseModel):
     overview: dict[str, Any] | None = Field(None, description="in lists: model, widths, activation, dynamics, lr, steps")
     swept: dict[str, Any] = Field(default_factory=dict, description="in lists: for a sweep's members on the page, "
                                                                     "the values of the fields the sweep varies")
+    archived: bool = Field(
+        False, description="true once the finished run is in the run store; false while its archive is pending"
+    )
 
 
 class Run(RunItem):
@@ -161,8 +164,10 @@ class Health(BaseModel):
     """Whether the lab can run experiments."""
 
     status: Literal["ok", "degraded"]
+    reason: str | None = Field(None, description="why the lab is degraded (null when ok)")
     redis: bool
     workers: int
+    workers_expected: int = Field(1, description="workers the lab is configured to run (NOETHER_WORKERS, at least 1)")
     queued: int
     version: str
 

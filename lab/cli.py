@@ -12,7 +12,7 @@ import typer
 
 def worker(
     device: Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default NOETHER_WORKER_DEVICE, auto)")] = None,
-    name: Annotated[str | None, typer.Option(help="name the worker reports (default host-pid)")] = None,
+    name: Annotated[str | None, typer.Option(help="name the worker reports (default host-pid-random)")] = None,
     burst: Annotated[bool, typer.Option(help="exit once the queue is empty")] = False,
 ) -> None:
     """Run a worker: takes runs from the queue, one work horse process per run."""

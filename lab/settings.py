@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     )
     api_token: str | None = Field(None, description="If set, mutating API calls need `Authorization: Bearer <token>`.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (JSON list).")
-    max_queued_per_client: int = Field(100, ge=1, description="Queued runs one client may have at once.")
+    max_queued_per_client: int = Field(
+        256, ge=1, description="Queued runs one client may have at once (the default fits the largest sweep)."
+    )
     max_request_bytes: int = Field(1_000_000, ge=1024, description="Largest request body the API accepts.")
     max_sweep_runs: int = Field(256, ge=1, description="Largest number of runs one sweep may fan out to.")
     queue: str = Field("noether", description="Name of the job queue workers listen on.")

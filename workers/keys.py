@@ -11,6 +11,7 @@ key                                         type     what it holds
 ``noether:series:<id>``                     stream   the run's records in msgpack batches (series.py)
 ``noether:client:<hash>:queued``            set      queued ids of one client (the per-client limit)
 ``noether:workers:<name>``                  hash     a worker's device and start time (TTL, renewed)
+``noether:hold:<id>``                       string   while it exists the run pauses at its next publish (tests)
 ``noether:store-indexed``                   string   set once the run store has been indexed into Redis
 ``rq:*``                                    (RQ)     the queue library's own keys: a delivery mechanism
 ==========================================  =======  ===================================================
@@ -60,6 +61,11 @@ def client_queued(client: str) -> str:
 def worker(name: str) -> str:
     """A worker's presence hash (expires unless renewed)."""
     return f"{PREFIX}:workers:{name}"
+
+
+def hold(run_id: str) -> str:
+    """While this key exists, the run's work horse pauses at its next publish (a hook that lets tests pace a run)."""
+    return f"{PREFIX}:hold:{run_id}"
 
 
 def rq_job_id(run_id: str, attempt: int) -> str:

@@ -33,7 +33,7 @@ _NULLABLE = {"started_at", "finished_at", "worker", "reason", "preset", "group",
 PUBLIC_FIELDS = (
     "id", "kind", "status", "reason", "created_at", "started_at", "finished_at", "worker", "device",
     "progress", "step", "steps", "attempt", "preset", "name", "dynamics", "tags", "note", "group",
-    "spec", "summary",
+    "spec", "summary", "archived",
 )
 
 
@@ -114,6 +114,7 @@ def public(rec: dict[str, Any], *, with_spec: bool = True) -> dict[str, Any]:
     out["step"] = out["step"] or 0
     out["steps"] = out["steps"] or 0
     out["attempt"] = out["attempt"] or 0
+    out["archived"] = bool(out["archived"])  # false until the run store holds the finished run
     if not with_spec:
         out.pop("spec")
     return out

@@ -143,6 +143,7 @@ class Attempt:
             if len(buffer) >= MAX_BATCH or time.monotonic() - last_flush >= interval:
                 self.flush(buffer)
                 buffer = []
+                self._wait_while_held()
                 last_flush = time.monotonic()
             if self.fenced:
                 sim.stop()
@@ -178,6 +179,20 @@ class Attempt:
             status = self.r.hget(keys.run(self.run_id), "status")
             if status != b"running" or self.r.hget(keys.run(self.run_id), "attempt") != str(self.attempt).encode():
                 self._fence()
+
+    def _wait_while_held(self) -> None:
+        """Pause while ``keys.hold(run_id)`` exists (one EXISTS per publish): tests pace a run in flight with it.
+
+        The lease stays renewed meanwhile, and a cancel or a superseded attempt ends the pause.
+        """
+        key = keys.hold(self.run_id)
+        while not (self.cancel_asked or self.fenced):
+            try:
+                if not self.r.exists(key):
+                    return
+            except redis.RedisError:  # Redis is away: nothing can be published anyway; look again
+                pass
+            time.sleep(0.05)
 
     def _progress(self) -> float:
         return min(1.0, self.last_step / self.steps) if self.steps else 0.0

@@ -16,7 +16,7 @@ import redis
 from rq import Queue, Worker
 
 from lab.settings import Settings
-from workers import keys, records
+from workers import keys, records, registration
 from workers.reaper import Reaper, recover
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,8 @@ class NoetherWorker(Worker):
 
 
 def default_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
+    """``<host>-<pid>-<random>``: unique per process start (see ``workers.registration``)."""
+    return registration.unique_name()
 
 
 def preload() -> None:
@@ -89,6 +90,7 @@ def run_worker(settings: Settings, *, device: str | None = None, name: str | Non
     os.environ["NOETHER_WORKER_PID"] = str(os.getpid())
     preload()
     conn = redis.Redis.from_url(settings.redis_url)
+    registration.clear_if_dead(conn, name)  # an explicit name a SIGKILLed process of this host left registered
     queue = Queue(settings.queue, connection=conn)
     worker = NoetherWorker([queue], connection=conn, name=name, job_monitoring_interval=5)
     worker.settings = settings

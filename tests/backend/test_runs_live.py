@@ -2,6 +2,10 @@
 
 Given a stack (the API server and two ``noether worker`` processes on a fresh Redis database), a user
 submits presets and specs, follows their series, cancels, kills workers, and reads the archives.
+
+A test that needs a run in flight paces it: it sets the run's hold key (``keys.hold``) before
+submitting, so the work horse pauses at its first publish (running, with records) until the test
+releases it; no test races a run it does not control.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import json
 import os
 import signal
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -20,6 +23,8 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import wait_for
 from websockets.sync.client import connect
+
+from workers import keys
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +56,23 @@ def finished(api: httpx.Client, run_id: str, timeout: float = 60) -> dict:
     return wait_for(check, timeout, 0.05, f"run {run_id} to finish")
 
 
+def hold(stack, run_id: str) -> None:
+    """The run (once started) pauses at its first publish until ``release``."""
+    r = stack.redis()
+    try:
+        r.set(keys.hold(run_id), 1)
+    finally:
+        r.close()
+
+
+def release(stack, run_id: str) -> None:
+    r = stack.redis()
+    try:
+        r.delete(keys.hold(run_id))
+    finally:
+        r.close()
+
+
 def running_with_records(api: httpx.Client, run_id: str, timeout: float = 60) -> dict:
     def check():
         rec = api.get(f"/runs/{run_id}").json()
@@ -74,11 +96,13 @@ def all_records(api: httpx.Client, run_id: str, limit: int = 37) -> list[dict]:
 def test_preset_run_lifecycle(api, stack):
     body = {"id": "lifecycle-toy-nd", "preset": "toy-nd", "overrides": {"steps": 120, "record_every": 1},
             "tags": ["lifecycle"], "note": "first"}
+    hold(stack, "lifecycle-toy-nd")
     created = api.post("/runs", json=body)
     assert created.status_code == 201, created.text
     assert created.json()["status"] in ("queued", "running") and created.json()["preset"] == "toy-nd"
     assert api.post("/runs", json=body).status_code == 200  # a retry of the same submission
     assert api.post("/runs", json={**body, "note": "other"}).status_code == 409
+    release(stack, "lifecycle-toy-nd")
 
     rec = finished(api, "lifecycle-toy-nd")
     assert rec["status"] == "succeeded", rec
@@ -121,6 +145,7 @@ def test_preset_run_lifecycle(api, stack):
 
 def test_cancel_of_a_running_run_stops_it_and_keeps_its_partial_series(api, stack):
     run_id = "cancel-running-1"
+    hold(stack, run_id)  # a cancel ends the pause
     assert api.post("/runs", json={"id": run_id, "spec": sphere(1_000_000, 10)}).status_code == 201
     running_with_records(api, run_id)
     rec = api.post(f"/runs/{run_id}/cancel").json()  # returns once the run has stopped (within 1 s)
@@ -163,10 +188,12 @@ def test_a_bad_job_fails_without_killing_the_worker(api, stack):
 def test_a_late_stream_subscriber_gets_every_point_exactly_once(api, stack):
     run_id = "late-subscriber-1"
     steps, every = 6000, 10
+    hold(stack, run_id)
     assert api.post("/runs", json={"id": run_id, "spec": sphere(steps, every)}).status_code == 201
-    running_with_records(api, run_id)
+    running_with_records(api, run_id)  # paused at its first publish: the followers join a live run
     ws_url = stack.api.replace("http://", "ws://") + f"/runs/{run_id}/stream"
     got: dict[str, list[int]] = {}
+    following = {"late": threading.Event(), "cursor": threading.Event()}
 
     def follow(name: str, after: int) -> None:
         seen, cursor = [], after
@@ -180,13 +207,19 @@ def test_a_late_stream_subscriber_gets_every_point_exactly_once(api, stack):
                 seen += [r["step"] for r in msg["records"]]
                 assert msg["cursor"] == cursor + len(msg["records"])
                 cursor = msg["cursor"]
+                if name in following:
+                    following[name].set()
         got[name] = seen
 
     mid = api.get(f"/runs/{run_id}/series", params={"limit": 1}).json()
-    assert mid["cursor"] == 1
+    assert mid["cursor"] == 1 and not mid["done"]
     threads = [threading.Thread(target=follow, args=("late", 0)), threading.Thread(target=follow, args=("cursor", 7))]
     for t in threads:
         t.start()
+    for event in following.values():  # both have replayed what exists while the run is still paused
+        assert event.wait(60), "a follower got nothing"
+    assert api.get(f"/runs/{run_id}").json()["status"] == "running"
+    release(stack, run_id)
     for t in threads:
         t.join(90)
     assert finished(api, run_id)["status"] == "succeeded"
@@ -198,18 +231,59 @@ def test_a_late_stream_subscriber_gets_every_point_exactly_once(api, stack):
     assert got["after-end"] == expected
 
 
-def test_a_work_horse_killed_alone_is_rerun_without_waiting_for_its_lease(api, stack):
-    run_id = "killed-horse-01"
-    assert api.post("/runs", json={"id": run_id, "spec": sphere(3000, 10)}).status_code == 201
-    rec = running_with_records(api, run_id)
-    worker = stack.workers[rec["worker"]]
-    horses = [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == worker.pid]
-    assert horses, "the worker should have a work horse while a run is going"
-    for pid in horses:
-        os.kill(pid, signal.SIGKILL)
-    rec = finished(api, run_id)
-    assert rec["status"] == "succeeded" and rec["attempt"] == 2, rec
-    assert worker.poll() is None  # the worker itself survived
+@pytest.fixture(scope="module")
+def solo_stack(stack_factory):
+    """One worker, and leases (300 s) far longer than any wait here: only the worker itself can recover a run."""
+    return stack_factory(workers=1, lease_seconds=300)
+
+
+def test_a_work_horse_killed_alone_is_rerun_without_waiting_for_its_lease(solo_stack):
+    stack, run_id = solo_stack, "killed-horse-01"
+    with httpx.Client(base_url=stack.api, timeout=30) as api:
+        hold(stack, run_id)
+        assert api.post("/runs", json={"id": run_id, "spec": sphere(3000, 10)}).status_code == 201
+        rec = running_with_records(api, run_id)
+        worker = stack.workers[rec["worker"]]
+        horses = [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == worker.pid]
+        assert horses, "the worker should have a work horse while a run is going"
+        for pid in horses:
+            os.kill(pid, signal.SIGKILL)
+        # the lease (300 s) is still held: the worker saw its horse die and re-queued the run itself
+        rerun = wait_for(lambda: (r := api.get(f"/runs/{run_id}").json())["attempt"] == 2 and r, 120, 0.1,
+                         "the run to be started again")
+        assert rerun["status"] in ("queued", "running"), rerun
+        release(stack, run_id)
+        rec = finished(api, run_id)
+        assert rec["status"] == "succeeded" and rec["attempt"] == 2, rec
+        assert [r["step"] for r in all_records(api, run_id, 500)] == list(range(0, 3001, 10))
+        assert worker.poll() is None  # the worker itself survived
+
+
+def test_a_run_whose_archive_is_pending_says_archived_false_until_it_is(solo_stack):
+    stack, run_id = solo_stack, "pending-archive-1"
+    store = stack.data_dir / "runs"
+    if store.exists():
+        store.rename(stack.data_dir / "runs-before")
+    store.write_text("not a directory: the run store cannot be written")  # e.g. a read-only or full disk
+    try:
+        with httpx.Client(base_url=stack.api, timeout=30) as api:
+            assert api.post("/runs", json={"id": run_id, "spec": sphere(30)}).status_code == 201
+            rec = finished(api, run_id)
+            assert rec["status"] == "succeeded" and rec["archived"] is False, rec
+            assert [x["step"] for x in all_records(api, run_id)] == list(range(31))  # readable from Redis meanwhile
+            store.unlink()  # the store is writable again: the reaper archives the run
+            wait_for(lambda: api.get(f"/runs/{run_id}").json()["archived"], 120, 0.2, "the pending archive")
+            assert (store / run_id / "series.parquet").exists()
+            assert json.loads((store / run_id / "job.json").read_text())["archived"] is True
+    finally:
+        if store.is_file():
+            store.unlink()
+        before = stack.data_dir / "runs-before"
+        if before.exists():  # put the runs archived before this test back
+            store.mkdir(exist_ok=True)
+            for folder in before.iterdir():
+                folder.rename(store / folder.name)
+            before.rmdir()
 
 
 def _ppid(pid: int) -> int:
@@ -276,8 +350,8 @@ def test_a_finished_run_survives_a_redis_flush(api, stack):
     run_id = "survives-flush-1"
     assert api.post("/runs", json={"id": run_id, "spec": sphere(30)}).status_code == 201
     assert finished(api, run_id)["status"] == "succeeded"
-    wait_for(lambda: (stack.data_dir / "runs" / run_id / "series.parquet").exists(), 10, what="the archive")
-    time.sleep(0.2)
+    wait_for(lambda: api.get(f"/runs/{run_id}").json()["archived"], 30, 0.05, "the archive")
+    assert (stack.data_dir / "runs" / run_id / "series.parquet").exists()
     r = stack.redis()
     try:
         r.flushdb()
@@ -292,11 +366,25 @@ def test_a_finished_run_survives_a_redis_flush(api, stack):
 def test_sigkill_of_a_worker_mid_run_reruns_the_job_on_another_worker(api, stack):
     run_id = "killed-worker-1"
     steps, every = 4000, 10
+    hold(stack, run_id)
     assert api.post("/runs", json={"id": run_id, "spec": sphere(steps, every)}).status_code == 201
     rec = running_with_records(api, run_id)
     victim = rec["worker"]
     stack.kill_worker(victim)  # SIGKILL: no cleanup runs in the worker (its work horse dies with it)
-    rec = finished(api, run_id, timeout=60)  # bound: lease (2 s here) + reaper period, then the re-run
+    # bound: lease (2 s here) + reaper period, then the re-run on the other worker (paused again)
+    rerun = running_with_records_of_attempt(api, run_id, 2, timeout=120)
+    assert rerun["worker"] != victim
+    release(stack, run_id)
+    rec = finished(api, run_id, timeout=60)
     assert rec["status"] == "succeeded", rec
     assert rec["attempt"] == 2 and rec["worker"] != victim
     assert [r["step"] for r in all_records(api, run_id, 500)] == list(range(0, steps + 1, every))
+
+
+def running_with_records_of_attempt(api: httpx.Client, run_id: str, attempt: int, timeout: float) -> dict:
+    def check():
+        rec = api.get(f"/runs/{run_id}").json()
+        assert rec["status"] not in TERMINAL, rec
+        return rec if rec["attempt"] == attempt and rec["status"] == "running" and rec["step"] > 0 else None
+
+    return wait_for(check, timeout, 0.1, f"attempt {attempt} of run {run_id} to publish records")

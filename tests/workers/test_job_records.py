@@ -1,10 +1,13 @@
-"""The job record on a real Redis: idempotent submission, the per-client limit, cancel, lost workers."""
+"""The job record on a real Redis: idempotent submission, the per-client limit, cancel, lost workers.
+
+Leases here are long (60 s), and a test that needs one to run out makes Redis expire it now
+(``expire_lease``) instead of sleeping past it: no step races the clock.
+"""
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from conftest import wait_for
 from rq import Queue
 
 from lab.settings import Settings
@@ -16,8 +19,14 @@ SPEC = {"potential": {"kind": "sphere", "dim": 3}, "steps": 10}
 
 @pytest.fixture
 def s(redis_url, tmp_path) -> Settings:
-    return Settings(_env_file=None, redis_url=redis_url, data_dir=tmp_path, lease_seconds=0.3, max_attempts=2,
+    return Settings(_env_file=None, redis_url=redis_url, data_dir=tmp_path, lease_seconds=60, max_attempts=2,
                     max_queued_per_client=3)
+
+
+def expire_lease(r, run_id):
+    """The running attempt's lease runs out now (Redis expires the key), as when its worker stops renewing it."""
+    r.pexpire(keys.lease(run_id), 1)
+    wait_for(lambda: not r.exists(keys.lease(run_id)), 10, 0.01, "the lease to expire")
 
 
 def submit(r, s, run_id, client="alice", body="a"):
@@ -47,7 +56,7 @@ def test_per_client_limit_counts_queued_runs_only(clean_redis, s):
     with pytest.raises(jobs.TooManyQueued, match="3 queued"):
         submit(clean_redis, s, "run-limit-3")
     submit(clean_redis, s, "run-limit-b", client="bob")  # another client is not affected
-    assert records.start(clean_redis, "run-limit-0", 1, worker="w", device="cpu", lease_ms=1000,
+    assert records.start(clean_redis, "run-limit-0", 1, worker="w", device="cpu", lease_ms=60_000,
                          client_key=keys.client_queued("alice"))
     submit(clean_redis, s, "run-limit-3")  # a started run no longer counts
 
@@ -57,7 +66,7 @@ def test_cancel_of_a_queued_run_removes_its_job_and_ends_its_series(clean_redis,
     rec = jobs.cancel(clean_redis, s, "run-cancel-1")
     assert rec["status"] == "cancelled" and rec["finished_at"]
     assert Queue(s.queue, connection=clean_redis).count == 0
-    assert not records.start(clean_redis, "run-cancel-1", 1, worker="w", device="cpu", lease_ms=1000,
+    assert not records.start(clean_redis, "run-cancel-1", 1, worker="w", device="cpu", lease_ms=60_000,
                              client_key=keys.client_queued("alice"))
     page = jobs.read_series(clean_redis, s, "run-cancel-1")
     assert page.done and page.records == []
@@ -65,7 +74,7 @@ def test_cancel_of_a_queued_run_removes_its_job_and_ends_its_series(clean_redis,
 
 def test_start_is_fenced_by_attempt(clean_redis, s):
     submit(clean_redis, s, "run-fence-1")
-    kw = dict(worker="w", device="cpu", lease_ms=1000, client_key=keys.client_queued("alice"))
+    kw = dict(worker="w", device="cpu", lease_ms=60_000, client_key=keys.client_queued("alice"))
     assert not records.start(clean_redis, "run-fence-1", 2, **kw)  # not its turn
     assert records.start(clean_redis, "run-fence-1", 1, **kw)
     assert not records.start(clean_redis, "run-fence-1", 1, **kw)  # already running
@@ -77,14 +86,15 @@ def test_a_run_whose_lease_expires_is_requeued_then_failed_as_worker_lost(clean_
     kw = dict(worker="w", device="cpu", lease_ms=int(s.lease_seconds * 1000), client_key=keys.client_queued("alice"))
     assert records.start(r, "run-lost-01", 1, **kw)
     assert reaper.reap_once(r, s)["recovered"] == 0  # the lease is still held
-    time.sleep(s.lease_seconds + 0.1)
+    expire_lease(r, "run-lost-01")
     assert reaper.reap_once(r, s)["recovered"] == 1
     rec = records.get(r, "run-lost-01")
     assert rec["status"] == "queued" and rec["attempt"] == 1 and "worker lost" in rec["reason"]
     assert keys.rq_job_id("run-lost-01", 2) in Queue(s.queue, connection=r).job_ids
     assert records.start(r, "run-lost-01", 2, **kw)  # the second attempt runs
-    time.sleep(s.lease_seconds + 0.1)
-    reaper.reap_once(r, s)
+    assert reaper.reap_once(r, s)["recovered"] == 0
+    expire_lease(r, "run-lost-01")
+    assert reaper.reap_once(r, s)["recovered"] == 1
     rec = records.get(r, "run-lost-01")
     assert rec["status"] == "failed" and rec["reason"] == "worker lost" and rec["attempt"] == 2
     assert not r.sismember(keys.RUNNING, "run-lost-01")
@@ -93,10 +103,10 @@ def test_a_run_whose_lease_expires_is_requeued_then_failed_as_worker_lost(clean_
 def test_a_lost_run_whose_cancel_was_asked_ends_cancelled(clean_redis, s):
     r = clean_redis
     submit(r, s, "run-lost-02")
-    assert records.start(r, "run-lost-02", 1, worker="w", device="cpu", lease_ms=300,
+    assert records.start(r, "run-lost-02", 1, worker="w", device="cpu", lease_ms=60_000,
                          client_key=keys.client_queued("alice"))
     records.request_cancel(r, "run-lost-02", client_key=keys.client_queued("alice"),
                            rq_queue_key=Queue(s.queue, connection=r).key, rq_job_prefix="rq:job:")
-    time.sleep(0.4)
+    expire_lease(r, "run-lost-02")
     reaper.reap_once(r, s)
     assert records.get(r, "run-lost-02")["status"] == "cancelled"
