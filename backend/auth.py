@@ -32,7 +32,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -126,7 +126,10 @@ class Auth:
         session = self.read_session(conn.cookies.get(COOKIE))
         scheme, _, given = conn.headers.get("authorization", "").partition(" ")
         bearer = scheme.lower() == "bearer" and self.token_matches(given.strip())
-        authenticated = not self.token or bearer or bool(session and session.get("in"))
+        # A cookie authenticates only requests the lab's own pages make: SameSite=Strict still sends it
+        # from another port or subdomain of the same site, so a cross-origin request gets no credit for it.
+        signed_in = bool(session and session.get("in")) and not cross_origin(conn)
+        authenticated = not self.token or bearer or signed_in
         if session is not None:
             identity = "session:" + hashlib.sha256(session["sid"].encode()).hexdigest()[:24]
         elif bearer:
@@ -134,6 +137,17 @@ class Auth:
         else:
             identity = "addr:" + (conn.client.host if conn.client else "unknown")
         return Caller(authenticated=authenticated, identity=identity, session=session)
+
+
+def cross_origin(conn: HTTPConnection) -> bool:
+    """Whether a browser sent this request from another origin (``Sec-Fetch-Site``, else ``Origin`` vs ``Host``)."""
+    site = conn.headers.get("sec-fetch-site")
+    if site:
+        return site not in ("same-origin", "none")
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return False  # not a browser's cross-origin request (scripts, the dashboard's own server-side calls)
+    return origin == "null" or urlsplit(origin).netloc != conn.headers.get("host", "")
 
 
 def caller_of(conn: HTTPConnection) -> Caller:
@@ -165,6 +179,8 @@ class Guard:
             return
         conn = HTTPConnection(scope)
         caller = self.auth.caller(conn)
+        if cross_origin(conn):  # nothing downstream (the dashboard forwarding cookies) may use the cookie
+            scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers", []) if k != b"cookie"]}
         scope.setdefault("state", {})["noether_caller"] = caller
         path = scope["path"]
         if not caller.authenticated and not _is_open(path):
@@ -173,8 +189,11 @@ class Guard:
             if unsafe_api or not self.auth.settings.public_read:
                 await self._refuse(scope, send, path, UNAUTHORIZED if unsafe_api else UNAUTHORIZED_READ)
                 return
-        if scope["type"] == "http" and caller.session is None and _is_page(path) and not _is_open(path):
-            send = self._with_cookie(send, self.auth.new_session(False), scope)  # names this browser
+        if (scope["type"] == "http" and caller.session is None and _is_page(path) and not _is_open(path)
+                and conn.headers.get("sec-fetch-site") != "cross-site"):
+            # names this browser (not on a link from another site: the browser withholds its Strict cookie
+            # from that navigation, and a new one would replace the session it has)
+            send = self._with_cookie(send, self.auth.new_session(False), scope)
         await self.app(scope, receive, send)
 
     def _with_cookie(self, send: Any, value: str, scope: dict[str, Any]) -> Any:

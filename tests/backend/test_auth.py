@@ -138,6 +138,20 @@ def test_the_api_takes_the_session_cookie_or_the_token_and_nothing_else(http):
     assert http.get("/signout").headers["set-cookie"].startswith("noether_session=;")
 
 
+def test_a_session_cookie_grants_nothing_to_another_origin(http):
+    """SameSite=Strict still sends the cookie from another port of the same host: such requests get no credit."""
+    run_id = submit(http)
+    session = sign_in(http)
+    other_port = {**session, "Origin": "http://127.0.0.1:9999"}
+    assert http.post(f"/api/runs/{run_id}/cancel", headers=other_port).status_code == 401
+    same_site = {**session, "Sec-Fetch-Site": "same-site"}
+    refused = http.post("/_dash-update-component", json=cancel_callback(http, run_id), headers=same_site)
+    assert "sign in" in refused.text and status(http, run_id)["status"] == "queued"
+    own_page = {**session, "Sec-Fetch-Site": "same-origin", "Origin": "http://elsewhere"}
+    done = http.post("/_dash-update-component", json=cancel_callback(http, run_id), headers=own_page)
+    assert "cancel requested" in done.text and status(http, run_id)["status"] == "cancelled"
+
+
 def test_a_host_header_never_sends_the_dashboards_calls_elsewhere(http):
     """``Host: 127.0.0.1:<port>`` once made the server send the token to that port."""
     received: list[bytes] = []
