@@ -7,7 +7,8 @@ A caller is *authenticated* when the lab has no token, or when the request carri
 refuses before any body is read:
 
 - with a token, every unsafe method (POST, PUT, PATCH, DELETE) under ``/api`` from an unauthenticated
-  caller (401; so a malformed body gets 401, not 422);
+  caller (401; so a malformed body gets 401, not 422), except ``POST /api/validate``, which changes
+  nothing and is a read;
 - with a token and ``public_read`` off, every other request too, except the sign-in page and the
   dashboard's static files (pages redirect to ``/signin``, the rest get 401, WebSockets close).
 
@@ -43,6 +44,7 @@ from lab.settings import Settings
 
 COOKIE = "noether_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_POSTS = frozenset({"/api/validate"})  # POSTs that change nothing (a spec's checks): readers may call them
 SIGNIN = "/signin"
 SIGNOUT = "/signout"
 # Open even when reading needs the credential: the sign-in page and what it needs to render.
@@ -185,7 +187,7 @@ class Guard:
         path = scope["path"]
         if not caller.authenticated and not _is_open(path):
             method = scope.get("method", "GET")
-            unsafe_api = path.startswith("/api") and method not in SAFE_METHODS
+            unsafe_api = path.startswith("/api") and method not in SAFE_METHODS and path not in READ_POSTS
             if unsafe_api or not self.auth.settings.public_read:
                 await self._refuse(scope, send, path, UNAUTHORIZED if unsafe_api else UNAUTHORIZED_READ)
                 return
