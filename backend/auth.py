@@ -248,7 +248,8 @@ _SIGNED_IN = """<p class="ok" id="signin-state">You are signed in.</p>
 
 def _safe_next(value: str | None) -> str:
     """A local path to return to after signing in (never another site: ``//evil`` or ``https://...``)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    if (not value or not value.startswith("/") or value.startswith("//") or "\\" in value
+            or any(ord(c) < 0x21 or ord(c) == 0x7F for c in value)):  # browsers drop tabs: "/\t/evil" is "//evil"
         return "/"
     return value
 

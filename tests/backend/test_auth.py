@@ -22,7 +22,7 @@ TINY = {"potential": {"kind": "sphere", "dim": 3}, "steps": 5}
 
 @pytest.fixture(scope="module")
 def lab(stack_factory):
-    return stack_factory(workers=0, api_token=TOKEN, max_queued_per_client=3, body_timeout_seconds=1.0)
+    return stack_factory(workers=0, api_token=TOKEN, max_queued_per_client=3, body_timeout_seconds=2.0)
 
 
 @pytest.fixture
@@ -236,7 +236,7 @@ def test_a_50_mb_body_to_the_dash_route_gets_413(lab):
 
 @pytest.mark.parametrize("path, headers", [("/_dash-update-component", ""), ("/api/runs", f"Authorization: Bearer {TOKEN}\r\n")])
 def test_a_body_that_stalls_is_answered_408_and_closed(lab, path, headers):
-    """Content-Length: 999999 and 5 bytes sent: the server answers 408 and closes (timeout 1 s here)."""
+    """Content-Length: 999999 and 5 bytes sent: the server answers 408 and closes (timeout 2 s here)."""
     with socket.create_connection(("127.0.0.1", int(lab.url.rsplit(":", 1)[1])), timeout=60) as s:
         s.sendall((f"POST {path} HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\n{headers}"
                    "Content-Length: 999999\r\n\r\n{\"a\":").encode())
@@ -281,3 +281,11 @@ def test_the_internal_address_is_a_setting_not_a_header():
     assert Settings(_env_file=None, port=8123).internal_api_url == "http://127.0.0.1:8123"
     assert Settings(_env_file=None, host="0.0.0.0", port=9).internal_api_url == "http://127.0.0.1:9"
     assert Settings(_env_file=None, api_url="http://api:8050/").internal_api_url == "http://api:8050"
+
+
+@pytest.mark.parametrize("given, kept", [("/runs/abc?x=1", "/runs/abc?x=1"), ("//evil.example", "/"),
+                                         ("https://evil.example", "/"), ("/\t/evil.example", "/"),
+                                         ("/\\evil.example", "/"), ("", "/")])
+def test_sign_in_returns_only_to_a_page_of_this_lab(http, given, kept):
+    resp = http.post("/signin", data={"token": TOKEN, "next": given})
+    assert resp.status_code == 303 and resp.headers["location"] == kept
