@@ -1,7 +1,8 @@
 """The FastAPI application: ``create_app(settings)`` (the API alone) and ``install(app, settings)``.
 
-``install`` adds everything the API needs (routes under /api, its OpenAPI schema and docs, the body
-size limit, CORS, error handlers, and a reaper thread for lost runs) to an existing FastAPI app, such
+``install`` adds everything the API needs (routes under /api, its OpenAPI schema and docs, the sign-in
+page and the credential check, the body size limit and read timeout, CORS, error handlers, and a
+reaper thread for lost runs) to an existing FastAPI app, such
 as the server of Dash's FastAPI backend, so that one ASGI app serves the dashboard and the API.
 """
 
@@ -16,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from backend.auth import Guard, install_auth
 from backend.deps import LabState
 from backend.errors import install_handlers
 from backend.limits import BodySizeLimit
@@ -52,7 +54,13 @@ def install(app: FastAPI, settings: Settings, *, reaper: bool = True) -> FastAPI
     app.include_router(_docs_router(app))
     app.include_router(_not_found_router())
     install_handlers(app)
-    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes, prefix=PREFIX)
+    auth = install_auth(app, settings)
+    # Starlette runs the last-added middleware first: CORS, then the credential check (before any body is
+    # read, so a malformed body without the token gets 401), then the size limit and body-read timeout
+    # on every route, the dashboard's included.
+    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes, prefix="/",
+                       timeout=settings.body_timeout_seconds)
+    app.add_middleware(Guard, auth=auth)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"], allow_credentials=False)

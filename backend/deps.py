@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -11,10 +10,9 @@ import redis.asyncio as aredis
 from fastapi import Depends, HTTPException, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from backend.auth import UNAUTHORIZED, caller_of
 from lab.settings import Settings
 from workers import client as jobs
-
-MAX_CLIENT_ID = 128
 
 
 @dataclass
@@ -49,11 +47,11 @@ State = Annotated[LabState, Depends(get_state)]
 
 
 def client_id(request: Request) -> str:
-    """The caller for the per-client queue limit: the X-Client-Id header, else the remote address."""
-    header = request.headers.get("x-client-id", "").strip()
-    if header:
-        return header[:MAX_CLIENT_ID]
-    return request.client.host if request.client else "unknown"
+    """The caller for the per-client queue limit: its session, else its token, else its peer (backend/auth.py).
+
+    Never a header the caller chooses (``X-Client-Id``) nor a proxy's address taken on trust.
+    """
+    return caller_of(request).identity
 
 
 ClientId = Annotated[str, Depends(client_id)]
@@ -61,18 +59,14 @@ ClientId = Annotated[str, Depends(client_id)]
 _bearer = HTTPBearer(auto_error=False, description="NOETHER_API_TOKEN, when the lab sets one")
 
 
-def require_token(state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-    """Mutating calls need ``Authorization: Bearer <token>`` when the lab has a token."""
-    token = state.settings.api_token
-    if not token:
-        return
-    given = credentials.credentials if credentials is not None else ""
-    if not secrets.compare_digest(given.encode(), token.encode()):
-        raise HTTPException(
-            status_code=401,
-            detail="this lab needs a token for changes: send 'Authorization: Bearer <NOETHER_API_TOKEN>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+def require_token(request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    """Mutating calls need the token (``Authorization: Bearer <token>``) or a signed-in session cookie.
+
+    The guard (backend/auth.py) refuses such calls before their body is read; this dependency keeps the
+    check next to each route (and documents the bearer scheme in the OpenAPI schema).
+    """
+    if not caller_of(request).authenticated:
+        raise HTTPException(status_code=401, detail=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
 
 
 Auth = Depends(require_token)

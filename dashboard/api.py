@@ -1,9 +1,14 @@
 """The dashboard's client of the backend API (docs/api.md), over HTTP only.
 
 Server-side callbacks use it with ``await``: Dash's FastAPI backend runs a synchronous callback on the
-event loop, so a blocking request to the same server would wait on itself forever. The base URL is
-``settings.api_url`` when the API runs as a separate service, else the request's own origin + ``/api``.
-In the browser, ``assets/live.js`` uses relative ``/api/...`` URLs (same origin).
+event loop, so a blocking request to the same server would wait on itself forever.
+
+Security (docs/operations.md): calls go to one configured address, ``settings.internal_api_url``
+(``NOETHER_API_URL``, else this server's own loopback address and port), never to anything derived from
+a request's headers. The dashboard holds no credential of its own: each call carries the browser's own
+``Authorization`` and ``Cookie`` headers (its bearer token or session cookie), so the API grants a
+callback exactly what it grants the person clicking, and a callback cannot change anything the person
+may not. In the browser, ``assets/live.js`` uses relative ``/api/...`` URLs (same origin).
 """
 
 from __future__ import annotations
@@ -18,28 +23,30 @@ TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
 
 def configure(settings: Any) -> None:
-    """Remember the settings (api_url, api_token) for every later call."""
+    """Remember the settings (the internal API address) for every later call."""
     global _settings
     _settings = settings
 
 
 def api_base() -> str:
-    """Base URL of the API, ending in /api."""
-    url = getattr(_settings, "api_url", None)
-    if not url:
-        try:
-            from dash.backends._fastapi import get_current_request
-
-            url = str(get_current_request().base_url)
-        except Exception:  # outside a request (tests calling callbacks directly)
-            url = f"http://127.0.0.1:{getattr(_settings, 'port', 8050)}"
+    """Base URL of the API, ending in /api: the configured internal address, whatever the request says."""
+    url = getattr(_settings, "internal_api_url", None) or f"http://127.0.0.1:{getattr(_settings, 'port', 8050)}"
     url = url.rstrip("/")
     return url if url.endswith("/api") else url + "/api"
 
 
+FORWARDED = ("authorization", "cookie")  # the browser's own credential, passed on as it came
+
+
 def _headers() -> dict[str, str]:
-    token = getattr(_settings, "api_token", None)
-    return {"Authorization": f"Bearer {token}"} if token else {}
+    """The current browser request's credential headers (none outside a request: tests calling callbacks)."""
+    try:
+        from dash.backends._fastapi import get_current_request
+
+        incoming = get_current_request().headers
+    except Exception:
+        return {}
+    return {name: incoming[name] for name in FORWARDED if incoming.get(name)}
 
 
 @dataclass

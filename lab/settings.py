@@ -27,9 +27,22 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the web server binds to.")
     port: int = Field(8050, ge=0, le=65535, description="Port of the web server (dashboard at /, API at /api).")
     api_url: str | None = Field(
-        None, description="Where the dashboard finds the API when they run as separate services (else same origin)."
+        None,
+        description="The one address the dashboard's server side calls the API at (unset: this server's own "
+        "loopback address and port). Never taken from a request's headers.",
     )
-    api_token: str | None = Field(None, description="If set, mutating API calls need `Authorization: Bearer <token>`.")
+    api_token: str | None = Field(
+        None,
+        description="If set, every change (API or dashboard) needs it: `Authorization: Bearer <token>`, or a "
+        "session cookie from the sign-in page (/signin).",
+    )
+    public_read: bool = Field(
+        True, description="With a token set: viewing runs needs no sign-in. Off: reading needs the credential too."
+    )
+    session_hours: float = Field(12.0, gt=0, description="Hours a sign-in (session cookie) stays valid.")
+    body_timeout_seconds: float = Field(
+        15.0, gt=0, description="Seconds a request body may take to arrive (between two chunks) before a 408."
+    )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (JSON list).")
     max_queued_per_client: int = Field(
         256, ge=1, description="Queued runs one client may have at once (the default fits the largest sweep)."
@@ -50,6 +63,15 @@ class Settings(BaseSettings):
     web_processes: int = Field(
         1, ge=1, le=64, description="Processes of `noether api` (uvicorn workers; use one per core on a busy host)."
     )
+
+    @property
+    def internal_api_url(self) -> str:
+        """Where the dashboard's server side calls the API: ``api_url``, else this server's loopback address."""
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        host = self.host if self.host not in ("0.0.0.0", "::", "", "localhost") else "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
 
     @property
     def run_store(self) -> Path:

@@ -152,6 +152,7 @@ class Lab:
         from lab.server import build_app, uvicorn_config
 
         port = self.settings.port or free_port(self.settings.host)
+        self.settings = self.settings.model_copy(update={"port": port})  # the dashboard calls the API there
         app = build_app(self.settings)
         self.server = uvicorn.Server(uvicorn_config(app, self.settings.host, port))
         self.thread = threading.Thread(target=self.server.run, name="noether-web", daemon=True)

@@ -186,6 +186,12 @@ class Stack:
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url)
 
+    def browser_cookie(self) -> dict[str, str]:
+        """Headers of a new browser (its own session cookie, so its own client for per-client limits)."""
+        from backend.auth import COOKIE
+
+        return {"Cookie": f"{COOKIE}={self.server.config.app.state.noether_auth.new_session(False)}"}
+
     def close(self) -> None:
         for name in list(self.workers):
             self.stop_worker(name)
@@ -200,10 +206,10 @@ def start_stack(redis_url: str, data_dir: Path, **overrides: Any) -> Stack:
     from lab.server import build_app, uvicorn_config
 
     values = dict(redis_url=redis_url, data_dir=data_dir, lease_seconds=2.0, max_attempts=2, workers=0,
-                  stream_ttl_seconds=600)
+                  stream_ttl_seconds=600, port=free_port())
     values.update(overrides)
     settings = Settings(_env_file=None, **values)
-    port = free_port()
+    port = settings.port
     app = build_app(settings)
     server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -73,7 +73,7 @@ def test_settings_table_has_every_setting_with_its_default():
         assert row is not None, name
         default = field.get_default(call_default_factory=True)
         if default is not None:
-            assert str(default if not isinstance(default, list) else json.dumps(default)) in row, (name, row)
+            assert str(default if not isinstance(default, list | bool) else json.dumps(default)) in row, (name, row)
 
 
 def _sections(reference: str) -> dict[str, str]:

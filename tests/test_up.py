@@ -52,6 +52,8 @@ def test_noether_up_serves_a_run_end_to_end_and_stops_cleanly_on_sigint(tmp_path
         assert health["redis"] and health["workers"] == 1 and health["status"] == "ok"
         assert "Noether Lab is running at " + lab.url in lab.log.read_text()
         assert (tmp_path / "lab" / "redis").is_dir()  # append-only files live in the data directory
+        # its Redis needs a password only this user can read; the worker counted above authenticated with it
+        assert (tmp_path / "lab" / "redis" / "password").stat().st_mode & 0o777 == 0o600
 
         run = httpx.post(f"{lab.api}/runs", json={"preset": "toy-gf", "overrides": {"steps": 40}}, timeout=30)
         assert run.status_code == 201

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from backend.deps import Auth, State
+from backend.deps import State
 from backend.resolve import laws_for, resolve
 from backend.schemas import Problem, SpecSource, Validated
 from noether.spec import ExperimentSpec
@@ -20,9 +20,12 @@ def spec_schema() -> dict[str, Any]:
     return ExperimentSpec.model_json_schema()
 
 
-@router.post("/validate", response_model=Validated, dependencies=[Auth], responses={422: {"model": Problem}})
+@router.post("/validate", response_model=Validated, responses={422: {"model": Problem}})
 def validate(body: SpecSource, state: State) -> Validated:
-    """Validate a spec, or a preset with overrides, without running it: the normalised spec and its laws."""
+    """Validate a spec, or a preset with overrides, without running it: the normalised spec and its laws.
+
+    It changes nothing, so it is a read: open to everyone unless NOETHER_PUBLIC_READ is off.
+    """
     spec, _ = resolve(body, state.settings.datasets_dir)
     apply, skip = laws_for(spec)
     return Validated(spec=spec.model_dump(mode="json"), laws=apply, not_applicable=skip)

@@ -14,6 +14,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
+from backend.auth import COOKIE
 from lab.redis_server import free_port
 from lab.settings import Settings
 from workers.task import Attempt
@@ -112,15 +113,21 @@ def test_preset_overrides_are_validated_like_a_spec(api):
     assert resp.status_code == 201 and resp.json()["steps"] == 7 and resp.json()["spec"]["steps"] == 7
 
 
+def browser(api: TestClient) -> dict[str, str]:
+    """The headers of a new browser: its own session cookie, so its own client for the per-client limit."""
+    return {"Cookie": f"{COOKIE}={api.app.state.noether_auth.new_session(False)}"}
+
+
 def test_per_client_queue_limit_gives_429_per_client(api):
+    alice, bob = browser(api), browser(api)
     for _ in range(3):
-        assert api.post("/api/runs", json={"spec": TINY}, headers={"X-Client-Id": "alice"}).status_code == 201
-    resp = api.post("/api/runs", json={"spec": TINY}, headers={"X-Client-Id": "alice"})
+        assert api.post("/api/runs", json={"spec": TINY}, headers=alice).status_code == 201
+    resp = api.post("/api/runs", json={"spec": TINY}, headers=alice)
     assert resp.status_code == 429 and "3 queued" in resp.json()["detail"]
-    assert api.post("/api/runs", json={"spec": TINY}, headers={"X-Client-Id": "bob"}).status_code == 201
+    assert api.post("/api/runs", json={"spec": TINY}, headers=bob).status_code == 201
     run_id = api.get("/api/runs", params={"limit": 1}).json()["items"][0]["id"]
     assert api.post("/api/sweeps", json={"spec": TINY, "grid": {"seed": [1, 2, 3]}},
-                    headers={"X-Client-Id": "bob"}).status_code == 429  # 1 + 3 > 3
+                    headers=bob).status_code == 429  # 1 + 3 > 3
     assert api.post(f"/api/runs/{run_id}/cancel").json()["status"] == "cancelled"
 
 

@@ -300,7 +300,7 @@ def test_two_hundred_concurrent_submissions_each_finish_exactly_once(api, stack)
 
     def submit(c: int) -> list[str]:
         ids = []
-        with httpx.Client(base_url=stack.api, timeout=60, headers={"X-Client-Id": f"client-{c}"}) as http:
+        with httpx.Client(base_url=stack.api, timeout=60, headers=stack.browser_cookie()) as http:
             for i in range(per_client):
                 run_id = f"burst-{c}-{i:03d}"
                 body = {"id": run_id, "spec": spec, "tags": ["burst"]}
