@@ -76,8 +76,11 @@ class Batch:
 
     first: int
     end: int
-    records: list[dict[str, Any]]
     text: str
+
+    def after(self, cursor: int) -> str:
+        """The message for a stream that already holds the records before ``cursor`` (rare: decoded again)."""
+        return dumps({"records": json.loads(self.text)["records"][cursor - self.first:], "cursor": self.end})
 
 
 @dataclass(eq=False)
@@ -177,7 +180,7 @@ class Feed:
                         break
                     batch = series.unpack(fields[b"b"])
                     end = index + len(batch)
-                    self.broadcast(Batch(index, end, batch, dumps({"records": batch, "cursor": end})))
+                    self.broadcast(Batch(index, end, dumps({"records": batch, "cursor": end})))
             if not got and status in records.TERMINAL and not await ar.exists(key):
                 self.broadcast(Signal("gone"))  # archived and expired from Redis: read from the store
                 return
@@ -285,7 +288,7 @@ class Stream:
                     if item.first == self.cursor:
                         await self.send(item.text)
                     else:
-                        await self.send(dumps({"records": item.records[self.cursor - item.first:], "cursor": item.end}))
+                        await self.send(item.after(self.cursor))
                     self.cursor = item.end
                 elif item.kind == "reset":
                     await self.reset(item.attempt)
@@ -378,6 +381,7 @@ async def serve(websocket: WebSocket, state: Any, run_id: str, after: int) -> No
         finally:
             for task in (follower, listener):
                 task.cancel()
+            await asyncio.gather(follower, listener, return_exceptions=True)  # (their exceptions are read below)
         code, reason = 1000, ""
         if follower in done and not follower.cancelled() and follower.exception() is not None:
             exc = follower.exception()
@@ -385,7 +389,7 @@ async def serve(websocket: WebSocket, state: Any, run_id: str, after: int) -> No
                 code, reason = exc.code, exc.reason
             elif isinstance(exc, TooSlow):
                 code, reason = CLOSE_TOO_SLOW, f"too slow: a message waited over {SEND_TIMEOUT:.0f} s to be sent"
-            elif not isinstance(exc, OSError | RuntimeError) and type(exc).__name__ != "WebSocketDisconnect":
+            elif not isinstance(exc, OSError | RuntimeError) and not type(exc).__name__.startswith("WebSocketDisconnect"):
                 log.error("stream of run %s failed: %r", run_id, exc)
                 try:
                     await asyncio.wait_for(websocket.send_text(dumps({"error": f"stream failed: {type(exc).__name__}"})), 1)

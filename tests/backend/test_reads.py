@@ -137,7 +137,7 @@ def ws_url(stack: Any, run_id: str) -> str:
 
 def test_a_replay_reads_each_record_from_redis_about_once(stack, api):
     n, batch = 40_000, 2000
-    published_run(stack, api, "replay-linear-1", n, batch)
+    published_run(stack, api, "replay-linear-1", n, batch, archive_it=True)  # (the reaper would archive it meanwhile)
     r = stack.redis()
     stream_bytes = sum(len(f[b"b"]) for _i, f in r.xrange(keys.series("replay-linear-1")) if b"b" in f)
     r.close()
@@ -151,8 +151,8 @@ def test_a_replay_reads_each_record_from_redis_about_once(stack, api):
 
 
 def test_an_envelope_costs_the_points_it_returns_not_the_runs_length(stack, api):
-    published_run(stack, api, "envelope-short-1", 10_000, 500)
-    published_run(stack, api, "envelope-long-01", 160_000, 2000)
+    published_run(stack, api, "envelope-short-1", 10_000, 500, archive_it=True)
+    published_run(stack, api, "envelope-long-01", 160_000, 2000, archive_it=True)
     cost = {}
     for run_id in ("envelope-short-1", "envelope-long-01"):
         before = server_stats(stack)
