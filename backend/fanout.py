@@ -78,9 +78,11 @@ class Batch:
     end: int
     text: str
 
-    def after(self, cursor: int) -> str:
-        """The message for a stream that already holds the records before ``cursor`` (rare: decoded again)."""
-        return dumps({"records": json.loads(self.text)["records"][cursor - self.first:], "cursor": self.end})
+    def body(self, cursor: int | None = None) -> str:
+        """The JSON of its records from ``cursor`` on, without the brackets (to join batches into one message)."""
+        if cursor is None or cursor <= self.first:
+            return self.text[len('{"records":['):self.text.rindex('],"cursor":')]
+        return dumps(json.loads(self.text)["records"][cursor - self.first:])[1:-1]  # rare: decoded again
 
 
 @dataclass(eq=False)
@@ -121,6 +123,16 @@ class Subscriber:
         if isinstance(item, Batch):
             self.queued_bytes -= len(item.text)
         return item
+
+    def following(self, end: int) -> list[Batch]:
+        """The queued batches that continue a batch ending at ``end``, taken off the queue."""
+        out: list[Batch] = []
+        while self.queue and isinstance(self.queue[0], Batch) and self.queue[0].first == end:
+            batch = self.queue.popleft()
+            self.queued_bytes -= len(batch.text)
+            out.append(batch)
+            end = batch.end
+        return out
 
 
 class Feed:
@@ -285,11 +297,14 @@ class Stream:
                         return
                     if item.end <= self.cursor or item.first > self.cursor:
                         continue  # already sent (or a gap Redis no longer holds: never skip records)
-                    if item.first == self.cursor:
-                        await self.send(item.text)
+                    more = sub.following(item.end)  # a backlog goes out as one message, not one per batch
+                    if item.first == self.cursor and not more:
+                        await self.send(item.text)  # the common case: the message encoded once for all
                     else:
-                        await self.send(item.after(self.cursor))
-                    self.cursor = item.end
+                        bodies = [item.body(self.cursor), *(b.body() for b in more)]
+                        end = (more[-1] if more else item).end
+                        await self.send('{"records":[' + ",".join(bodies) + f'],"cursor":{end}}}')
+                    self.cursor = (more[-1] if more else item).end
                 elif item.kind == "reset":
                     await self.reset(item.attempt)
                 elif item.kind == "done":

@@ -94,7 +94,13 @@ def decode_entries(entries: Iterable[tuple[bytes, dict[bytes, bytes]]], after: i
     return chunk
 
 
-PAGE = 256  # stream entries per XRANGE round trip when reading a whole stream
+PAGE_RECORDS = 4000  # records per XRANGE round trip when reading a whole stream
+
+
+def _first(low: str | bytes) -> int:
+    """The position an XRANGE lower bound (``i-1`` or exclusive ``(i-k``) starts after or at."""
+    text = low.decode() if isinstance(low, bytes) else low
+    return keys.entry_index(text.lstrip("("))[0] + (1 if text.startswith("(") else 0)
 
 
 def _high(after: int, limit: int | None) -> str:
@@ -114,12 +120,14 @@ def read(r: Any, run_id: str, after: int = 0, limit: int | None = None) -> Chunk
     low, high = keys.batch_id(after), _high(after, limit)
     if limit is not None:
         entries = r.xrange(key, low, high)
-    else:
+    else:  # the whole rest, a few thousand records a round trip (a reply never waits whole in Redis)
         entries = []
         while True:
-            page = r.xrange(key, low, high, count=PAGE)
+            page = r.xrange(key, low, keys.batch_id(_first(low) + PAGE_RECORDS - 1))
+            if not page:  # a batch longer than a page, or the end
+                page = r.xrange(key, low, "+", count=1)
             entries.extend(page)
-            if len(page) < PAGE:
+            if not page or keys.entry_index(page[-1][0])[1] == 2:
                 break
             low = b"(" + page[-1][0]
     if not entries or keys.entry_index(entries[0][0])[0] > after:
@@ -136,12 +144,14 @@ async def aread(r: Any, run_id: str, after: int = 0, limit: int | None = None) -
     low, high = keys.batch_id(after), _high(after, limit)
     if limit is not None:
         entries = await r.xrange(key, low, high)
-    else:
+    else:  # the whole rest, a few thousand records a round trip (a reply never waits whole in Redis)
         entries = []
         while True:
-            page = await r.xrange(key, low, high, count=PAGE)
+            page = await r.xrange(key, low, keys.batch_id(_first(low) + PAGE_RECORDS - 1))
+            if not page:  # a batch longer than a page, or the end
+                page = await r.xrange(key, low, "+", count=1)
             entries.extend(page)
-            if len(page) < PAGE:
+            if not page or keys.entry_index(page[-1][0])[1] == 2:
                 break
             low = b"(" + page[-1][0]
     if not entries or keys.entry_index(entries[0][0])[0] > after:

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from backend import fanout
 from backend.deps import State, ws_state
+from backend.reads import HeavyReads
 from backend.resolve import invalid
 from backend.routes.runs import ERRORS, RunIdPath
 from backend.schemas import Downsampled, SeriesPage
@@ -40,7 +41,9 @@ def get_series(
     """
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     if points is None:
-        with state.heavy_reads(limit):
+        cost = limit if limit <= HeavyReads.RECORDS else min(
+            limit, max(0, jobs.series_length(state.redis, state.settings, run_id) - after))
+        with state.heavy_reads(cost):
             page = jobs.read_series(state.redis, state.settings, run_id, after=after, limit=limit)
             rows = page.records
             if wanted:
@@ -55,9 +58,10 @@ def get_series(
             view = jobs.downsample_records(state.redis, state.settings, run_id, points)
     views = view.pop("views", None)  # list-valued columns, known from the stored levels
     if wanted:
-        known = ([{c: 0.0 for c in view["columns"]} | {v: [] for v in views}] if views is not None
-                 else jobs.read_series(state.redis, state.settings, run_id, limit=1).records)
-        _check_columns(wanted, known + [{c: 0.0 for c in view["columns"]}], columns, curves=True)
+        curves = [{c: 0.0 for c in view["columns"]}] if view["columns"] else []
+        known = ([(curves[0] if curves else {}) | {v: [] for v in views}] if views is not None
+                 else jobs.read_series(state.redis, state.settings, run_id, limit=1).records + curves)
+        _check_columns(wanted, known, columns, curves=True)
         view["columns"] = {c: view["columns"].get(c) or _empty(len(view["step"])) for c in wanted if c != "step"}
     return _json(records.finite(view))
 

@@ -352,3 +352,11 @@ def test_a_stream_beyond_the_limit_is_refused_with_a_close_code_and_a_reason(sta
                 c.recv(timeout=30)
         assert closed.value.rcvd.code == 1013 and "NOETHER_MAX_STREAMS" in closed.value.rcvd.reason
         assert a.protocol.state.name == "OPEN" and b.protocol.state.name == "OPEN"
+
+
+def test_a_view_of_a_run_without_records_checks_no_column(stack, api):
+    submit(api, "no-records-0001")
+    view = api.get("/runs/no-records-0001/series", params={"points": 10, "columns": "loss"})
+    assert view.status_code == 200 and view.json()["total"] == 0, view.text
+    page = api.get("/runs/no-records-0001/series")  # the default limit (10,000) of an empty run is a light read
+    assert page.status_code == 200 and page.json()["records"] == []
