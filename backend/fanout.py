@@ -268,7 +268,8 @@ class Stream:
 
     async def send(self, text: str) -> None:
         try:
-            await asyncio.wait_for(self.ws.send_text(text), SEND_TIMEOUT)
+            async with asyncio.timeout(SEND_TIMEOUT):  # (no task per message, unlike wait_for)
+                await self.ws.send_text(text)
         except TimeoutError:
             raise TooSlow from None
 

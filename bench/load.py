@@ -44,6 +44,7 @@ from workers import keys, records
 from workers.proc import die_with_parent, stop_process
 from workers.task import Attempt
 
+COMPRESSION = os.environ.get("BENCH_WS_COMPRESSION", "deflate") or None
 SPEC = {"potential": {"kind": "sphere", "dim": 3}, "dynamics": {"kind": "nd", "lr": 0.0001},
         "initial": {"position": [1.0, 0.2, 0.0], "velocity": [0.0, 0.5, 0.1]}, "steps": 10}
 
@@ -148,7 +149,7 @@ def lecture_hall(lab: Lab, run_id: str, followers: int, batches: int, batch: int
         steps: list[int] = []
         arrivals: list[tuple[int, float]] = []
         try:
-            async with websockets.connect(url, open_timeout=120, max_size=2**26) as ws:
+            async with websockets.connect(url, open_timeout=120, max_size=2**26, compression=COMPRESSION) as ws:
                 opened.append(1)
                 if len(opened) == followers:
                     ready.set()
