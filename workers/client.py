@@ -399,7 +399,7 @@ def downsample_records(r: redis.Redis, settings: Any, run_id: str, points: int) 
     if envelopes.level_for(total, points) is not None and series.length(r, run_id) is None:
         folder = archive.run_dir(settings.run_store, run_id)
         if rec.get("status") in records.TERMINAL and (folder / archive.SERIES_FILE).exists():
-            pyramid = envelopes.Pyramid()
+            pyramid = envelopes.Pyramid(keep=True)
             for page in archive.iter_series(settings.run_store, run_id, 0, 10_000):
                 pyramid.add(page)
             try:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import math
+import shutil
 import threading
 from typing import Any
 
@@ -183,6 +184,10 @@ def test_an_archived_runs_envelope_is_read_from_its_stored_levels_after_a_redis_
     r.close()
     stored = api.get("/runs/envelope-arch-01/series", params={"points": 64}).json()
     assert stored == live
+    # an archive from before envelope levels: they are built once from series.parquet, then kept
+    shutil.rmtree(folder)
+    assert api.get("/runs/envelope-arch-01/series", params={"points": 64}).json() == live
+    assert (folder / "meta.msgpack").exists()
 
 
 def test_heavy_reads_beyond_the_cap_are_refused_with_retry_after(tmp_path):
