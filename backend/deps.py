@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from backend.auth import UNAUTHORIZED, caller_of
+from backend.reads import HeavyReads
 from lab.settings import Settings
 from workers import client as jobs
 
@@ -21,18 +22,37 @@ class LabState:
 
     settings: Settings
     redis: redis.Redis = field(init=False)
+    heavy_reads: HeavyReads = field(init=False)
     _aredis: Any = None
+    _hub: Any = None
 
     def __post_init__(self) -> None:
         if not self.settings.redis_url:
             raise ValueError("the API needs a Redis: set NOETHER_REDIS_URL (noether up sets it)")
         self.redis = jobs.connect(self.settings.redis_url)
+        self.heavy_reads = HeavyReads(self.settings.max_heavy_reads, self.settings.heavy_read_wait)
 
     def aredis(self) -> aredis.Redis:
-        """The async client (made on first use, inside the server's event loop)."""
+        """The async client (made on first use, inside the server's event loop).
+
+        Its pool is bounded (``fanout.pool_size``): a caller waits for a free connection instead of
+        failing, and streams never take more than one connection per followed run plus the replays.
+        """
         if self._aredis is None:
-            self._aredis = aredis.Redis.from_url(self.settings.redis_url, socket_connect_timeout=5)
+            from backend.fanout import pool_size
+
+            pool = aredis.BlockingConnectionPool.from_url(
+                self.settings.redis_url, socket_connect_timeout=5, max_connections=pool_size(self.settings), timeout=30)
+            self._aredis = aredis.Redis.from_pool(pool)
         return self._aredis
+
+    def hub(self) -> Any:
+        """The WebSocket fan-out of this process (``backend.fanout.Hub``), made on first use."""
+        if self._hub is None:
+            from backend.fanout import Hub
+
+            self._hub = Hub(self)
+        return self._hub
 
 
 def get_state(request: Request) -> LabState:

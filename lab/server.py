@@ -49,10 +49,16 @@ def _api_alone(settings: Settings, message: str, reaper: bool) -> FastAPI:
     return app
 
 
+# WebSocket messages go uncompressed: permessage-deflate compresses every message once per connection,
+# which was 80% of the web process's CPU with 200 followers of one run (python -m bench load)
+WS_DEFLATE = False
+
+
 def uvicorn_config(app: Any, host: str, port: int) -> Any:
     import uvicorn
 
-    return uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3)
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3,
+                          ws_per_message_deflate=WS_DEFLATE)
 
 
 def app_from_env() -> FastAPI:
@@ -69,7 +75,8 @@ def serve(settings: Settings | None = None) -> None:
     if settings.web_processes > 1:
         # Each process builds its own app from the environment (NOETHER_*), so overrides travel through it.
         uvicorn.run("lab.server:app_from_env", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.web_processes, log_level="warning", timeout_graceful_shutdown=3)
+                    workers=settings.web_processes, log_level="warning", timeout_graceful_shutdown=3,
+                    ws_per_message_deflate=WS_DEFLATE)
         return
     app = build_app(settings)
     uvicorn.Server(uvicorn_config(app, settings.host, settings.port)).run()

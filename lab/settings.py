@@ -60,6 +60,18 @@ class Settings(BaseSettings):
     stream_ttl_seconds: int = Field(3600, ge=0, description="Seconds a finished run's stream stays in Redis after archiving.")
     publish_interval: float = Field(0.1, gt=0, description="Seconds between batches a worker publishes.")
     workers: int = Field(1, ge=0, le=64, description="Workers `noether up` starts.")
+    max_heavy_reads: int = Field(
+        2, ge=1, le=64,
+        description="Reads of more than 5,000 records (long pages, envelopes without stored levels, exports) one web "
+        "process serves at once; more wait up to `heavy_read_wait` s, then get 503 with Retry-After.",
+    )
+    heavy_read_wait: float = Field(0.5, ge=0, le=30, description="Seconds a heavy read waits for a free slot.")
+    max_streams: int = Field(
+        1000, ge=1, description="WebSocket streams one web process serves at once (more are closed with code 1013)."
+    )
+    max_followed_runs: int = Field(
+        64, ge=1, description="Runs one web process follows live at once (one Redis reader each, shared by its streams)."
+    )
     web_processes: int = Field(
         1, ge=1, le=64, description="Processes of `noether api` (uvicorn workers; use one per core on a busy host)."
     )

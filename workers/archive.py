@@ -1,4 +1,4 @@
-"""The run store on disk: ``<run_store>/<id>/`` holds series.parquet (and .csv), summary.json, spec.json, job.json.
+"""The run store on disk: ``<run_store>/<id>/`` holds series.parquet (and .csv), envelope/, summary.json, spec.json, job.json.
 
 A finished run is archived from its stream, so that the run survives a Redis flush: the API reads a
 run's record and series from here when Redis no longer has them. Writing goes to a temporary folder
@@ -12,10 +12,11 @@ import json
 import logging
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from workers import keys, records, series
+from workers import envelopes, keys, records, series
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,32 @@ def read_series(
     return [series.clean({k: v for k, v in row.items() if v is not None}) for row in page.to_pylist()], total
 
 
+def series_length(store: Path, run_id: str) -> int | None:
+    """Records of an archived run (from the Parquet footer, nothing else read); None without an archive."""
+    path = run_dir(store, run_id) / SERIES_FILE
+    if not path.exists():
+        return None
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def iter_series(store: Path, run_id: str, after: int = 0, batch: int = 2000) -> Iterator[list[dict[str, Any]]]:
+    """Records ``after..`` of an archived run in lists of at most ``batch``, read as they are needed."""
+    path = run_dir(store, run_id) / SERIES_FILE
+    if not path.exists():
+        return
+    import pyarrow.parquet as pq
+
+    seen = 0
+    for part in pq.ParquetFile(path).iter_batches(batch_size=batch):
+        rows = part.num_rows
+        if seen + rows > after:
+            page = part.slice(max(0, after - seen)).to_pylist()
+            yield [series.clean({k: v for k, v in row.items() if v is not None}) for row in page]
+        seen += rows
+
+
 def read_job(store: Path, run_id: str) -> dict[str, Any] | None:
     """The job record as archived (job.json), or None."""
     try:
@@ -76,6 +103,7 @@ def archive(r: Any, store: Path, run_id: str, *, stream_ttl: int) -> bool:
     try:
         if rows:
             write_series(rows, tmp)
+            envelopes.write(rows, tmp)
         job = records.public(rec)
         job["archived"] = True
         (tmp / "job.json").write_text(records.dumps(job))
@@ -95,8 +123,9 @@ def archive(r: Any, store: Path, run_id: str, *, stream_ttl: int) -> bool:
         pipe.zrem(keys.UNARCHIVED, run_id)
         if stream_ttl > 0:
             pipe.expire(keys.series(run_id), stream_ttl)
+            pipe.expire(keys.envelope(run_id), stream_ttl)
         else:
-            pipe.delete(keys.series(run_id))
+            pipe.delete(keys.series(run_id), keys.envelope(run_id))
         pipe.execute()
     # tags or note changed while we wrote: PATCH saw archived=0 and left the file to us
     latest = records.get(r, run_id)

@@ -20,7 +20,7 @@ from rq import Queue
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 
-from workers import archive, keys, records, series
+from workers import archive, envelopes, keys, records, series
 
 TASK = "workers.task.run"
 CANCEL_WAIT = 0.7  # seconds a cancel waits for the worker to stop cooperatively before it stops it by force
@@ -339,7 +339,7 @@ def delete(r: redis.Redis, settings: Any, run_id: str) -> None:
         cancel(r, settings, run_id)
     client = rec.get("client") or ""
     with r.pipeline() as pipe:
-        pipe.delete(keys.run(run_id), keys.series(run_id), keys.lease(run_id))
+        pipe.delete(keys.run(run_id), keys.series(run_id), keys.envelope(run_id), keys.lease(run_id))
         pipe.zrem(keys.RUNS, run_id)
         pipe.zrem(keys.UNARCHIVED, run_id)
         pipe.srem(keys.RUNNING, run_id)
@@ -369,6 +369,47 @@ def read_series(r: redis.Redis, settings: Any, run_id: str, *, after: int = 0, l
     page, total = got
     cursor = after + len(page)
     return SeriesPage(page, cursor, status in records.TERMINAL and cursor >= total, status)
+
+
+def series_length(r: redis.Redis, settings: Any, run_id: str) -> int:
+    """Records of a run so far (stream or store), read without touching them."""
+    n = series.length(r, run_id)
+    if n is None:
+        n = archive.series_length(settings.run_store, run_id)
+    return n or 0
+
+
+def envelope_view(r: redis.Redis, settings: Any, run_id: str, points: int) -> dict[str, Any] | None:
+    """``points`` buckets with min/max envelopes from the stored levels (about ``points`` blocks read,
+    whatever the run's length), or None: the series is short enough to bucket from its records
+    (``envelopes.RAW_FACTOR * points`` records at most), or it has no stored levels."""
+    require(r, settings, run_id)
+    got = envelopes.redis_view(r, keys.envelope(run_id), points, None)
+    if got is None:
+        got = envelopes.store_view(archive.run_dir(settings.run_store, run_id), points, None)
+    return got
+
+
+def downsample_records(r: redis.Redis, settings: Any, run_id: str, points: int) -> dict[str, Any]:
+    """``points`` buckets computed from the records: exact for short series; for a long archived run
+    without stored levels (archived before they existed), the levels are built once, kept in the
+    archive, and read from there."""
+    rec = require(r, settings, run_id)
+    total = series_length(r, settings, run_id)
+    if envelopes.level_for(total, points) is not None and series.length(r, run_id) is None:
+        folder = archive.run_dir(settings.run_store, run_id)
+        if rec.get("status") in records.TERMINAL and (folder / archive.SERIES_FILE).exists():
+            pyramid = envelopes.Pyramid(keep=True)
+            for page in archive.iter_series(settings.run_store, run_id, 0, 10_000):
+                pyramid.add(page)
+            try:
+                envelopes.write_pyramid(pyramid, folder)
+            except OSError:  # a read-only store: answer without keeping them
+                pass
+            got = envelopes.store_view(folder, points, None) or envelopes.pyramid_view(pyramid, points)
+            if got is not None:
+                return got
+    return series.downsample(all_records(r, settings, run_id), points)
 
 
 def all_records(r: redis.Redis, settings: Any, run_id: str) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ key                                         type     what it holds
 ``noether:unarchived``                      zset     finished ids not yet in the run store, by finish ms
 ``noether:lease:<id>``                      string   the running attempt's number, with a TTL it renews
 ``noether:series:<id>``                     stream   the run's records in msgpack batches (series.py)
+``noether:envelope:<id>``                   hash     its min/max envelopes at several resolutions (envelopes.py)
 ``noether:client:<hash>:queued``            set      queued ids of one client (the per-client limit)
 ``noether:workers:<name>``                  hash     a worker's device and start time (TTL, renewed)
 ``noether:hold:<id>``                       string   while it exists the run pauses at its next publish (tests)
@@ -45,6 +46,11 @@ def run(run_id: str) -> str:
 def series(run_id: str) -> str:
     """The run's record stream."""
     return f"{PREFIX}:series:{run_id}"
+
+
+def envelope(run_id: str) -> str:
+    """The run's envelope levels (hash: ``meta`` and ``<level>:<index>`` blocks, see envelopes.py)."""
+    return f"{PREFIX}:envelope:{run_id}"
 
 
 def lease(run_id: str) -> str:

@@ -74,7 +74,7 @@ def recover(
                         "worker": None, "started_at": None, "step": 0, "progress": 0.0,
                         "rq_job": keys.rq_job_id(run_id, current + 1),
                     }))
-                    pipe.delete(keys.series(run_id))
+                    pipe.delete(keys.series(run_id), keys.envelope(run_id))
                     pipe.srem(keys.RUNNING, run_id)
                     pipe.sadd(keys.client_queued(client), run_id)
                     enqueue(r, settings, run_id, current + 1, pipeline=pipe)

@@ -150,8 +150,10 @@ return 0
 _PUBLISH = Script(None, b"""
 local r = redis.call('HMGET', KEYS[1], 'status', 'attempt')
 if r[1] ~= 'running' or r[2] ~= ARGV[1] then return 0 end
+if ARGV[2] == '0-1' then redis.call('DEL', KEYS[3]) end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], ARGV[2], 'b', ARGV[3], 'n', ARGV[5], 'w', ARGV[6])
 redis.call('HSET', KEYS[1], 'step', ARGV[7], 'progress', ARGV[8])
+if #ARGV > 8 then redis.call('HSET', KEYS[3], unpack(ARGV, 9)) end
 return 1
 """)
 
@@ -223,13 +225,19 @@ def heartbeat(r: Any, run_id: str, attempt: int, lease_ms: int) -> int:
 
 def publish(
     r: Any, run_id: str, attempt: int, *, first_index: int, payload: bytes, count: int, maxlen: int,
-    step: int, progress: float, wallclock_ms: int,
+    step: int, progress: float, wallclock_ms: int, envelope: dict[str, bytes] | None = None,
 ) -> bool:
-    """Append one batch to the run's stream and update its progress, if ``attempt`` is still current."""
+    """Append one batch to the run's stream and update its progress, if ``attempt`` is still current.
+
+    ``envelope``: fields of the run's envelope hash written in the same step (the blocks the batch
+    completes and the new meta, see envelopes.py); the first batch of an attempt clears the hash.
+    """
+    extra = [x for kv in (envelope or {}).items() for x in kv]
     return bool(
         _PUBLISH(
-            keys=[keys.run(run_id), keys.series(run_id)],
-            args=[attempt, keys.batch_id(first_index), payload, maxlen, count, wallclock_ms, step, f"{progress:.6g}"],
+            keys=[keys.run(run_id), keys.series(run_id), keys.envelope(run_id)],
+            args=[attempt, keys.batch_id(first_index), payload, maxlen, count, wallclock_ms, step, f"{progress:.6g}",
+                  *extra],
             client=r,
         )
     )

@@ -78,6 +78,8 @@ def decode_entries(entries: Iterable[tuple[bytes, dict[bytes, bytes]]], after: i
             break
         if index > chunk.cursor:  # a gap (trimmed by MAXLEN, or a concurrent reset): stop, never skip
             break
+        if limit is not None and len(chunk.records) >= limit:
+            break
         batch = unpack(fields[b"b"])
         skip = chunk.cursor - index
         take = batch[skip:]
@@ -92,55 +94,81 @@ def decode_entries(entries: Iterable[tuple[bytes, dict[bytes, bytes]]], after: i
     return chunk
 
 
-PAGE = 256  # stream entries per XRANGE round trip
+PAGE_RECORDS = 4000  # records per XRANGE round trip when reading a whole stream
+
+
+def _first(low: str | bytes) -> int:
+    """The position an XRANGE lower bound (``i-1`` or exclusive ``(i-k``) starts after or at."""
+    text = low.decode() if isinstance(low, bytes) else low
+    return keys.entry_index(text.lstrip("("))[0] + (1 if text.startswith("(") else 0)
+
+
+def _high(after: int, limit: int | None) -> str:
+    """The last entry id a read of ``limit`` records after ``after`` needs: the batch holding its last
+    record (ids encode positions, see ``keys``); the end marker right after it comes with the next read."""
+    return "+" if limit is None else keys.batch_id(after + limit - 1)
 
 
 def read(r: Any, run_id: str, after: int = 0, limit: int | None = None) -> Chunk | None:
-    """Records after position ``after`` from the run's stream, at most ``limit`` (None if there is no stream)."""
+    """Records after position ``after`` from the run's stream, at most ``limit`` (None if there is no stream).
+
+    One XRANGE bounded by ids fetches the batches from record ``after`` to record ``after + limit``
+    (and, when record ``after`` is inside a batch, one XREVRANGE fetches that batch): a read costs the
+    records it returns plus at most the batch at its start, so a replay in chunks is linear in its length.
+    """
     key = keys.series(run_id)
-    start = r.xrevrange(key, keys.batch_id(after), "-", count=1)
-    if not start and not r.exists(key):
-        return None
-    entries: list = []
-    low = start[0][0] if start else "-"
-    while True:
-        page = r.xrange(key, low, "+", count=PAGE)
-        entries.extend(page)
-        if len(page) < PAGE or keys.entry_index(page[-1][0])[1] == 2:
-            break
-        if limit is not None and _count(entries, after) >= limit:
-            break
-        low = b"(" + page[-1][0]
+    low, high = keys.batch_id(after), _high(after, limit)
+    if limit is not None:
+        entries = r.xrange(key, low, high)
+    else:  # the whole rest, a few thousand records a round trip (a reply never waits whole in Redis)
+        entries = []
+        while True:
+            page = r.xrange(key, low, keys.batch_id(_first(low) + PAGE_RECORDS - 1))
+            if not page:  # a batch longer than a page, or the end
+                page = r.xrange(key, low, "+", count=1)
+            entries.extend(page)
+            if not page or keys.entry_index(page[-1][0])[1] == 2:
+                break
+            low = b"(" + page[-1][0]
+    if not entries or keys.entry_index(entries[0][0])[0] > after:
+        before = r.xrevrange(key, "(" + keys.batch_id(after), "-", count=1)
+        if not before and not entries and not r.exists(key):
+            return None
+        entries = before + entries
     return decode_entries(entries, after, limit)
 
 
 async def aread(r: Any, run_id: str, after: int = 0, limit: int | None = None) -> Chunk | None:
     """``read`` for an asyncio Redis client."""
     key = keys.series(run_id)
-    start = await r.xrevrange(key, keys.batch_id(after), "-", count=1)
-    if not start and not await r.exists(key):
-        return None
-    entries: list = []
-    low = start[0][0] if start else "-"
-    while True:
-        page = await r.xrange(key, low, "+", count=PAGE)
-        entries.extend(page)
-        if len(page) < PAGE or keys.entry_index(page[-1][0])[1] == 2:
-            break
-        if limit is not None and _count(entries, after) >= limit:
-            break
-        low = b"(" + page[-1][0]
+    low, high = keys.batch_id(after), _high(after, limit)
+    if limit is not None:
+        entries = await r.xrange(key, low, high)
+    else:  # the whole rest, a few thousand records a round trip (a reply never waits whole in Redis)
+        entries = []
+        while True:
+            page = await r.xrange(key, low, keys.batch_id(_first(low) + PAGE_RECORDS - 1))
+            if not page:  # a batch longer than a page, or the end
+                page = await r.xrange(key, low, "+", count=1)
+            entries.extend(page)
+            if not page or keys.entry_index(page[-1][0])[1] == 2:
+                break
+            low = b"(" + page[-1][0]
+    if not entries or keys.entry_index(entries[0][0])[0] > after:
+        before = await r.xrevrange(key, "(" + keys.batch_id(after), "-", count=1)
+        if not before and not entries and not await r.exists(key):
+            return None
+        entries = before + entries
     return decode_entries(entries, after, limit)
 
 
-def _count(entries: list, after: int) -> int:
-    """Records at positions >= ``after`` held by these batches."""
-    n = 0
-    for entry_id, fields in entries:
-        index, kind = keys.entry_index(entry_id)
-        if kind == 1:
-            n += max(0, int(fields.get(b"n", b"0")) - max(0, after - index))
-    return n
+def length(r: Any, run_id: str) -> int | None:
+    """Records in the run's stream so far (from its last entry's id and count), None without a stream."""
+    last = r.xrevrange(keys.series(run_id), "+", "-", count=1)
+    if not last:
+        return None
+    index, kind = keys.entry_index(last[0][0])
+    return index if kind == 2 else index + int(last[0][1].get(b"n", b"0"))
 
 
 def read_all(r: Any, run_id: str) -> tuple[list[Record], bool] | None:

@@ -24,7 +24,7 @@ from typing import Any
 import redis
 
 from lab.settings import get_settings
-from workers import archive, keys, records, series
+from workers import archive, envelopes, keys, records, series
 from workers.proc import die_with_parent
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class Attempt:
         self.sim: Any = None
         self._stop_beat = threading.Event()
         self.n_published = 0
+        self.pyramid = envelopes.Pyramid()
         self.last_step = 0
         self.steps = 0
 
@@ -168,10 +169,11 @@ class Attempt:
         """Publish ``batch`` as one stream entry (fenced: a superseded attempt publishes nothing)."""
         if not batch or self.fenced:
             return
+        envelope = self.pyramid.fields(self.pyramid.add(batch))
         ok = records.publish(
             self.r, self.run_id, self.attempt, first_index=self.n_published, payload=series.pack(batch),
             count=len(batch), maxlen=self.settings.stream_maxlen, step=self.last_step, progress=self._progress(),
-            wallclock_ms=int(time.time() * 1000),
+            wallclock_ms=int(time.time() * 1000), envelope=envelope,
         )
         if ok:
             self.n_published += len(batch)

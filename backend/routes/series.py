@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
 from typing import Annotated, Any, Literal
 
-import redis
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from backend import fanout
 from backend.deps import State, ws_state
+from backend.reads import HeavyReads
 from backend.resolve import invalid
 from backend.routes.runs import ERRORS, RunIdPath
 from backend.schemas import Downsampled, SeriesPage
 from workers import client as jobs
-from workers import keys, records, series
+from workers import records
 
 log = logging.getLogger("backend")
 router = APIRouter(tags=["series"])
 
-REPLAY_CHUNK = 2000  # records per WebSocket message while replaying history
 COLUMNS_SHOWN = 24  # column names a 422 on ?columns= lists
 
 
@@ -43,18 +41,33 @@ def get_series(
     """
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     if points is None:
-        page = jobs.read_series(state.redis, state.settings, run_id, after=after, limit=limit)
-        rows = page.records
-        if wanted:
-            known = rows[:1] or jobs.read_series(state.redis, state.settings, run_id, limit=1).records
-            _check_columns(wanted, known, columns, curves=False)
-            keep = {"step", "t", *wanted}
-            rows = [{k: v for k, v in rec.items() if k in keep} for rec in rows]
-        return _json({"records": rows, "cursor": page.cursor, "done": page.done, "status": page.status})
-    rows = jobs.all_records(state.redis, state.settings, run_id)
+        cost = limit if limit <= HeavyReads.RECORDS else min(
+            limit, max(0, jobs.series_length(state.redis, state.settings, run_id) - after))
+        with state.heavy_reads(cost):
+            page = jobs.read_series(state.redis, state.settings, run_id, after=after, limit=limit)
+            rows = page.records
+            if wanted:
+                known = rows[:1] or jobs.read_series(state.redis, state.settings, run_id, limit=1).records
+                _check_columns(wanted, known, columns, curves=False)
+                keep = {"step", "t", *wanted}
+                rows = [{k: v for k, v in rec.items() if k in keep} for rec in rows]
+            return _json({"records": rows, "cursor": page.cursor, "done": page.done, "status": page.status})
+    view = jobs.envelope_view(state.redis, state.settings, run_id, points)
+    if view is None:  # a short series (bucketed exactly from its records), or one without stored levels
+        with state.heavy_reads(jobs.series_length(state.redis, state.settings, run_id)):
+            view = jobs.downsample_records(state.redis, state.settings, run_id, points)
+    views = view.pop("views", None)  # list-valued columns, known from the stored levels
     if wanted:
-        _check_columns(wanted, rows, columns, curves=True)
-    return _json(records.finite(series.downsample(rows, points, wanted)))
+        curves = [{c: 0.0 for c in view["columns"]}] if view["columns"] else []
+        known = ([(curves[0] if curves else {}) | {v: [] for v in views}] if views is not None
+                 else jobs.read_series(state.redis, state.settings, run_id, limit=1).records + curves)
+        _check_columns(wanted, known, columns, curves=True)
+        view["columns"] = {c: view["columns"].get(c) or _empty(len(view["step"])) for c in wanted if c != "step"}
+    return _json(records.finite(view))
+
+
+def _empty(n: int) -> dict[str, list]:
+    return {"mean": [None] * n, "min": [None] * n, "max": [None] * n}
 
 
 def _check_columns(wanted: list[str], rows: list[dict[str, Any]], given: str | None, *, curves: bool) -> None:
@@ -92,6 +105,11 @@ def export(run_id: RunIdPath, state: State, format: Literal["csv", "parquet", "j
         if path.exists():
             media = "text/csv" if format == "csv" else "application/octet-stream"
             return FileResponse(path, media_type=media, filename=f"{run_id}.{format}")
+    with state.heavy_reads(jobs.series_length(state.redis, state.settings, run_id)):
+        return _export(state, run_id, format)
+
+
+def _export(state: Any, run_id: str, format: str) -> Response:
     rows = jobs.all_records(state.redis, state.settings, run_id)
     if format == "json":
         return _attachment(JSONResponse(rows), f"{run_id}.json")
@@ -132,99 +150,4 @@ def _parquet(rows: list[dict[str, Any]]) -> bytes:
 @router.websocket("/runs/{run_id}/stream")
 async def stream(websocket: WebSocket, run_id: str, after: int = 0) -> None:
     """Replay every record after ``after``, then follow live: ``{records, cursor}`` messages, then ``{done}``."""
-    await websocket.accept()
-    state = ws_state(websocket)
-    follower = asyncio.create_task(_follow(websocket, state, run_id, max(0, after)))
-    listener = asyncio.create_task(_until_disconnect(websocket))
-    try:
-        done, _ = await asyncio.wait({follower, listener}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (follower, listener):
-            task.cancel()
-    if follower in done and not follower.cancelled() and follower.exception() is not None:
-        exc = follower.exception()
-        if not isinstance(exc, WebSocketDisconnect | RuntimeError):
-            log.error("stream of run %s failed: %r", run_id, exc)
-            await _send(websocket, {"error": f"stream failed: {type(exc).__name__}"})
-    try:
-        await websocket.close()
-    except RuntimeError:
-        pass
-
-
-async def _until_disconnect(websocket: WebSocket) -> None:
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return
-
-
-async def _send(websocket: WebSocket, payload: dict[str, Any]) -> None:
-    await websocket.send_text(json.dumps(payload, separators=(",", ":"), allow_nan=False))
-
-
-async def _record(r: Any, run_id: str) -> dict[str, Any] | None:
-    raw = await r.hgetall(keys.run(run_id))
-    return records.decode(raw) if raw else None
-
-
-async def _follow(websocket: WebSocket, state: Any, run_id: str, cursor: int) -> None:
-    if not keys.RUN_ID.match(run_id):
-        await _send(websocket, {"error": f"invalid run id '{run_id}'"})
-        return
-    ar = state.aredis()
-    rec = await _record(ar, run_id)
-    if rec is None:
-        rec = await run_in_threadpool(jobs.get, state.redis, state.settings, run_id)
-        if rec is None:
-            await _send(websocket, {"error": f"no run with id '{run_id}'"})
-            return
-        await _from_store(websocket, state, run_id, cursor, rec)
-        return
-    attempt = rec.get("attempt", 0)
-    key = keys.series(run_id)
-    while True:
-        try:
-            chunk = await series.aread(ar, run_id, cursor, REPLAY_CHUNK)
-        except redis.ResponseError:
-            chunk = None
-        rec = await _record(ar, run_id)
-        if rec is None:
-            await _send(websocket, {"error": "the run was deleted"})
-            return
-        if rec.get("attempt", 0) != attempt and rec.get("status") in (records.QUEUED, records.RUNNING):
-            attempt = rec["attempt"]  # re-queued after its worker was lost: the series starts again
-            cursor = 0
-            await _send(websocket, {"reset": True, "attempt": attempt, "cursor": 0})
-            continue
-        if chunk is None:
-            if rec.get("status") in records.TERMINAL:
-                await _from_store(websocket, state, run_id, cursor, rec)
-                return
-            await ar.xread({key: "0-0"}, block=1000, count=1)  # wait for the first batch
-            continue
-        if chunk.records:
-            cursor = chunk.cursor
-            await _send(websocket, {"records": chunk.records, "cursor": cursor})
-        if chunk.ended:
-            await _done(websocket, ar, run_id, chunk.end_status)
-            return
-        if len(chunk.records) >= REPLAY_CHUNK:
-            continue  # more history to replay
-        last = chunk.last_id or (await ar.xrevrange(key, keys.batch_id(cursor), "-", count=1) or [[b"0-0"]])[0][0]
-        await ar.xread({key: last}, block=1000, count=64)
-
-
-async def _done(websocket: WebSocket, ar: Any, run_id: str, status: str | None) -> None:
-    rec = await _record(ar, run_id) or {}
-    await _send(websocket, {"done": True, "status": rec.get("status") or status,
-                            "summary": records.finite(rec.get("summary"))})
-
-
-async def _from_store(websocket: WebSocket, state: Any, run_id: str, cursor: int, rec: dict[str, Any]) -> None:
-    """A finished run whose stream has expired: its archived records after the cursor, then done."""
-    page = await run_in_threadpool(jobs.read_series, state.redis, state.settings, run_id, after=cursor)
-    for batch in series.iter_batches(page.records, REPLAY_CHUNK):
-        cursor += len(batch)
-        await _send(websocket, {"records": batch, "cursor": cursor})
-    await _send(websocket, {"done": True, "status": rec.get("status"), "summary": records.finite(rec.get("summary"))})
+    await fanout.serve(websocket, ws_state(websocket), run_id, after)
