@@ -88,11 +88,12 @@ def analyse_sweep(group: GroupPath, state: State) -> dict:
                                             "family": law.get("family", "")})
         runs.append(rec)
     wanted = {"t", *laws, *(f"{law}:pred" for law in laws)}
-    inputs = []
+    inputs = []  # one run's records in memory at a time (a heavy read each), then only t, laws and predictions
     for rec in runs:
         series: dict[str, list] = {}
         if rec.get("status") in TERMINAL:
-            rows = jobs.all_records(state.redis, state.settings, rec["id"])
+            with state.heavy_reads(jobs.series_length(state.redis, state.settings, rec["id"])):
+                rows = jobs.all_records(state.redis, state.settings, rec["id"])
             cols = [c for c in wanted if rows and c in rows[0]]
             series = {c: [row.get(c) for row in rows] for c in cols}
         inputs.append({"id": rec["id"], "spec": rec.get("spec") or {}, "series": series})
