@@ -149,27 +149,25 @@ step "3. docker compose up (project $PROJECT, web on 127.0.0.1:$API_PORT), wait 
 "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
 t=$(date +%s)
 "${COMPOSE[@]}" up -d --no-build --pull never 2>&1 | tail -n 5
-healthy() {  # every service running, every health check healthy
-  python3 - "$@" <<'PY'
+healthy() {  # every service running, every health check healthy (prints a line per container)
+  python3 -c '
 import json, sys
-lines = sys.stdin.read().strip()
-rows = json.loads(lines) if lines.startswith("[") else [json.loads(x) for x in lines.splitlines() if x.strip()]
-want = set(sys.argv[1:])
+text = sys.argv[1].strip()
+rows = json.loads(text) if text.startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
 seen = {}
 for row in rows:
     state, health = row.get("State"), row.get("Health") or ""
-    ok = state == "running" and health in ("", "healthy")
-    seen[row["Service"]] = seen.get(row["Service"], True) and ok
-    print(f"  {row['Name']:<32} {state:<10} {health or '(no check)'}", file=sys.stderr)
-sys.exit(0 if want <= set(seen) and all(seen.values()) else 1)
-PY
+    seen[row["Service"]] = seen.get(row["Service"], True) and state == "running" and health in ("", "healthy")
+    print("  %-32s %-10s %s" % (row["Name"], state, health or "(no check)"))
+sys.exit(0 if set(sys.argv[2:]) <= set(seen) and all(seen.values()) else 1)
+' "$("${COMPOSE[@]}" ps -a --format json 2>/dev/null)" "$@"
 }
-until "${COMPOSE[@]}" ps -a --format json 2>/dev/null | healthy "${SERVICES[@]}" 2>/tmp/noether-smoke-ps.txt; do
-  [ $(( $(date +%s) - t )) -lt "$HEALTH_TIMEOUT" ] || { cat /tmp/noether-smoke-ps.txt; fail "not healthy after ${HEALTH_TIMEOUT} s"; }
+until healthy "${SERVICES[@]}" > "${TMPDIR:-/tmp}/noether-smoke-ps.txt"; do
+  [ $(( $(date +%s) - t )) -lt "$HEALTH_TIMEOUT" ] || { cat "${TMPDIR:-/tmp}/noether-smoke-ps.txt"; fail "not healthy after ${HEALTH_TIMEOUT} s"; }
   sleep 2
 done
 HEALTHY_S=$(( $(date +%s) - t ))
-cat /tmp/noether-smoke-ps.txt
+cat "${TMPDIR:-/tmp}/noether-smoke-ps.txt"
 echo "every service up and every health check healthy after ${HEALTHY_S} s"
 curl -fsS --max-time 10 "$API/health"; echo
 
@@ -222,7 +220,7 @@ curl -fsS --max-time 10 "$API/runs/$RUN_ID" | python3 -c '
 import json, sys
 summary = json.load(sys.stdin)["summary"]
 assert summary and summary.get("laws"), "no summary with laws"
-print("summary: " + ", ".join(f"{law[\"id\"]} {law[\"verdict\"]}" for law in summary["laws"]))' || fail "no summary served for $RUN_ID"
+print("summary: " + ", ".join("%s %s" % (law["id"], law["verdict"]) for law in summary["laws"]))' || fail "no summary served for $RUN_ID"
 DONE=1
 
 # --- 5. two workers, ten runs -------------------------------------------------------------------------
