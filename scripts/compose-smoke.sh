@@ -16,6 +16,7 @@
 #   scripts/compose-smoke.sh                       # everything
 #   SMOKE_REBUILD_BASE=1 scripts/compose-smoke.sh  # remake the two base images too
 #   SMOKE_KEEP_IMAGES=0 scripts/compose-smoke.sh   # also remove the images it built (default: kept)
+#   SMOKE_NO_CACHE=1 scripts/compose-smoke.sh      # build the lab's image from scratch (minutes)
 #   SMOKE_EXTRA_CA=/path/ca.pem                    # CA bundle for pip in the build (default: pip's `cert`)
 #   SMOKE_PRESET=toy-gf SMOKE_STEPS=200            # the preset and steps of every run
 #
@@ -137,7 +138,7 @@ else
 fi
 export SMOKE_EXTRA_CA
 t=$(date +%s)
-"${COMPOSE[@]}" build --progress plain web > "${TMPDIR:-/tmp}/noether-smoke-build.log" 2>&1 \
+"${COMPOSE[@]}" build --progress plain ${SMOKE_NO_CACHE:+--no-cache} web > "${TMPDIR:-/tmp}/noether-smoke-build.log" 2>&1 \
   || { tail -n 40 "${TMPDIR:-/tmp}/noether-smoke-build.log" >&2; fail "the image did not build"; }
 BUILD_S=$(( $(date +%s) - t ))
 grep -E '^#[0-9]+ .*(torch [0-9]|CACHED|DONE [0-9.]+s$)' "${TMPDIR:-/tmp}/noether-smoke-build.log" | tail -n 12 || true
@@ -226,6 +227,13 @@ DONE=1
 # --- 5. two workers, ten runs -------------------------------------------------------------------------
 step "5. scale to 2 workers and run $RUNS runs"
 "${COMPOSE[@]}" up -d --no-build --pull never --scale worker=2 2>&1 | tail -n 3
+t=$(date +%s)
+workers_live() { curl -fsS --max-time 10 "$API/health" | python3 -c 'import json, sys; print(json.load(sys.stdin)["workers"])'; }
+until [ "$(workers_live 2>/dev/null)" = 2 ]; do
+  [ $(( $(date +%s) - t )) -lt "$HEALTH_TIMEOUT" ] || fail "the second worker did not register within ${HEALTH_TIMEOUT} s"
+  sleep 1
+done
+echo "2 workers registered (/api/health) after $(( $(date +%s) - t )) s"
 t=$(date +%s)
 IDS=()
 for _ in $(seq 1 "$RUNS"); do IDS+=("$(submit)") || fail "POST /api/runs was refused"; done
