@@ -54,7 +54,8 @@ def test_smoke_script_acts_only_on_services_that_exist():
     """Every service the script builds, scales, stops, starts or inspects is one of the compose file's."""
     text = smoke_text()
     named = set(re.findall(r"--scale (\w[\w-]*)=", text))
-    named |= set(re.findall(r'"\$\{COMPOSE\[@\]\}" (?:stop|start|restart|build --progress plain|ps -q) (\w[\w-]*)', text))
+    named |= set(re.findall(r'"\$\{COMPOSE\[@\]\}" (?:stop|start|restart|ps -q) (\w[\w-]*)', text))
+    named |= set(re.findall(r'"\$\{COMPOSE\[@\]\}" build [^>\n]*? (\w[\w-]*) >', text))
     assert {"redis", "web", "worker"} <= named, named  # the script's steps: build web, scale/stop worker, kill redis
     assert named <= set(load(MAIN)["services"]), f"the script names services the compose file lacks: {named}"
 
