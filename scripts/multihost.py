@@ -203,17 +203,16 @@ def reference_series(spec: dict) -> list[dict]:
     return json.loads(json.dumps([series.clean(rec) for rec in sim]))
 
 
-def old_attempt_outcome(r: Any, run_id: str) -> str:
-    """What attempt 1's work horse ended with, as the queue library recorded it."""
+def old_attempt_outcome(r: Any, run_id: str) -> str | None:
+    """What attempt 1's work horse ended with, as the queue library recorded it (None: nothing yet)."""
     from rq.job import Job
 
     try:
-        job = Job.fetch(f"{run_id}_a1", connection=r)
-        res = job.latest_result()
-    except Exception as exc:  # noqa: BLE001 - a report, not a check
-        return f"unknown ({exc})"
+        res = Job.fetch(f"{run_id}_a1", connection=r).latest_result()
+    except Exception:  # noqa: BLE001 - not there (yet): the caller asks again
+        return None
     if res is None:
-        return f"status {job.get_status()}, no result"
+        return None
     if res.return_value is not None:
         return f"returned {res.return_value!r} (it saw it was superseded and published nothing more)"
     last = (res.exc_string or "").strip().splitlines()[-1:] or ["?"]
@@ -331,6 +330,15 @@ def inside(args: argparse.Namespace) -> int:
         now = api(f"/runs/{long_id}")
         say(f"3. back: {cut_host}'s port is up again {t_back - t_cut:.1f} s after the cut; the run is then "
             f"{now['status']} on {host_of(now['worker'])} (attempt {now['attempt']}, step {now['step']})")
+        outcome, t_outcome = None, None
+        while time.time() - t_back < 50 and outcome is None:  # RQ keeps a job's return value for 60 s
+            outcome = old_attempt_outcome(r, long_id)
+            t_outcome = time.time() - t_back
+            time.sleep(0.5)
+        say(f"   the old attempt on {cut_host} (RQ job {long_id}_a1), {t_outcome:.1f} s after the port came up: "
+            f"{outcome or 'no outcome recorded yet'}")
+        wait(lambda: r.exists(f"noether:workers:{cut_host}"), 180, f"{cut_host} to register again")
+        say(f"   {cut_host}'s worker is registered again {time.time() - t_back:.1f} s after its port came up")
         rec = finished([long_id], 900)[0]
         t_finish = time.time() - t_cut
         say(f"   finished ({rec['status']}) on {host_of(rec['worker'])}, attempt {rec['attempt']}, "
@@ -350,8 +358,6 @@ def inside(args: argparse.Namespace) -> int:
             f"steps {steps[0]}..{steps[-1]}, no duplicate: {len(set(steps)) == len(steps)}, "
             f"identical record for record: {exact}")
         assert exact, "the series of the re-run differs from the reference"
-        wait(lambda: r.exists(f"noether:workers:{cut_host}"), 180, f"{cut_host} to register again")
-        say(f"   {cut_host} is registered again {time.time() - t_back:.1f} s after its port came up")
         time.sleep(max(0.0, args.watch - (time.time() - t_back)))  # whatever the old attempt still sends has landed
         after = {k.decode(): v.decode() for k, v in r.hgetall(key).items()}
         stream_after = (r.xlen(f"noether:series:{long_id}"), r.xrevrange(f"noether:series:{long_id}", count=1))
@@ -365,7 +371,6 @@ def inside(args: argparse.Namespace) -> int:
         assert served_after == served
         dirs = [p.name for p in (data / "runs").iterdir() if long_id in p.name]
         assert dirs == [long_id], f"the run store holds {dirs}"
-        say(f"   the old attempt on {cut_host} (RQ job {long_id}_a1): {old_attempt_outcome(r, long_id)}")
         ids = [submit(args.short_steps, args.preset) for _ in range(6)]
         recs = finished(ids, 600)
         back_hosts: dict[str, int] = {}
@@ -398,7 +403,7 @@ def main() -> int:
     p.add_argument("--skew", type=int, default=420, help="seconds host2's clock is ahead (faketime; default 420)")
     p.add_argument("--preset", default="toy-gf")
     p.add_argument("--short-steps", type=int, default=4000)
-    p.add_argument("--long-steps", type=int, default=30000, help="steps of the run that is cut (10-20 s here)")
+    p.add_argument("--long-steps", type=int, default=20000, help="steps of the run that is cut (10-20 s here)")
     p.add_argument("--watch", type=float, default=40.0, help="seconds to watch the run after the host is back")
     p.add_argument("--back-after", type=float, default=22.0,
                    help="seconds from the cut until the host comes back (before its old attempt's 30 s socket timeout)")
