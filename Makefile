@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEVSTAMP= $(VENV)/.dev-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint docs bench browser clean
+.PHONY: run test lint docs bench browser clean compose-smoke multihost-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ docs: $(STAMP)
 
 bench: $(DEVSTAMP)
 	$(BIN)/python -m bench
+
+# Not part of `make test` (minutes, a Docker engine / root): docs/operations.md, "Testing the deployment".
+compose-smoke: $(DEVSTAMP)
+	scripts/compose-smoke.sh
+
+multihost-test: $(DEVSTAMP)
+	scripts/multihost-test.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

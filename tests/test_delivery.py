@@ -349,7 +349,9 @@ def test_docker_compose_refuses_without_required_variables(files, needs):
 def test_dockerfile_base_and_torch_build_argument():
     text = _dockerfile()
     assert re.search(r"^ARG PYTHON_VERSION=3\.11$", text, re.M)
-    assert re.search(r"^FROM python:\$\{PYTHON_VERSION\}-slim", text, re.M)
+    # the official image by default; BASE_IMAGE swaps it (a local base on a network without Docker Hub)
+    assert re.search(r"^ARG BASE_IMAGE=python:\$\{PYTHON_VERSION\}-slim$", text, re.M)
+    assert re.search(r"^FROM \$\{BASE_IMAGE\}$", text, re.M)
     assert re.search(r"^ARG TORCH_VARIANT=cpu$", text, re.M)
 
 

@@ -47,6 +47,7 @@ def recover(
             try:
                 pipe.watch(run_key, lease_key)
                 raw = pipe.hmget(run_key, "status", "attempt", "client", "cancel_requested")
+                at = records.server_now(pipe)  # immediate while watching; a finish below is queued in MULTI
                 status = raw[0].decode() if raw[0] else None
                 current = int(raw[1] or 0)
                 if status != records.RUNNING:
@@ -63,7 +64,7 @@ def recover(
                 pipe.multi()
                 if raw[3] == b"1":
                     new = records.CANCELLED
-                    records.finish(pipe, run_id, current, new, reason="cancelled (its worker was lost)")
+                    records.finish(pipe, run_id, current, new, reason="cancelled (its worker was lost)", at=at)
                 elif shutdown or current < settings.max_attempts:
                     new = records.QUEUED
                     client = (raw[2] or b"").decode()
@@ -80,7 +81,7 @@ def recover(
                     enqueue(r, settings, run_id, current + 1, pipeline=pipe)
                 else:
                     new = records.FAILED
-                    records.finish(pipe, run_id, current, new, reason="worker lost")
+                    records.finish(pipe, run_id, current, new, reason="worker lost", at=at)
                 pipe.execute()
                 log.warning("run %s attempt %s: worker lost -> %s", run_id, current, new)
                 return new
@@ -97,7 +98,7 @@ def reap_once(r: Any, settings: Any, *, archive_stragglers: bool = True) -> dict
             counts["recovered"] += 1
     if not archive_stragglers:
         return counts
-    stale = r.zrangebyscore(keys.UNARCHIVED, "-inf", records.now_ms() - 5000, start=0, num=20)
+    stale = r.zrangebyscore(keys.UNARCHIVED, "-inf", records.server_ms(r) - 5000, start=0, num=20)
     for raw_id in stale:
         run_id = raw_id.decode()
         try:

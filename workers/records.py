@@ -50,6 +50,17 @@ def now_ms() -> int:
     return int(now().timestamp() * 1000)
 
 
+def server_now(r: Any) -> datetime:
+    """Redis's clock (TIME): the timestamps that workers on several hosts write agree with each other and
+    with the lease (a TTL that Redis counts), whatever each host's own clock says."""
+    sec, usec = r.time()
+    return datetime.fromtimestamp(int(sec) + int(usec) / 1e6, UTC)
+
+
+def server_ms(r: Any) -> int:
+    return int(server_now(r).timestamp() * 1000)
+
+
 def finite(obj: Any) -> Any:
     """The same structure with every NaN or infinity replaced by None (JSON has neither)."""
     if isinstance(obj, float):
@@ -212,7 +223,7 @@ def start(r: Any, run_id: str, attempt: int, *, worker: str, device: str, lease_
     return bool(
         _START(
             keys=[keys.run(run_id), keys.lease(run_id), keys.RUNNING, client_key],
-            args=[attempt, iso(), worker, lease_ms, run_id, device],
+            args=[attempt, iso(server_now(r)), worker, lease_ms, run_id, device],
             client=r,
         )
     )
@@ -245,15 +256,19 @@ def publish(
 
 def finish(
     r: Any, run_id: str, attempt: int, status: str, *, reason: str = "", summary: Any = None,
-    step: int | None = None, progress: float | None = None,
+    step: int | None = None, progress: float | None = None, at: datetime | None = None,
 ) -> bool:
-    """running -> a terminal status for ``attempt``; writes the stream's end marker. False if fenced out."""
+    """running -> a terminal status for ``attempt``; writes the stream's end marker. False if fenced out.
+
+    ``at``: the finish time, when ``r`` is a transaction that cannot ask Redis's clock (default: Redis TIME).
+    """
     assert status in TERMINAL, status
+    t = at or server_now(r)
     return bool(
         _FINISH(
             keys=[keys.run(run_id), keys.lease(run_id), keys.RUNNING, keys.series(run_id), keys.UNARCHIVED],
             args=[
-                attempt, status, reason, iso(), "" if summary is None else dumps(summary), now_ms(), run_id,
+                attempt, status, reason, iso(t), "" if summary is None else dumps(summary), int(t.timestamp() * 1000), run_id,
                 "" if step is None else step, "" if progress is None else f"{progress:.6g}",
             ],
             client=r,
@@ -263,10 +278,11 @@ def finish(
 
 def request_cancel(r: Any, run_id: str, *, client_key: str, rq_queue_key: str, rq_job_prefix: str) -> int:
     """Cancel a queued run at once (1), flag a running one for its worker (2), or do nothing (0)."""
+    t = server_now(r)
     return int(
         _CANCEL(
             keys=[keys.run(run_id), client_key, rq_queue_key, keys.series(run_id), keys.UNARCHIVED],
-            args=["cancelled before it started", iso(), now_ms(), run_id, rq_job_prefix],
+            args=["cancelled before it started", iso(t), int(t.timestamp() * 1000), run_id, rq_job_prefix],
             client=r,
         )
     )
