@@ -56,8 +56,20 @@ def finished(api: httpx.Client, run_id: str, timeout: float = 60) -> dict:
     return wait_for(check, timeout, 0.05, f"run {run_id} to finish")
 
 
+_held: list = []
+
+
+@pytest.fixture(autouse=True)
+def _release_holds_after_each_test():
+    """A test that fails while a run is paused must not leave that run holding a worker for the next tests."""
+    yield
+    while _held:
+        release(*_held.pop())
+
+
 def hold(stack, run_id: str) -> None:
     """The run (once started) pauses at its first publish until ``release``."""
+    _held.append((stack, run_id))
     r = stack.redis()
     try:
         r.set(keys.hold(run_id), 1)
