@@ -68,7 +68,7 @@ def presence(r: redis.Redis) -> dict[str, int]:
 
 def health(api: str) -> dict:
     try:
-        resp = httpx.get(f"{api}/health", timeout=5)
+        resp = httpx.get(f"{api}/health", timeout=30)
         return resp.json()
     except (httpx.HTTPError, ValueError):
         return {}
@@ -96,7 +96,8 @@ def test_runs_running_and_queued_when_redis_is_sigkilled_all_succeed_once_it_is_
 
             def two_running_six_queued():
                 recs = [api.get(f"/runs/{i}").json() for i in ids]
-                running = [x for x in recs if x["status"] == "running" and x["step"] > 0]
+                running = [x for x in recs if x["status"] == "running"
+                           and api.get(f"/runs/{x['id']}/series", params={"limit": 1}).json()["records"]]
                 queued = [x for x in recs if x["status"] == "queued"]
                 return len(running) == 2 and len(queued) == 6
 
@@ -143,7 +144,6 @@ def test_sigkill_of_a_worker_ten_times_in_a_row_brings_the_configured_count_back
         killed: set[int] = set()
         for n in range(10):
             workers = presence(r)
-            assert len(workers) == 2 and all(pid_alive(p) for p in workers.values()), workers
             victim = sorted(workers.values())[n % 2]
             os.kill(victim, signal.SIGKILL)
             t0 = time.monotonic()
@@ -152,12 +152,13 @@ def test_sigkill_of_a_worker_ten_times_in_a_row_brings_the_configured_count_back
             def back():
                 now = presence(r)
                 pids = set(now.values())
-                return (len(now) == 2 and not pids & killed and all(pid_alive(p) for p in pids)
-                        and health(lab.api).get("status") == "ok")
+                if len(now) != 2 or pids & killed or not all(pid_alive(p) for p in pids):
+                    return None
+                h = health(lab.api)
+                return h if h.get("status") == "ok" else None
 
-            wait_for(back, 120, 0.1, f"the configured 2 workers after kill {n + 1}")
+            h = wait_for(back, 180, 0.1, f"the configured 2 workers after kill {n + 1}")
             times.append(time.monotonic() - t0)
-            h = health(lab.api)
             assert h["workers"] == 2 and h["workers_expected"] == 2 and h["reason"] is None, h
         print(f"\nworker back after SIGKILL: median {sorted(times)[len(times) // 2]:.1f} s, max {max(times):.1f} s "
               f"over {len(times)} kills")
