@@ -389,7 +389,9 @@ def plane_outline(normal: Sequence[float], half_size: float) -> tuple[list, list
 
 
 FREE_EYE = (1.4, 1.4, 0.9)  # plotly's usual oblique view
-CAMERA_DISTANCE = 1.6  # eye distance in scene units for the face-on and edge-on views (the cube just fits)
+TAN_HALF_FOV = math.tan(math.pi / 8)  # plotly's 3D camera sees 45 degrees from top to bottom
+FILL = 0.85  # the framed orbit fills this share of the view's height
+SEGMENT_FILL = 0.65  # a straight path: as long as this share of the view's height (the scene is wider than tall)
 
 
 def _scene(title: str, aspectmode: str = "cube") -> dict[str, Any]:
@@ -408,38 +410,63 @@ def _unit(v: Sequence[float]) -> list[float] | None:
 
 
 def _perpendicular(a: Sequence[float]) -> list[float]:
-    """A unit vector perpendicular to the unit vector ``a`` (as close to the z axis's plane as it can)."""
+    """A unit vector perpendicular to the unit vector ``a`` (in the horizontal plane when it can)."""
     helper = (0.0, 0.0, 1.0) if abs(a[2]) < 0.9 else (1.0, 0.0, 0.0)
     return _unit(cross(a, helper)) or [1.0, 0.0, 0.0]
 
 
-def _camera(eye: Sequence[float], up: Sequence[float]) -> dict[str, Any]:
-    d = CAMERA_DISTANCE
-    return dict(eye=dict(x=eye[0] * d, y=eye[1] * d, z=eye[2] * d), up=dict(x=up[0], y=up[1], z=up[2]),
-                center=dict(x=0, y=0, z=0))
+def _camera(center: Sequence[float], eye_dir: Sequence[float], distance: float, up: Sequence[float]) -> dict[str, Any]:
+    """A plotly camera at ``center + distance * eye_dir`` looking at ``center`` (scene units: the cube is 1 wide)."""
+    eye = [c + distance * e for c, e in zip(center, eye_dir, strict=True)]
+    return dict(eye=dict(zip("xyz", eye, strict=True)), up=dict(zip("xyz", up, strict=True)),
+                center=dict(zip("xyz", center, strict=True)))
 
 
-def camera_views(position: Sequence[float] | None, velocity: Sequence[float] | None = None) -> dict[str, Any]:
+def reach(radius: float | None, position: Sequence[float] | None, velocity: Sequence[float] | None) -> float:
+    """How far from 0 the toy's path can go: |w|^2 <= r^2 + sqrt(E) with E = |w'(0)|^2/2 + (|w(0)|^2 - r^2)^2
+    (energy never grows), or max(|w(0)|, r) for a first-order path (no velocity)."""
+    r = radius or 1.0
+    w0 = _norm(position) if position is not None else r
+    if velocity is None:
+        return max(w0, r)
+    energy = 0.5 * _norm(velocity) ** 2 + (w0 * w0 - r * r) ** 2
+    return max(w0, math.sqrt(r * r + math.sqrt(energy)))
+
+
+def camera_views(
+    position: Sequence[float] | None, velocity: Sequence[float] | None = None, half_range: float = 1.0,
+    radius: float | None = None,
+) -> dict[str, Any]:
     """The cameras of the 3D view from the run's start (Sec. 6.1): ``face-on``, ``edge-on``, ``free``.
 
     With angular momentum J = w(0) x w'(0) != 0 the orbit stays in the plane normal to J: face-on looks
-    along J (the rosette of Fig. 3 in full), edge-on along the plane (the orbit a line: it stays in it).
-    With J = 0 (gradient flow, or a start at rest) the path is a radial segment along w(0): face-on looks
-    across it (its full length), edge-on along it. ``default`` names the view the page opens with.
+    along J at the whole orbit (the rosette of Fig. 3), edge-on along the plane (the orbit is a line: it stays
+    in it). With J = 0 (gradient flow, or a start at rest) the path is a radial segment from w(0) towards the
+    sphere |w| = radius: face-on looks across it, framed on it, edge-on along it. The scene's axes span
+    +-``half_range`` (a cube); ``default`` names the view the page opens with.
     """
     free = dict(eye=dict(zip("xyz", FREE_EYE, strict=True)), up=dict(x=0, y=0, z=1), center=dict(x=0, y=0, z=0))
     a = _unit(position) if position is not None and len(position) == 3 else None
     if a is None:
-        return {"face-on": free, "edge-on": free, "free": free, "default": "free", "normal": None}
-    j = _unit(cross(position, velocity)) if velocity is not None and len(velocity) == 3 else None
-    if j is not None and _norm(cross(position, velocity)) > 1e-12 * _norm(position) * _norm(velocity):
+        return {"face-on": free, "edge-on": free, "free": free, "default": "free"}
+    scale = 1.0 / (2.0 * half_range)  # data -> scene units
+    origin = [0.0, 0.0, 0.0]
+    jv = cross(position, velocity) if velocity is not None and len(velocity) == 3 else None
+    if jv is not None and _norm(jv) > 1e-9 * _norm(position) * _norm(velocity):
+        j = _unit(jv)
         in_plane = _unit(cross(j, a)) or _perpendicular(j)
-        return {"face-on": _camera(j, a), "edge-on": _camera(in_plane, j), "free": free, "default": "face-on",
-                "normal": j}
+        extent = reach(radius, position, velocity) * scale  # the orbit's radius in scene units
+        d = extent / (FILL * TAN_HALF_FOV)
+        return {"face-on": _camera(origin, j, d, a), "edge-on": _camera(origin, in_plane, d, j), "free": free,
+                "default": "face-on"}
+    end = [c * (radius or _norm(position)) for c in a]
+    length = _norm([e - p for e, p in zip(end, position, strict=True)]) * scale
+    mid = [(e + p) / 2 * scale for e, p in zip(end, position, strict=True)]
     across = _perpendicular(a)
-    up = _unit(cross(across, a)) or [0.0, 0.0, 1.0]
-    return {"face-on": _camera(across, a), "edge-on": _camera(a, up), "free": free, "default": "face-on",
-            "normal": None}
+    up = _unit(cross(across, a)) or [0.0, 0.0, 1.0]  # the segment runs across the screen, left to right
+    d = max(length, 0.2) / (2.0 * SEGMENT_FILL * TAN_HALF_FOV)
+    return {"face-on": _camera(mid, across, d, up), "edge-on": _camera(mid, a, max(d, 0.8), up), "free": free,
+            "default": "face-on"}
 
 
 VIEW_LABELS = {"face-on": "face-on", "edge-on": "edge-on", "free": "free"}
@@ -450,7 +477,7 @@ def camera_buttons(views: dict[str, Any]) -> dict[str, Any]:
     names = ["face-on", "edge-on", "free"]
     return dict(
         type="buttons", direction="right", showactive=True, active=names.index(views.get("default", "free")),
-        x=0.0, xanchor="left", y=1.0, yanchor="bottom", pad=dict(t=0, b=2), font=dict(size=11), name="camera",
+        x=0.0, xanchor="left", y=1.0, yanchor="top", pad=dict(t=0, b=2, l=4), font=dict(size=11), name="camera",
         buttons=[dict(label=VIEW_LABELS[n], method="skip", args=[None]) for n in names],
     )
 
@@ -461,6 +488,7 @@ def trajectory_figure(
     radius: float | None = 1.0,
     j_vectors: Sequence[Sequence[float] | None] | None = None,
     start: tuple[Sequence[float] | None, Sequence[float] | None] | None = None,
+    half_range: float | None = None,
 ) -> go.Figure:
     """The trajectory w(t) in R^3 with the sphere |w| = radius, J = w x w' and the orbit plane normal to J.
 
@@ -472,7 +500,10 @@ def trajectory_figure(
     scale = max([radius or 0.0] + [_norm(pts[i][:3]) for i in idx] + [1e-9]) * 1.1
     layout = _scene("Trajectory w(t)")
     w0, v0 = start if start is not None else (pts[0] if pts else None, (velocities or [None])[0])
-    views = camera_views(w0, v0)
+    views = camera_views(w0, v0, half_range or scale, radius)
+    if half_range:  # equal ranges on a cube: equal scales on the three axes
+        axis = dict(range=[-half_range, half_range], autorange=False)
+        layout["scene"].update(xaxis=dict(axis, title="w1"), yaxis=dict(axis, title="w2"), zaxis=dict(axis, title="w3"))
     layout["scene"]["camera"] = views[views["default"]]
     layout["meta"] = {"cameras": {k: views[k] for k in ("face-on", "edge-on", "free")}}
     layout["updatemenus"] = [camera_buttons(views)]
@@ -485,6 +516,8 @@ def trajectory_figure(
         mode="lines", name="w(t)", line=dict(color=PALETTE[0], width=5),
         meta={"live": "path3d", "col": "position"},
     ))
+    fig.add_trace(go.Scatter3d(x=[0], y=[0], z=[0], mode="markers", name="origin", hoverinfo="skip",
+                               marker=dict(size=3, color="#000")))
     head = pts[-1] if pts else None
     fig.add_trace(go.Scatter3d(
         x=[head[0]] if head else [], y=[head[1]] if head else [], z=[head[2]] if head else [],

@@ -203,13 +203,16 @@ def live_plot(gid: str, figure_json: str) -> html.Div:
                     children=html.Div(className="plot live-plot", **{"data-figure": figure_json}))
 
 
-TRAJECTORY_RANGE = 1.6  # the 3D view spans +-1.6 radius on each axis (toy-nd reaches |w_i| = 1.56)
+TRAJECTORY_RANGE = 1.6  # the 3D view spans +-1.6 radius on each axis when the start is not known
+TRAJECTORY_MARGIN = 1.05  # else +-1.05 times the farthest the path can reach (figures.reach)
 
 
 def _start(spec: dict[str, Any]) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
     """(w(0), w'(0)) of a potential's run from its spec, as tuples (cache keys), None where not given."""
     initial = spec.get("initial") or {}
     pos, vel = initial.get("position"), initial.get("velocity")
+    if _flow(spec) in ("gf", None):  # first order: no velocity, the path runs down the gradient
+        vel = None
     as_tuple = lambda v: tuple(float(c) for c in v) if isinstance(v, list) and len(v) == 3 else None  # noqa: E731
     return as_tuple(pos), as_tuple(vel)
 
@@ -233,9 +236,9 @@ def empty_figure_json(kind: str, *args: Any) -> str:
     """
     if kind == "trajectory":
         radius, w0, v0 = (*args, None, None)[:3]
-        fig = figures.trajectory_figure([], radius=radius, start=(w0, v0))
-        r = TRAJECTORY_RANGE * (radius or 1)  # equal ranges on a cube: equal scales on the three axes
-        fig.update_layout(scene=dict(xaxis=dict(range=[-r, r]), yaxis=dict(range=[-r, r]), zaxis=dict(range=[-r, r])))
+        # the cube just holds every point the path can reach (energy never grows), whatever it turns out to do
+        half = TRAJECTORY_MARGIN * figures.reach(radius, w0, v0) if w0 is not None else TRAJECTORY_RANGE * (radius or 1)
+        fig = figures.trajectory_figure([], radius=radius, start=(w0, v0), half_range=half)
     elif kind == "powerlaw":
         names, law_id, exponent, name = args
         fig = figures.power_law_figure(dict.fromkeys(names, []), law_id, exponent, name)
