@@ -47,7 +47,7 @@ fig1_gd = make(
     ),
     spec={"model": FIG1_MODEL, "data": FIG1_DATA, "loss": "nll", "dynamics": {"kind": "gd", "lr": 0.01},
           "steps": 1500, "record_every": 10},
-    runtime="about 45 s",
+    runtime="up to 3 min",
     tags=("paper", "homogeneity"),
 )
 
@@ -73,7 +73,7 @@ fig1_nd = make(
     ),
     spec={"model": FIG1_MODEL, "data": FIG1_DATA, "loss": "nll", "dynamics": {"kind": "nd", "lr": 0.01},
           "steps": 300, "record_every": 3},
-    runtime="about 10 s",
+    runtime="up to 1 min",
     tags=("paper", "homogeneity"),
 )
 
@@ -94,7 +94,7 @@ fig1_nag = make(
     ),
     spec={"model": FIG1_MODEL, "data": FIG1_DATA, "loss": "nll", "dynamics": {"kind": "nag", "lr": 0.01},
           "steps": 600, "record_every": 5},
-    runtime="about 30 s",
+    runtime="up to 4 min",
     tags=("paper", "homogeneity"),
 )
 
@@ -122,7 +122,7 @@ fig2 = make(
         "steps": 1000,
         "record_every": 10,
     },
-    runtime="about 40 s",
+    runtime="up to 3 min",
     tags=("paper", "homogeneity", "chain"),
 )
 
@@ -154,7 +154,7 @@ toy_gf = make(
     prediction="Under gradient flow (w')^T w is symmetric: the angular momentum is zero, so the path is radial.",
     spec={"potential": TOY, "initial": {"position": [0.1, 0.1, 0.1]}, "dynamics": {"kind": "gd", "lr": 0.01},
           "steps": 1000, "record_every": 2, "dtype": "float64"},
-    runtime="a few seconds",
+    runtime="under 30 s",
     tags=("paper", "rotation", "toy"),
 )
 
@@ -172,7 +172,7 @@ toy_nd = make(
     prediction="ND conserves the angular momentum J = w x w' (direction and length) and the energy.",
     spec={"potential": TOY, "initial": {"position": [0.5, 0.5, 0.5], "velocity": [-2.0, 1.0, 1.0]},
           "dynamics": {"kind": "nd", "lr": 1e-4}, "steps": 2000, "record_every": 2, "dtype": "float64"},
-    runtime="a few seconds",
+    runtime="under 30 s",
     tags=("paper", "rotation", "toy"),
 )
 
@@ -198,7 +198,7 @@ toy_nag = make(
     ),
     spec={"potential": TOY, "initial": {"position": [0.5, 0.5, 0.5], "velocity": [-2.0, 1.0, 1.0]},
           "dynamics": {"kind": "nag", "lr": 1e-4, "t0": 0.5}, "steps": 3000, "record_every": 3, "dtype": "float64"},
-    runtime="a few seconds",
+    runtime="under 30 s",
     tags=("paper", "rotation", "toy"),
 )
 
@@ -223,7 +223,7 @@ toy_nag_spiral = make(
     ),
     spec={"potential": TOY, "initial": {"position": [0.5, 0.5, 0.5], "velocity": [-2.0, 1.0, 1.0]},
           "dynamics": {"kind": "nag", "lr": 1e-4, "t0": 6.0}, "steps": 3000, "record_every": 3, "dtype": "float64"},
-    runtime="a few seconds",
+    runtime="under 30 s",
     tags=("paper", "rotation", "toy"),
 )
 
