@@ -43,4 +43,8 @@ def test_preset_run_page_screenshot(lab, page, name):
     page.wait_for_timeout(1500)  # the 3D scenes' last frame
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"preset-{name}.png"), full_page=True)
+    for chart in ("trajectory", "law-0", "law-1", "powerlaw-0"):  # the figure a lecture is about, up close
+        box = page.locator(f"#run-graph-{chart}")
+        if box.count():
+            box.screenshot(path=str(SHOTS / f"preset-{name}-{chart}.png"))
     assert not page.errors
