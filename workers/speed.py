@@ -9,12 +9,14 @@ preset's ``runtime``, a conservative figure for 2 busy CPU cores, and says so.
 
 from __future__ import annotations
 
+import json
 import statistics
 from typing import Any
 
 import redis
 
 from workers import client as jobs
+from workers import keys
 
 RECENT = 5  # runs of a preset whose speed counts
 
@@ -50,8 +52,36 @@ def estimate(steps: int, fallback: str, summaries: list[dict[str, Any]]) -> dict
                     f"run{'s' if n > 1 else ''} at {statistics.median(rates):,.0f} steps/s)"}
 
 
-def recent_summaries(r: redis.Redis, settings: Any, preset: str) -> list[dict[str, Any]]:
-    """Summaries of the newest runs of exactly this preset that succeeded (newest first)."""
-    items, _ = jobs.list_runs(r, settings, status="succeeded", preset=preset, limit=50)
-    return [rec["summary"] for rec in items if rec.get("preset") == preset and isinstance(rec.get("summary"), dict)
-            and not rec.get("group")][:RECENT]
+def recent_summaries(r: redis.Redis, settings: Any) -> dict[str, list[dict[str, Any]]]:
+    """Per preset name, the summaries of its newest ``RECENT`` runs that succeeded (newest first).
+
+    Two round trips for every preset together: the index's status, preset and group fields, then the
+    chosen runs' summaries. Runs of a sweep (a group) and runs without a preset do not count.
+    """
+    jobs.ensure_store_indexed(r, settings)
+    ids = [i.decode() for i in r.zrevrange(keys.RUNS, 0, -1)]
+    with r.pipeline(transaction=False) as pipe:
+        for run_id in ids:
+            pipe.hmget(keys.run(run_id), "status", "preset", "group")
+        rows = pipe.execute()
+    chosen: dict[str, list[str]] = {}
+    for run_id, (status, preset, group) in zip(ids, rows, strict=True):
+        if status != b"succeeded" or not preset or group:
+            continue
+        picked = chosen.setdefault(preset.decode(), [])
+        if len(picked) < RECENT:
+            picked.append(run_id)
+    flat = [(name, run_id) for name, run_ids in chosen.items() for run_id in run_ids]
+    with r.pipeline(transaction=False) as pipe:
+        for _, run_id in flat:
+            pipe.hget(keys.run(run_id), "summary")
+        raws = pipe.execute()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for (name, _), raw in zip(flat, raws, strict=True):
+        try:
+            summary = json.loads(raw) if raw else None
+        except ValueError:
+            summary = None
+        if isinstance(summary, dict):
+            out.setdefault(name, []).append(summary)
+    return out

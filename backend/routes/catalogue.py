@@ -38,14 +38,14 @@ def presets(state: State) -> list[dict[str, Any]]:
     from noether import presets as catalogue
     from workers import speed
 
+    try:
+        measured = speed.recent_summaries(state.redis, state.settings)
+    except redis.RedisError:
+        measured = {}
     out = []
     for p in catalogue.all():
         item = plain(p)
-        try:
-            summaries = speed.recent_summaries(state.redis, state.settings, p.name)
-        except redis.RedisError:
-            summaries = []
-        item["runtime_estimate"] = speed.estimate(p.spec.steps, p.runtime, summaries)
+        item["runtime_estimate"] = speed.estimate(p.spec.steps, p.runtime, measured.get(p.name, []))
         out.append(item)
     return out
 

@@ -37,9 +37,9 @@ def test_preset_run_page_screenshot(lab, page, name):
     page.goto(f"{lab.url}/runs/{run_id}")
     page.wait_for_function("() => window.NoetherLive && window.NoetherLive.state() && window.NoetherLive.state().done")
     page.locator("#run-verdict-table").wait_for(timeout=60_000)
-    page.wait_for_function("() => Array.from(document.querySelectorAll('#run-graphs .live-plot'))"
-                           ".every(d => d.classList.contains('js-plotly-plot') || d.querySelector('.main-svg'))",
-                           timeout=120_000)
+    page.wait_for_function("() => { const ds = Array.from(document.querySelectorAll('#run-graphs .live-plot'));"
+                           " return ds.length >= 2 && ds.every(d => d.classList.contains('js-plotly-plot')"
+                           " && d.data && d.data.length); }", timeout=180_000)
     page.wait_for_timeout(1500)  # the 3D scenes' last frame
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"preset-{name}.png"), full_page=True)
