@@ -40,6 +40,11 @@ def test_preset_run_page_screenshot(lab, page, name):
     page.wait_for_function("() => { const ds = Array.from(document.querySelectorAll('#run-graphs .live-plot'));"
                            " return ds.length >= 2 && ds.every(d => d.classList.contains('js-plotly-plot')"
                            " && d.data && d.data.length); }", timeout=180_000)
+    boxes = page.locator("#run-graphs .plot-box")
+    for i in range(boxes.count()):  # charts below the fold draw when scrolled into view
+        boxes.nth(i).scroll_into_view_if_needed()
+        page.wait_for_function("(el) => el.querySelector('.main-svg')", arg=boxes.nth(i).element_handle(), timeout=60_000)
+    page.evaluate("() => window.scrollTo(0, 0)")
     page.wait_for_timeout(1500)  # the 3D scenes' last frame
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"preset-{name}.png"), full_page=True)
