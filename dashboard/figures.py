@@ -498,6 +498,8 @@ def trajectory_figure(
     pts = [p for p in positions if p is not None and len(p) >= 3]
     idx = stride_indices(len(pts), TRAIL_POINTS)
     scale = max([radius or 0.0] + [_norm(pts[i][:3]) for i in idx] + [1e-9]) * 1.1
+    if half_range:  # the orbit plane's square frames all the path can reach (toy-nd's rosette swings out to 1.57)
+        scale = 0.95 * half_range
     layout = _scene("Trajectory w(t)")
     w0, v0 = start if start is not None else (pts[0] if pts else None, (velocities or [None])[0])
     views = camera_views(w0, v0, half_range or scale, radius)
