@@ -165,11 +165,58 @@ def law_figure(
             yaxis=dict(title="terms"),
             yaxis2=dict(title=name or law_id, overlaying="y", side="right", showgrid=False),
             margin=dict(l=60, r=60, t=45, b=80),
+            # Fig. 1: the right axis keeps its own offset but spans what the left one spans, so a conserved
+            # difference reads flat next to the moving norms; live.js keeps it so and draws the zoom buttons' scale
+            meta={"match_span": {"y2": "y"}},
+            updatemenus=[span_buttons()],
         )
+        span = matched_range([columns.get(t) or [] for t in terms], [columns.get(c) or [] for c in
+                                                                     (law_id, pred_col, discrete_col)])
+        if span is not None:
+            layout["yaxis2"]["range"] = span
+            layout["yaxis2"]["autorange"] = False
     fig.update_layout(**layout)
     if down:
         _downsample_note(fig, len(x))
     return fig
+
+
+SPAN_LABEL = "difference on the norms' scale"
+ZOOM_LABEL = "zoom into the difference"
+
+
+def span_buttons() -> dict[str, Any]:
+    """Two buttons over a two-axis law chart: the difference on the norms' scale (default) or zoomed into.
+
+    ``method: "skip"``: live.js handles the click (it owns the axes' ranges) and writes the zoom factor into
+    the second label (``zoom into the difference (x 3,400)``).
+    """
+    return dict(
+        type="buttons", direction="right", showactive=True, active=0, x=1.0, xanchor="right", y=1.0,
+        yanchor="bottom", pad=dict(t=0, r=0, b=2), font=dict(size=11), name="span",
+        buttons=[dict(label=SPAN_LABEL, method="skip", args=[None]), dict(label=ZOOM_LABEL, method="skip", args=[None])],
+    )
+
+
+def _extent(series: Sequence[Sequence[Any]]) -> tuple[float, float] | None:
+    vals = [v for y in series for v in y if is_finite(v)]
+    return (min(vals), max(vals)) if vals else None
+
+
+def matched_range(left: Sequence[Sequence[Any]], right: Sequence[Sequence[Any]]) -> list[float] | None:
+    """The right axis's range: centred on its own values, spanning at least what the left axis's values span.
+
+    A constant on the right then reads flat while the left curves move (Fig. 1: the norms grow, their
+    difference stays put). None when either side has no finite value yet.
+    """
+    lo_hi, r = _extent(left), _extent(right)
+    if lo_hi is None or r is None:
+        return None
+    span = max(lo_hi[1] - lo_hi[0], r[1] - r[0])
+    if span <= 0:
+        return None
+    mid, pad = (r[0] + r[1]) / 2, 0.05 * span
+    return [mid - span / 2 - pad, mid + span / 2 + pad]
 
 
 def drift_figure(
@@ -210,6 +257,75 @@ def _lines_figure(
     if down:
         _downsample_note(fig, len(x))
     return fig
+
+
+# Laws whose prediction is a power law of the physical time t, by (law id, flow): the exponent.
+# NAGF: J(t) = J(t0) (t0/t)^3 (eq. 46), a straight line of slope -3 on log-log axes.
+POWER_LAWS = {("angular_momentum", "nagf"): -3.0}
+
+
+def power_law_exponent(law_id: str, flow: str | None) -> float | None:
+    """The exponent of the law's power-law prediction under this flow (None if it is not a power law)."""
+    return POWER_LAWS.get((law_id, flow or ""))
+
+
+def fit_slope(x: Sequence[Any], y: Sequence[Any]) -> float | None:
+    """Least-squares slope of log y against log x over the points where both are finite and positive."""
+    pts = [(math.log(a), math.log(b)) for a, b in zip(x, y, strict=False)
+           if is_finite(a) and is_finite(b) and a > 0 and b > 0]
+    if len(pts) < 2:
+        return None
+    mx = sum(p[0] for p in pts) / len(pts)
+    my = sum(p[1] for p in pts) / len(pts)
+    sxx = sum((p[0] - mx) ** 2 for p in pts)
+    if sxx == 0:
+        return None
+    return sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx
+
+
+def power_law_figure(
+    columns: dict[str, list], law_id: str, exponent: float, name: str = "", max_points: int = MAX_POINTS
+) -> go.Figure:
+    """A power law on log-log axes: the measured value against t, the predicted line, the fitted slope.
+
+    The prediction (``<law_id>:pred``, e.g. |J(t0)| (t0/t)^3) is the reference line of slope ``exponent``;
+    the fit is a least-squares line through the measured points (live.js refits it as points arrive and
+    writes its slope into the legend and the title).
+    """
+    x = columns.get("t") or []
+    y = columns.get(law_id) or []
+    slope = fit_slope(x, y)
+    label = name or law_id
+    title = f"{label} against t, log-log: predicted slope {exponent:g}" + (
+        f", fitted {slope:.3f}" if slope is not None else "")
+    fig = go.Figure(layout=_base_layout(title, xaxis_title="physical time t (log)", yaxis_title=f"{label} (log)",
+                                        meta={"power_law": {"exponent": exponent, "law": law_id}}))
+    xs, ys, down = _xy(x, y, max_points)
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="measured", line=dict(color=PALETTE[0], width=2.5),
+                             meta={"live": "line", "x": "t", "y": law_id}))
+    xs, ys, _ = _xy(x, columns.get(law_id + ":pred") or [], max_points)
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"prediction: slope {exponent:g}",
+                             line=dict(color=PALETTE[1], dash=PRED_DASH, width=2),
+                             meta={"live": "line", "x": "t", "y": law_id + ":pred", "slope": exponent}))
+    fx, fy = _fit_line(x, y, slope)
+    fig.add_trace(go.Scatter(x=fx, y=fy, mode="lines", line=dict(color="#222222", dash="dot", width=1.5),
+                             name=f"fit: slope {slope:.3f}" if slope is not None else "fit",
+                             meta={"live": "fit", "x": "t", "y": law_id}))
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(type="log")
+    if down:
+        _downsample_note(fig, len(x))
+    return fig
+
+
+def _fit_line(x: Sequence[Any], y: Sequence[Any], slope: float | None) -> tuple[list, list]:
+    pts = [(a, b) for a, b in zip(x, y, strict=False) if is_finite(a) and is_finite(b) and a > 0 and b > 0]
+    if slope is None or not pts:
+        return [], []
+    mx = sum(math.log(a) for a, _ in pts) / len(pts)
+    my = sum(math.log(b) for _, b in pts) / len(pts)
+    ends = [pts[0][0], pts[-1][0]]
+    return ends, [math.exp(my + slope * (math.log(a) - mx)) for a in ends]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,12 +395,97 @@ def plane_outline(normal: Sequence[float], half_size: float) -> tuple[list, list
     return [xs[a][b] for a, b in order], [ys[a][b] for a, b in order], [zs[a][b] for a, b in order]
 
 
-def _scene(title: str) -> dict[str, Any]:
+FREE_EYE = (1.4, 1.4, 0.9)  # plotly's usual oblique view
+TAN_HALF_FOV = math.tan(math.pi / 8)  # plotly's 3D camera sees 45 degrees from top to bottom
+FILL = 0.85  # the framed orbit fills this share of the view's height
+SEGMENT_FILL = 0.65  # a straight path: as long as this share of the view's height (the scene is wider than tall)
+
+
+def _scene(title: str, aspectmode: str = "cube") -> dict[str, Any]:
+    """A 3D scene with equal scales on its three axes: ``cube`` with equal ranges, or ``data``."""
     return _base_layout(
         title, hovermode="closest", margin=dict(l=0, r=0, t=40, b=10),
         legend=dict(orientation="h", yanchor="top", y=0.0, xanchor="left", x=0.0),
-        scene=dict(aspectmode="cube", xaxis_title="w1", yaxis_title="w2", zaxis_title="w3",
-                   camera=dict(eye=dict(x=1.4, y=1.4, z=0.9))),
+        scene=dict(aspectmode=aspectmode, xaxis_title="w1", yaxis_title="w2", zaxis_title="w3",
+                   camera=dict(eye=dict(zip("xyz", FREE_EYE, strict=True)))),
+    )
+
+
+def _unit(v: Sequence[float]) -> list[float] | None:
+    n = _norm(v)
+    return [c / n for c in v] if n > 0 and math.isfinite(n) else None
+
+
+def _perpendicular(a: Sequence[float]) -> list[float]:
+    """A unit vector perpendicular to the unit vector ``a`` (in the horizontal plane when it can)."""
+    helper = (0.0, 0.0, 1.0) if abs(a[2]) < 0.9 else (1.0, 0.0, 0.0)
+    return _unit(cross(a, helper)) or [1.0, 0.0, 0.0]
+
+
+def _camera(center: Sequence[float], eye_dir: Sequence[float], distance: float, up: Sequence[float]) -> dict[str, Any]:
+    """A plotly camera at ``center + distance * eye_dir`` looking at ``center`` (scene units: the cube is 1 wide)."""
+    eye = [c + distance * e for c, e in zip(center, eye_dir, strict=True)]
+    return dict(eye=dict(zip("xyz", eye, strict=True)), up=dict(zip("xyz", up, strict=True)),
+                center=dict(zip("xyz", center, strict=True)))
+
+
+def reach(radius: float | None, position: Sequence[float] | None, velocity: Sequence[float] | None) -> float:
+    """How far from 0 the toy's path can go: |w|^2 <= r^2 + sqrt(E) with E = |w'(0)|^2/2 + (|w(0)|^2 - r^2)^2
+    (energy never grows), or max(|w(0)|, r) for a first-order path (no velocity)."""
+    r = radius or 1.0
+    w0 = _norm(position) if position is not None else r
+    if velocity is None:
+        return max(w0, r)
+    energy = 0.5 * _norm(velocity) ** 2 + (w0 * w0 - r * r) ** 2
+    return max(w0, math.sqrt(r * r + math.sqrt(energy)))
+
+
+def camera_views(
+    position: Sequence[float] | None, velocity: Sequence[float] | None = None, half_range: float = 1.0,
+    radius: float | None = None,
+) -> dict[str, Any]:
+    """The cameras of the 3D view from the run's start (Sec. 6.1): ``face-on``, ``edge-on``, ``free``.
+
+    With angular momentum J = w(0) x w'(0) != 0 the orbit stays in the plane normal to J: face-on looks
+    along J at the whole orbit (the rosette of Fig. 3), edge-on along the plane (the orbit is a line: it stays
+    in it). With J = 0 (gradient flow, or a start at rest) the path is a radial segment from w(0) towards the
+    sphere |w| = radius: face-on looks across it, framed on it, edge-on along it. The scene's axes span
+    +-``half_range`` (a cube); ``default`` names the view the page opens with.
+    """
+    free = dict(eye=dict(zip("xyz", FREE_EYE, strict=True)), up=dict(x=0, y=0, z=1), center=dict(x=0, y=0, z=0))
+    a = _unit(position) if position is not None and len(position) == 3 else None
+    if a is None:
+        return {"face-on": free, "edge-on": free, "free": free, "default": "free"}
+    scale = 1.0 / (2.0 * half_range)  # data -> scene units
+    origin = [0.0, 0.0, 0.0]
+    jv = cross(position, velocity) if velocity is not None and len(velocity) == 3 else None
+    if jv is not None and _norm(jv) > 1e-9 * _norm(position) * _norm(velocity):
+        j = _unit(jv)
+        in_plane = _unit(cross(j, a)) or _perpendicular(j)
+        extent = reach(radius, position, velocity) * scale  # the orbit's radius in scene units
+        d = extent / (FILL * TAN_HALF_FOV)
+        return {"face-on": _camera(origin, j, d, a), "edge-on": _camera(origin, in_plane, d, j), "free": free,
+                "default": "face-on"}
+    end = [c * (radius or _norm(position)) for c in a]
+    length = _norm([e - p for e, p in zip(end, position, strict=True)]) * scale
+    mid = [(e + p) / 2 * scale for e, p in zip(end, position, strict=True)]
+    across = _perpendicular(a)
+    up = _unit(cross(across, a)) or [0.0, 0.0, 1.0]  # the segment runs across the screen, left to right
+    d = max(length, 0.2) / (2.0 * SEGMENT_FILL * TAN_HALF_FOV)
+    return {"face-on": _camera(mid, across, d, up), "edge-on": _camera(mid, a, max(d, 0.8), up), "free": free,
+            "default": "face-on"}
+
+
+VIEW_LABELS = {"face-on": "face-on", "edge-on": "edge-on", "free": "free"}
+
+
+def camera_buttons(views: dict[str, Any]) -> dict[str, Any]:
+    """Buttons face-on / edge-on / free over a 3D view (``method: "skip"``: live.js sets the camera)."""
+    names = ["face-on", "edge-on", "free"]
+    return dict(
+        type="buttons", direction="right", showactive=True, active=names.index(views.get("default", "free")),
+        x=0.0, xanchor="left", y=1.0, yanchor="top", pad=dict(t=0, b=2, l=4), font=dict(size=11), name="camera",
+        buttons=[dict(label=VIEW_LABELS[n], method="skip", args=[None]) for n in names],
     )
 
 
@@ -293,12 +494,30 @@ def trajectory_figure(
     velocities: Sequence[Sequence[float] | None] | None = None,
     radius: float | None = 1.0,
     j_vectors: Sequence[Sequence[float] | None] | None = None,
+    start: tuple[Sequence[float] | None, Sequence[float] | None] | None = None,
+    half_range: float | None = None,
 ) -> go.Figure:
-    """The trajectory w(t) in R^3 with the sphere |w| = radius, J = w x w' and the orbit plane normal to J."""
+    """The trajectory w(t) in R^3 with the sphere |w| = radius, J = w x w' and the orbit plane normal to J.
+
+    ``start`` = (w(0), w'(0)) of the run chooses the camera (``camera_views``): face-on to the orbit plane,
+    or across a straight path; buttons switch to edge-on and free.
+    """
     pts = [p for p in positions if p is not None and len(p) >= 3]
     idx = stride_indices(len(pts), TRAIL_POINTS)
     scale = max([radius or 0.0] + [_norm(pts[i][:3]) for i in idx] + [1e-9]) * 1.1
-    fig = go.Figure(layout=_scene("Trajectory w(t)"))
+    if half_range:  # the orbit plane's square frames all the path can reach (toy-nd's rosette swings out to 1.57)
+        scale = 0.95 * half_range
+    layout = _scene("Trajectory w(t)")
+    w0, v0 = start if start is not None else (pts[0] if pts else None, (velocities or [None])[0])
+    views = camera_views(w0, v0, half_range or scale, radius)
+    if half_range:  # equal ranges on a cube: equal scales on the three axes
+        axis = dict(range=[-half_range, half_range], autorange=False)
+        layout["scene"].update(xaxis=dict(axis, title="w1"), yaxis=dict(axis, title="w2"), zaxis=dict(axis, title="w3"))
+    layout["scene"]["camera"] = views[views["default"]]
+    layout["meta"] = {"cameras": {k: views[k] for k in ("face-on", "edge-on", "free")}}
+    layout["updatemenus"] = [camera_buttons(views)]
+    layout["margin"] = dict(l=0, r=0, t=60, b=10)
+    fig = go.Figure(layout=layout)
     if radius:
         fig.add_trace(sphere_wireframe(radius))
     fig.add_trace(go.Scatter3d(
@@ -306,6 +525,8 @@ def trajectory_figure(
         mode="lines", name="w(t)", line=dict(color=PALETTE[0], width=5),
         meta={"live": "path3d", "col": "position"},
     ))
+    fig.add_trace(go.Scatter3d(x=[0], y=[0], z=[0], mode="markers", name="origin", hoverinfo="skip",
+                               marker=dict(size=3, color="#000")))
     head = pts[-1] if pts else None
     fig.add_trace(go.Scatter3d(
         x=[head[0]] if head else [], y=[head[1]] if head else [], z=[head[2]] if head else [],
@@ -346,7 +567,7 @@ def _last_j(positions, velocities, j_vectors) -> list[float] | None:
 def particles_figure(particles_over_time: Sequence[Sequence[Sequence[float]] | None], trail: int = 40) -> go.Figure:
     """First-layer neurons W_1[i,:] as particles in R^3 (d_x = 3, Sec. 6.2), with short trails."""
     frames = [p for p in particles_over_time if p]
-    fig = go.Figure(layout=_scene("First-layer neurons as particles"))
+    fig = go.Figure(layout=_scene("First-layer neurons as particles", aspectmode="data"))
     if frames:
         idx = stride_indices(len(frames), trail)
         for i in range(len(frames[-1])):

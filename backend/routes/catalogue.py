@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import redis
 from fastapi import APIRouter
 from pydantic import BaseModel
+
+from backend.deps import State
 
 router = APIRouter(tags=["catalogue"])
 
@@ -29,11 +32,22 @@ def plain(obj: Any) -> Any:
 
 
 @router.get("/presets", response_model=list[dict[str, Any]])
-def presets() -> list[dict[str, Any]]:
-    """The presets (the paper's figures first): name, title, figure, explanation, look_at, prediction, spec."""
+def presets(state: State) -> list[dict[str, Any]]:
+    """The presets (the paper's figures first): name, title, figure, explanation, look_at, prediction, spec,
+    and runtime_estimate (from the speed of its recent runs here, else a conservative default)."""
     from noether import presets as catalogue
+    from workers import speed
 
-    return [plain(p) for p in catalogue.all()]
+    try:
+        measured = speed.recent_summaries(state.redis, state.settings)
+    except redis.RedisError:
+        measured = {}
+    out = []
+    for p in catalogue.all():
+        item = plain(p)
+        item["runtime_estimate"] = speed.estimate(p.spec.steps, p.runtime, measured.get(p.name, []))
+        out.append(item)
+    return out
 
 
 @router.get("/laws", response_model=list[dict[str, Any]])

@@ -640,10 +640,25 @@
       xr = [x0, x1 + Math.min(0.5 * (x1 - x0), Math.max(HEADROOM * (x1 - x0), ahead))];
     }
     const out = [];
+    const match = ((ch.fig.layout.meta || {}).match_span) || {};
+    ch.zoomFactor = null;
     for (const id in byAxis) {
       if (id === "x") continue;
       let [lo, hi, pos] = byAxis[id];
       if (!(hi >= lo)) continue;
+      const ref = match[id] && byAxis[match[id]];
+      if (ref && ref[1] >= ref[0]) {
+        // Fig. 1: this axis spans at least what its reference axis's values span (centred on its own values),
+        // so a constant reads flat beside the moving norms; "zoom into the difference" autoranges it instead
+        const span = ref[1] - ref[0], own = hi - lo;
+        ch.zoomFactor = own > 0 ? span / own : Infinity;
+        if (!ch.zoomed && span > own) {
+          const mid = (lo + hi) / 2, pad = live ? span * HEADROOM : 0;
+          out.push({type: "scatter", mode: "lines", x: xr, y: [mid - span / 2 - pad, mid + span / 2 + pad], yaxis: id,
+            line: {width: 0}, opacity: 0, hoverinfo: "skip", showlegend: false, meta: {live: "keeper"}});
+          continue;
+        }
+      }
       const type = id === "y" && ch.logY !== null ? (ch.logY ? "log" : "linear") : (ch.fig.layout[axisName(id)] || {}).type;
       let ys;
       if (type === "log") {
@@ -668,6 +683,18 @@
 
   function listen(ch) {
     if (!ch.div.on) return;
+    // the law chart's buttons (figures.span_buttons, method "skip"): the difference on the norms' scale, or zoomed
+    ch.div.on("plotly_buttonclicked", (ev) => {
+      const label = String(((ev || {}).button || {}).label || "");
+      if (ch.kind === "gl") {  // figures.camera_buttons: face-on / edge-on / free
+        if (((ch.fig.layout.meta || {}).cameras || {})[label]) {
+          ch.view = label; ch.viewCount = (ch.viewCount || 0) + 1; ch.dirty = true; wake(0);
+        }
+        return;
+      }
+      const zoomed = label.indexOf("zoom") === 0;
+      if (zoomed !== !!ch.zoomed) { ch.zoomed = zoomed; ch.dirty = true; wake(0); }
+    });
     ch.div.on("plotly_relayout", (ev) => {
       if (!ev || ch.kind !== "line") return;
       if (ev["xaxis.autorange"] || ev["xaxis.range"] === undefined && ev["xaxis.range[0]"] === undefined) {
@@ -688,6 +715,14 @@
   function chartLayout(ch, note) {
     const layout = Object.assign({}, ch.fig.layout);
     if (ch.logY !== null) layout.yaxis = Object.assign({}, layout.yaxis || {}, {type: ch.logY ? "log" : "linear"});
+    if (ch.kind === "gl" && ch.view && layout.scene) {
+      // a camera button was clicked: its view, under a new uirevision so that it replaces a dragged camera
+      const cams = (layout.meta || {}).cameras || {};
+      layout.scene = Object.assign({}, layout.scene, {camera: cams[ch.view] || layout.scene.camera,
+        uirevision: "view-" + ch.viewCount});
+      layout.updatemenus = (layout.updatemenus || []).map((m) => (m.name === "camera"
+        ? Object.assign({}, m, {active: ["face-on", "edge-on", "free"].indexOf(ch.view)}) : m));
+    }
     if (ch.kind !== "line") return layout;
     // tick labels stay inside the margins anyway; Plotly's overflow check measures every label (a fifth of a redraw)
     for (const k in layout) {
@@ -695,6 +730,12 @@
     }
     if (!layout.yaxis) layout.yaxis = {ticklabeloverflow: "allow"};
     if (!layout.xaxis) layout.xaxis = {ticklabeloverflow: "allow"};
+    if (layout.updatemenus && (layout.meta || {}).match_span) spanButtons(ch, layout);
+    const pl = (layout.meta || {}).power_law;
+    if (pl && typeof ch.slope === "number" && layout.title) {
+      const text = String(layout.title.text || "").replace(/, fitted .*$/, "") + ", fitted " + ch.slope.toFixed(3);
+      layout.title = Object.assign({}, layout.title, {text});
+    }
     const anns = (layout.annotations || []).filter((a) => a.name !== NOTE);
     if (note) anns.push({text: note, name: NOTE, xref: "paper", yref: "paper", x: 1, y: 1, showarrow: false,
       xanchor: "right", yanchor: "bottom", font: {size: 10, color: "#666"}});
@@ -702,8 +743,51 @@
     return layout;
   }
 
+  /* The span buttons say how far "zoom" zooms (the norms' span over the difference's), and the zoomed right
+     axis says it in its title. */
+  function spanButtons(ch, layout) {
+    const f = ch.zoomFactor;
+    const factor = f === Infinity ? "flat" : f > 0 ? "x " + Number(f.toPrecision(2)).toLocaleString("en-US") : null;
+    layout.updatemenus = layout.updatemenus.map((m) => {
+      if (!m.buttons || m.buttons.length !== 2) return m;
+      const buttons = m.buttons.map((b, i) => (i === 1 ? Object.assign({}, b, {
+        label: "zoom into the difference" + (factor ? " (" + factor + ")" : "")}) : b));
+      return Object.assign({}, m, {buttons, active: ch.zoomed ? 1 : 0});
+    });
+    const y2 = layout.yaxis2;
+    if (y2) {
+      const title = typeof y2.title === "object" && y2.title ? y2.title.text : y2.title;
+      const t = (title || "") + (ch.zoomed ? (factor ? " (zoomed " + factor + ")" : " (zoomed)") : "");
+      layout.yaxis2 = Object.assign({}, y2, {title: Object.assign({}, typeof y2.title === "object" ? y2.title : {}, {text: t}),
+        autorange: true, range: undefined});
+    }
+  }
+
+  /* A power law's least-squares line through the measured points on log-log axes (figures.power_law_figure):
+     the slope goes into the legend and the chart's title. */
+  function fitTrace(ch, tr) {
+    const meta = tr.meta, x = S.cols[meta.x], y = S.cols[meta.y], n = S.n;
+    if (!x || !y) return tr;
+    let k = 0, sx = 0, sy = 0, sxx = 0, sxy = 0, x0 = Infinity, x1 = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const a = x[i], b = y[i];
+      if (!(a > 0 && b > 0 && isFinite(a) && isFinite(b))) continue;
+      const la = Math.log(a), lb = Math.log(b);
+      k += 1; sx += la; sy += lb; sxx += la * la; sxy += la * lb;
+      if (a < x0) x0 = a;
+      if (a > x1) x1 = a;
+    }
+    const den = k * sxx - sx * sx;
+    if (k < 2 || !(den > 0)) { ch.slope = null; return Object.assign({}, tr, {x: [], y: []}); }
+    const slope = (k * sxy - sx * sy) / den, icpt = (sy - slope * sx) / k;
+    ch.slope = slope;
+    return Object.assign({}, tr, {x: [x0, x1], y: [Math.exp(icpt + slope * Math.log(x0)), Math.exp(icpt + slope * Math.log(x1))],
+      name: "fit: slope " + slope.toFixed(3)});
+  }
+
   function lineTrace(ch, tr, info) {
     const meta = tr.meta;
+    if (meta && meta.live === "fit") return fitTrace(ch, tr);
     if (!meta || meta.live !== "line" || !S.cols[meta.y]) return tr;
     const x = S.cols[meta.x] || S.cols.step, y = S.cols[meta.y], n = S.n;
     const off = meta.transform === "drift" ? firstFinite(meta.y) : 0;

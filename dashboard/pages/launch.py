@@ -117,6 +117,9 @@ def preset_card(p: dict[str, Any]) -> html.Div:
             html.Div([html.B("Look at: "), p.get("look_at") or ""], className="card-text") if p.get("look_at") else None,
             html.Div([html.B("Prediction: "), p.get("prediction") or ""], className="card-text")
             if p.get("prediction") else None,
+            html.Div([html.B("Runtime: "), (p.get("runtime_estimate") or {}).get("text") or p.get("runtime") or ""],
+                     className="card-text hint", id=f"launch-runtime-{p['name']}")
+            if p.get("runtime_estimate") or p.get("runtime") else None,
             html.Div(className="buttons", children=[
                 html.Button("Run", id={"type": "launch-run", "preset": p["name"]}, className="btn btn-primary"),
                 html.Button("Edit in form", id={"type": "launch-edit", "preset": p["name"]}, className="btn"),

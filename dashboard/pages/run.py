@@ -204,6 +204,30 @@ def live_plot(gid: str, figure_json: str) -> html.Div:
                     children=html.Div(className="plot live-plot", **{"data-figure": figure_json}))
 
 
+TRAJECTORY_RANGE = 1.6  # the 3D view spans +-1.6 radius on each axis when the start is not known
+TRAJECTORY_MARGIN = 1.05  # else +-1.05 times the farthest the path can reach (figures.reach)
+
+
+def _start(spec: dict[str, Any]) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
+    """(w(0), w'(0)) of a potential's run from its spec, as tuples (cache keys), None where not given."""
+    initial = spec.get("initial") or {}
+    pos, vel = initial.get("position"), initial.get("velocity")
+    if _flow(spec) in ("gf", None):  # first order: no velocity, the path runs down the gradient
+        vel = None
+    as_tuple = lambda v: tuple(float(c) for c in v) if isinstance(v, list) and len(v) == 3 else None  # noqa: E731
+    return as_tuple(pos), as_tuple(vel)
+
+
+def _flow(spec: dict[str, Any]) -> str | None:
+    """The continuous flow the spec's dynamics discretises (as noether.laws.conditions.flow_of)."""
+    dyn = spec.get("dynamics") or {}
+    kind = dyn.get("kind")
+    if kind == "rk4":
+        return dyn.get("flow")
+    return {"gd": "gf", "sgd": "gf", "nd": "nd", "leapfrog": "nd", "nag": "nagf", "momentum": "general",
+            "general": "general"}.get(kind)
+
+
 @functools.lru_cache(maxsize=256)
 def empty_figure_json(kind: str, *args: Any) -> str:
     """The JSON of an empty live chart, cached by what it shows (column names, law texts, radius...).
@@ -212,10 +236,13 @@ def empty_figure_json(kind: str, *args: Any) -> str:
     and the runs of one preset share their charts; live.js fills them with the points.
     """
     if kind == "trajectory":
-        (radius,) = args
-        fig = figures.trajectory_figure([], radius=radius)
-        r = 1.6 * (radius or 1)
-        fig.update_layout(scene=dict(xaxis=dict(range=[-r, r]), yaxis=dict(range=[-r, r]), zaxis=dict(range=[-r, r])))
+        radius, w0, v0 = (*args, None, None)[:3]
+        # the cube just holds every point the path can reach (energy never grows), whatever it turns out to do
+        half = TRAJECTORY_MARGIN * figures.reach(radius, w0, v0) if w0 is not None else TRAJECTORY_RANGE * (radius or 1)
+        fig = figures.trajectory_figure([], radius=radius, start=(w0, v0), half_range=half)
+    elif kind == "powerlaw":
+        names, law_id, exponent, name = args
+        fig = figures.power_law_figure(dict.fromkeys(names, []), law_id, exponent, name)
     elif kind == "particles":
         (d_x,) = args
         fig = figures.particles_figure([])
@@ -258,7 +285,7 @@ def build_graphs(live: dict[str, Any], info: dict[str, Any] | None, log_y: bool 
     if views.get("position") == [3]:
         potential = spec.get("potential") or {}
         radius = potential.get("radius", 1.0) if potential.get("kind") == "sphere" else None
-        graph("run-graph-trajectory", "trajectory", radius, cls="graph graph-3d")
+        graph("run-graph-trajectory", "trajectory", radius, *_start(spec), cls="graph graph-3d")
     if len(views.get("particles") or []) == 2 and views["particles"][1] == 3:
         widths = (spec.get("model") or {}).get("widths") or []
         graph("run-graph-particles", "particles", widths[0] if widths else None, cls="graph graph-3d")
@@ -268,6 +295,10 @@ def build_graphs(live: dict[str, Any], info: dict[str, Any] | None, log_y: bool 
     for i, law_id in enumerate(ids):
         law = laws.get(law_id, {})
         graph(f"run-graph-law-{i}", "law", names, law_id, law.get("name", ""), law.get("prediction", ""))
+    for i, law_id in enumerate(law_id for law_id in ids if "t" in names):
+        exponent = figures.power_law_exponent(law_id, _flow(spec))
+        if exponent is not None:  # a power law: log-log with its reference line and the fitted slope
+            graph(f"run-graph-powerlaw-{i}", "powerlaw", names, law_id, exponent, laws.get(law_id, {}).get("name", ""))
     if ids:
         graph("run-graph-drift", "drift", names, ids)
     norms = tuple(norm_columns(names))

@@ -55,5 +55,7 @@ def step(problem, cfg, state: NesterovState, batch=None) -> tuple[NesterovState,
     with torch.no_grad():
         loss = problem.loss(state.params, batch)
     v = central_velocity(new, state.prev, h)
-    obs = Observation(state.params, loss, None, v, state.k * h, cfg.lr, {"y": y})
+    # what the energy law's discrete balance reads (noether.laws.energy): w_{k-1}, w_{k+1}, beta_k, grad L(y_k)
+    extra = {"y": y, "grad_y": grad_y, "prev": state.prev, "next": new, "beta": c, "h": h}
+    obs = Observation(state.params, loss, None, v, state.k * h, cfg.lr, extra)
     return NesterovState(new, state.params, state.k + 1), obs

@@ -3,9 +3,10 @@ teacher can read aloud: what to look at, and what the paper predicts.
 
 ``get(name)`` and ``all()`` serve the CLI (``noether presets``, ``noether run --preset``) and the API
 (``GET /api/presets``). A preset with a ``sweep`` grid fans out over it (``noether.sweep.expand``).
-Step counts are chosen so that each run (each point of a sweep) finishes in seconds to about a minute
-on 2 CPU cores; ``runtime`` says roughly how long (estimated from single-thread runs on a busy 2-core
-machine: the fig1/fig2 networks take 20-40 ms per step, the digits networks 2-5 ms, the toy 0.3 ms).
+Step counts are chosen so that each run (each point of a sweep) finishes in seconds to a few minutes
+on 2 CPU cores; ``runtime`` is a conservative figure for 2 busy cores (measured under the test suite's
+load: fig1-gd took 2 min 10 s, fig1-nd 42 s, fig1-nag 2 min 46 s), what the API's ``runtime_estimate``
+falls back to before a run of the preset has measured the speed of this lab's workers (``workers.speed``).
 """
 
 from __future__ import annotations

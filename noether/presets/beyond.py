@@ -27,7 +27,7 @@ bias = make(
     prediction="Under gradient flow |W_h|^2 + |b_h|^2 - |W_{h+1}|^2 is conserved (Table 3); dropping |b_h|^2 breaks it.",
     spec={"model": {"widths": [64, 32, 32, 10], "activation": "relu", "bias": True}, "data": DIGITS,
           "dynamics": {"kind": "gd", "lr": 0.05}, "steps": 1500, "record_every": 5},
-    runtime="about 5 s",
+    runtime="under 30 s",
     tags=("homogeneity", "bias"),
 )
 
@@ -50,7 +50,7 @@ swish_beta = make(
     ),
     spec={"model": {"widths": [64, 32, 32, 10], "activation": "swish(1, trainable)"}, "data": DIGITS,
           "dynamics": {"kind": "gd", "lr": 0.05}, "steps": 1500, "record_every": 5},
-    runtime="about 10 s",
+    runtime="up to 1 min",
     tags=("homogeneity", "swish"),
 )
 
@@ -70,7 +70,7 @@ linear_balance = make(
     ),
     spec={"model": {"widths": [64, 8, 8, 10], "activation": "linear"}, "data": DIGITS, "loss": "mse",
           "dynamics": {"kind": "gd", "lr": 0.05}, "steps": 1500, "record_every": 5},
-    runtime="about 8 s",
+    runtime="up to 1 min",
     tags=("linear",),
 )
 
@@ -99,7 +99,7 @@ rotation_net = make(
           "data": {"kind": "rotation", "dim": 3, "samples": 1024, "target": "radius", "augment": 31},
           "loss": "mse", "initial": {"velocity_scale": 0.3}, "dynamics": {"kind": "nd", "lr": 0.001},
           "steps": 2000, "record_every": 10, "dtype": "float64"},
-    runtime="about 45 s",
+    runtime="up to 3 min",
     tags=("rotation", "particles"),
 )
 
@@ -120,7 +120,7 @@ ntk_width = make(
     spec={"model": {"widths": [64, 100, 100, 10], "activation": "relu"}, "data": DIGITS, "loss": "mse",
           "dynamics": {"kind": "nd", "lr": 0.01}, "steps": 300, "record_every": 5},
     sweep={"model.widths": [[64, 50, 50, 10], [64, 100, 100, 10], [64, 200, 200, 10], [64, 400, 400, 10]]},
-    runtime="about 25 s for the four runs",
+    runtime="up to 2 min for the four runs",
     tags=("ntk", "sweep"),
 )
 
@@ -141,7 +141,7 @@ gd_vs_sgd = make(
     spec={"model": {"widths": [64, 64, 64, 10], "activation": "relu"}, "data": DIGITS,
           "dynamics": {"kind": "gd", "lr": 0.05}, "steps": 1000, "record_every": 5},
     sweep={"dynamics": [{"kind": "gd", "lr": 0.05}, {"kind": "sgd", "lr": 0.05, "batch_size": 32}]},
-    runtime="about 10 s for the two runs",
+    runtime="up to 1 min for the two runs",
     tags=("sgd", "sweep"),
 )
 

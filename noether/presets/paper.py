@@ -9,6 +9,8 @@ under ``NOETHER_DATA_DIR/datasets`` and override the data: ``{"kind": "file", "n
 
 from __future__ import annotations
 
+import math
+
 from noether.presets import make
 
 KMNIST_NOTE = (
@@ -45,7 +47,7 @@ fig1_gd = make(
     ),
     spec={"model": FIG1_MODEL, "data": FIG1_DATA, "loss": "nll", "dynamics": {"kind": "gd", "lr": 0.01},
           "steps": 1500, "record_every": 10},
-    runtime="about 45 s",
+    runtime="up to 3 min",
     tags=("paper", "homogeneity"),
 )
 
@@ -71,7 +73,7 @@ fig1_nd = make(
     ),
     spec={"model": FIG1_MODEL, "data": FIG1_DATA, "loss": "nll", "dynamics": {"kind": "nd", "lr": 0.01},
           "steps": 300, "record_every": 3},
-    runtime="about 10 s",
+    runtime="up to 1 min",
     tags=("paper", "homogeneity"),
 )
 
@@ -92,7 +94,7 @@ fig1_nag = make(
     ),
     spec={"model": FIG1_MODEL, "data": FIG1_DATA, "loss": "nll", "dynamics": {"kind": "nag", "lr": 0.01},
           "steps": 600, "record_every": 5},
-    runtime="about 30 s",
+    runtime="up to 4 min",
     tags=("paper", "homogeneity"),
 )
 
@@ -120,7 +122,7 @@ fig2 = make(
         "steps": 1000,
         "record_every": 10,
     },
-    runtime="about 40 s",
+    runtime="up to 3 min",
     tags=("paper", "homogeneity", "chain"),
 )
 
@@ -131,6 +133,18 @@ TOY_EXPLANATION = (
     " symmetry is angular momentum J = w x w'."
 )
 
+J0 = math.sqrt(4.5)  # |J(t0)| = |w(0) x w'(0)| = |(0, -3/2, 3/2)| for the toy's start
+
+
+def SPIRAL_RAD(t0: float) -> float:  # noqa: N802 (a formula, named as in the text)
+    """The angle NAGF sweeps on the unit sphere from t0: int_t0^inf |J(t0)| (t0/t)^3 dt = |J(t0)| t0 / 2."""
+    return J0 * t0 / 2
+
+
+def SPIRAL_TURN(t0: float) -> float:  # noqa: N802
+    return math.degrees(SPIRAL_RAD(t0))
+
+
 toy_gf = make(
     "toy-gf",
     title="Rotation toy, gradient flow: a straight line",
@@ -140,7 +154,7 @@ toy_gf = make(
     prediction="Under gradient flow (w')^T w is symmetric: the angular momentum is zero, so the path is radial.",
     spec={"potential": TOY, "initial": {"position": [0.1, 0.1, 0.1]}, "dynamics": {"kind": "gd", "lr": 0.01},
           "steps": 1000, "record_every": 2, "dtype": "float64"},
-    runtime="a few seconds",
+    runtime="under 30 s",
     tags=("paper", "rotation", "toy"),
 )
 
@@ -158,7 +172,7 @@ toy_nd = make(
     prediction="ND conserves the angular momentum J = w x w' (direction and length) and the energy.",
     spec={"potential": TOY, "initial": {"position": [0.5, 0.5, 0.5], "velocity": [-2.0, 1.0, 1.0]},
           "dynamics": {"kind": "nd", "lr": 1e-4}, "steps": 2000, "record_every": 2, "dtype": "float64"},
-    runtime="a few seconds",
+    runtime="under 30 s",
     tags=("paper", "rotation", "toy"),
 )
 
@@ -171,15 +185,46 @@ toy_nag = make(
     " started at a small time t0 > 0 (footnote 2: NAGF cannot carry a velocity at t = 0, and a discrete"
     " run started at k = 1 would throw the velocity away).",
     look_at=(
-        "The path spirals in the plane y = z onto the unit sphere, and |J| falls off as t^-3: on the run"
-        " page, 'Open in Compare', choose physical time t, log x and log y, and |J| is a straight line of"
-        " slope -3."
+        "The path stays in the plane y = z and settles on the unit sphere; |J| falls off as t^-3: the"
+        " log-log chart of |J| against t is a straight line on the dashed slope -3, with the fitted slope"
+        " beside it. With the paper's small t0 = 0.5 the friction 3/t is strong at once: the path turns"
+        f" only about {SPIRAL_TURN(0.5):.0f} degrees before it settles (toy-nag-spiral starts later and turns"
+        " about once)."
     ),
-    prediction="NAGF: J(t) = J(t0) (t0 / t)^3 (eq. 46); the energy decreases at rate -(3/t) |w'|^2 (eq. 35).",
+    prediction=(
+        "NAGF: J(t) = J(t0) (t0 / t)^3 (eq. 46); the energy decreases at rate -(3/t) |w'|^2 (eq. 35). On the"
+        " unit sphere the angle swept is int |J(t)| dt = |J(t0)| t0 / 2"
+        f" = {J0:.2f} x 0.5 / 2 = {SPIRAL_RAD(0.5):.2f} rad ({SPIRAL_TURN(0.5):.0f} degrees)."
+    ),
     spec={"potential": TOY, "initial": {"position": [0.5, 0.5, 0.5], "velocity": [-2.0, 1.0, 1.0]},
           "dynamics": {"kind": "nag", "lr": 1e-4, "t0": 0.5}, "steps": 3000, "record_every": 3, "dtype": "float64"},
-    runtime="a few seconds",
+    runtime="under 30 s",
     tags=("paper", "rotation", "toy"),
 )
 
-PRESETS = [fig1_gd, fig1_nd, fig1_nag, fig2, toy_gf, toy_nd, toy_nag]
+toy_nag_spiral = make(
+    "toy-nag-spiral",
+    title="Rotation toy, Nesterov started later: the damped spiral",
+    figure="Fig. 4 (the spiral), Sec. 6.1, eq. 46",
+    explanation=TOY_EXPLANATION
+    + " Here it follows Nesterov's method (eq. 20) from the same w(0) and w'(0) as toy-nag, but started at"
+    " t0 = 6 instead of a small delta: the friction 3/t is then 0.5 instead of 6, so the particle keeps its"
+    " rotation long enough to wind once around the origin before it settles on the sphere.",
+    look_at=(
+        "Face-on to the orbit plane y = z the path winds about once around the origin while it spirals onto"
+        " the unit sphere; the log-log chart of |J| against t is a straight line of slope -3 (dashed: the"
+        " prediction; dotted: the fit, with its slope)."
+    ),
+    prediction=(
+        "NAGF: J(t) = J(t0) (t0/t)^3 (eq. 46). On the unit sphere the angle swept is int |J(t)| dt ="
+        f" |J(t0)| t0 / 2 = {J0:.2f} x 6 / 2 = {SPIRAL_RAD(6.0):.1f} rad, about {SPIRAL_TURN(6.0):.0f} degrees:"
+        " one turn. The path starts inside the sphere (|w(0)| = 0.87) and swings out to |w| = 1.4, where it"
+        " turns slower (angular speed |J| / |w|^2), so it sweeps a little less: about 330 degrees."
+    ),
+    spec={"potential": TOY, "initial": {"position": [0.5, 0.5, 0.5], "velocity": [-2.0, 1.0, 1.0]},
+          "dynamics": {"kind": "nag", "lr": 1e-4, "t0": 6.0}, "steps": 3000, "record_every": 3, "dtype": "float64"},
+    runtime="under 30 s",
+    tags=("paper", "rotation", "toy"),
+)
+
+PRESETS = [fig1_gd, fig1_nd, fig1_nag, fig2, toy_gf, toy_nd, toy_nag, toy_nag_spiral]

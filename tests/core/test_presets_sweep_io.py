@@ -15,7 +15,7 @@ from noether.io import read_series, read_summary, write_run, write_series
 from noether.spec import SpecError
 from noether.sweep import expand
 
-PAPER = ["fig1-gd", "fig1-nd", "fig1-nag", "fig2", "toy-gf", "toy-nd", "toy-nag"]
+PAPER = ["fig1-gd", "fig1-nd", "fig1-nag", "fig2", "toy-gf", "toy-nd", "toy-nag", "toy-nag-spiral"]
 BEYOND = ["bias", "swish-beta", "linear-balance", "rotation-net", "ntk-width", "gd-vs-sgd"]
 
 

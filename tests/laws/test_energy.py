@@ -85,7 +85,9 @@ def test_ntk_kernel_drift_shrinks_as_the_width_grows():
         spec = net_spec([6, width, width, 3], dynamics={"kind": "nd", "lr": 0.01}, steps=150, record_every=15,
                         loss="mse", dtype="float32")
         records, summary, _ = run(spec)
-        assert summary["ntk_drift"].verdict == summary["velocity_bound"].verdict == "holds"
+        assert summary["velocity_bound"].verdict == "holds"
+        assert summary["ntk_drift"].verdict == "not applicable"  # nothing per run to follow; the bound's verdict says
+        assert "the velocity bound holds" in summary["ntk_drift"].reason
         drifts.append(records[-1]["ntk_drift"])
         assert records[0]["ntk_drift"] == 0.0
     assert 0 < drifts[1] < 0.5 * drifts[0]
