@@ -70,9 +70,4 @@ def watch(
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         sink = FolderSink(Path(out) if out else Path("noether-runs") / f"{name}-{stamp}")
     mon = Monitor(model, optimizer, loss_fn, every=every, name=name, sink=sink, batch=batch, hook=hook, meta=meta)
-    sink_meta = getattr(sink, "meta", None)
-    if isinstance(sink_meta, dict):
-        sink_meta["laws"] = [{"id": law.id, "family": law.family, "layers": list(law.layers), "count": law.count,
-                              "symmetry": law.symmetry, "name": law.name} for law in mon.detection.laws]
-        sink_meta["unsupported"] = list(mon.detection.unsupported)
     return mon

@@ -99,8 +99,15 @@ class Monitor:
             self._handles.append(loss_fn.register_forward_hook(self._loss_hook))
         if hook:
             self._handles.append(optimizer.register_step_post_hook(lambda opt, args, kwargs: self._on_step()))
-        self.sink.open({"name": name, **(meta or {}), "optimizer": type(optimizer).__name__,
-                        "prediction": self.support.kind, "prediction_reason": self.support.reason})
+        ref = next(iter(model.parameters()), None)
+        self.sink.open({
+            "name": name, **(meta or {}), "optimizer": type(optimizer).__name__, "device": str(ref.device if ref
+            is not None else "cpu"), "prediction": self.support.kind, "prediction_reason": self.support.reason,
+            "detection": self.detection.method,
+            "laws": [{"id": law.id, "family": law.family, "layers": list(law.layers), "count": law.count,
+                      "symmetry": law.symmetry, "name": law.name} for law in self.detection.laws],
+            "unsupported": list(self.detection.unsupported),
+        })
         if self._trace is None:
             self._start()
 
