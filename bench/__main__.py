@@ -10,7 +10,7 @@ import importlib
 import importlib.util
 import sys
 
-KNOWN = ("engine", "api", "dashboard", "discovery")
+KNOWN = ("engine", "api", "dashboard", "discovery", "monitor")
 
 
 def available() -> list[str]:

@@ -47,6 +47,7 @@ def watch(
     batch: int = 50,
     buffer: int = 1000,
     tags: list[str] | None = None,
+    neurons: bool = False,
 ) -> Monitor:
     """Watch ``model`` trained by ``optimizer``: every ``every`` steps, each detected law and its predictions.
 
@@ -55,7 +56,8 @@ def watch(
     keeps the records in memory only). ``token``: the lab's API token. ``loss_fn``: the loss, to find the
     translation symmetry of a cross-entropy head and (an ``nn.Module``) to record the loss. ``hook=False``:
     call ``mon.step(loss)`` after every ``optimizer.step()`` yourself. ``buffer``: records held for a slow
-    lab before dropping (with one warning); training never waits for the lab.
+    lab before dropping (with one warning); training never waits for the lab. ``neurons``: also record each
+    rescale law per channel (``<id>:neurons``, heatmaps in the lab; costs a few more tensor ops per record).
     """
     script = script_name()
     name = name or f"{os.path.splitext(script)[0]}"
@@ -69,5 +71,6 @@ def watch(
     else:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         sink = FolderSink(Path(out) if out else Path("noether-runs") / f"{name}-{stamp}")
-    mon = Monitor(model, optimizer, loss_fn, every=every, name=name, sink=sink, batch=batch, hook=hook, meta=meta)
+    mon = Monitor(model, optimizer, loss_fn, every=every, name=name, sink=sink, batch=batch, hook=hook, meta=meta,
+                  neurons=neurons)
     return mon

@@ -89,16 +89,14 @@ class LawSpec:
         """Per channel i: sum_t sign_t |tensor_t[channel i]|^2 (the per-neuron conserved quantity)."""
         out = None
         for t in self.terms:
-            p = params[t.param].detach().double().square()
-            if t.axis == 0:
-                v = p.reshape(p.shape[0], -1).sum(1)
-            else:
-                v = p.transpose(0, 1).reshape(p.shape[1], -1).sum(1)
-                if t.group > 1:
-                    v = v.reshape(-1, t.group).sum(1)
-            v = t.sign * v
+            p = params[t.param].detach()
+            if t.axis == 0:  # a layer's rows: channel i is row i
+                v = p.reshape(self.channels, -1).square().sum(1)
+            else:  # the next layer's columns: channel i is a contiguous block (kernel positions, flattened pixels)
+                v = p.square().sum(0).reshape(self.channels, -1).sum(1)
+            v = v if t.sign > 0 else -v
             out = v if out is None else out + v
-        return out
+        return out.double()
 
 
 def translation_sum(params: dict[str, torch.Tensor], terms: tuple[Term, ...]) -> torch.Tensor:

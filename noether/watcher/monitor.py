@@ -72,6 +72,7 @@ class Monitor:
         hook: bool = True,
         tolerance: float = DEFAULT_TOLERANCE,
         meta: dict[str, Any] | None = None,
+        neurons: bool = False,
     ):
         if every < 1:
             raise ValueError(f"every must be >= 1 (got {every})")
@@ -80,6 +81,7 @@ class Monitor:
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.every, self.batch, self.name, self.tolerance = every, batch, name, tolerance
         self.sink = sink or MemorySink()
+        self.neurons = neurons  # per-channel views of the rescale laws (``<id>:neurons``) in every record
         self.records: list[Record] = []
         self.support: Support = support(optimizer)
         self.steps = 0
@@ -119,6 +121,7 @@ class Monitor:
         self._params = params
         names = sorted({t.param for law in self.laws for t in law.terms}, key=list(params).index)
         self._names = names
+        self._tensors = [params[n] for n in names]
         index = {n: i for i, n in enumerate(names)}
         ref = next(iter(params.values()), torch.zeros(()))
         self.device = ref.device
@@ -157,13 +160,13 @@ class Monitor:
                 # P_{-1} - eta K_0 = <A theta_0, v_0>: the recursion starts from the buffers as they are
                 p0 = c @ dots
                 del lam
-            self._qpred = QuadraticPrediction(q0, p0, at_rest)
+            self._qpred = QuadraticPrediction(q0, p0, at_rest, input_map=c)
             self._lpred = []
             self._m0 = []
             for law in self._lin:
                 m0 = linear_matrix(params, law.terms)
                 self._m0.append(m0)
-                self._lpred.append(QuadraticPrediction(m0, None, at_rest))
+                self._lpred.append(QuadraticPrediction(m0.reshape(-1), None, at_rest))
             self._tpred = []
             for law in self._trans:
                 s0 = translation_sum(params, law.terms)
@@ -198,8 +201,8 @@ class Monitor:
     def _sqnorms(tensors: list[torch.Tensor]) -> torch.Tensor:
         if not tensors:
             return torch.zeros(0, dtype=torch.float64)
-        norms = torch._foreach_norm([t.detach() for t in tensors])
-        return torch.stack(norms).double().square()
+        with torch.no_grad():
+            return torch.stack(torch._foreach_norm(tensors)).double().square()
 
     # --- per step -------------------------------------------------------------------------------------------
 
@@ -226,7 +229,6 @@ class Monitor:
         if self._handles:
             self._handles.pop().remove()
 
-    @torch.no_grad()
     def _on_step(self) -> None:
         if self.closed:
             return
@@ -238,33 +240,34 @@ class Monitor:
             self._trace = None
             self._start()
             return
-        group = self.optimizer.param_groups[0]
-        h = hyper(group)
+        h = hyper(self.optimizer.param_groups[0])
         self.steps += 1
         self.t += h.lr
         if self.support.kind == "sgd" and self.laws:
-            self._advance()
+            self._advance(h)
         if self.steps % self.every == 0:
-            self._record()
+            with torch.no_grad():
+                self._record()
             if len(self._rows) >= self.batch:
                 self.flush()
 
-    def _advance(self) -> None:
+    def _advance(self, h0: Hyper) -> None:
         """One step of every prediction: K_{k+1} from the momentum buffers (or gradients when beta = 0)."""
-        params = self._params
-        h0 = self._hyper_of(self.laws[0])
         is_grad = h0.momentum == 0
         if is_grad:
-            vel = {n: params[n].grad for n in self._names}
+            vel = [p.grad for p in self._tensors]
         else:
-            vel = {n: self.optimizer.state[params[n]]["momentum_buffer"] for n in self._names}
-        if any(v is None for v in vel.values()):
+            state = self.optimizer.state
+            vel = [state[p].get("momentum_buffer") for p in self._tensors]
+        if any(v is None for v in vel):
             return  # a tensor without gradient this step (frozen, unused)
-        if self._quad:
-            sq = self._sqnorms([vel[n] for n in self._names])
-            self._qpred.step(h0, self._coef @ sq, is_grad)
+        if self._lin:
+            vel_named = dict(zip(self._names, vel, strict=True))
+        if self._quad:  # one fused norm per step; squares and coefficients wait for the record
+            self._qpred.push(h0, torch._foreach_norm(vel), is_grad)  # buffers and gradients need no graph
         for law, pred in zip(self._lin, self._lpred, strict=True):
-            pred.step(h0, linear_matrix(vel, law.terms), is_grad)
+            with torch.no_grad():
+                pred.push(h0, [linear_matrix(vel_named, law.terms).reshape(-1)], is_grad)
         for pred in self._tpred:
             pred.step(h0)
 
@@ -279,15 +282,16 @@ class Monitor:
             sq = self._sqnorms([params[n] for n in self._names])
             parts += [self._coef @ sq, self._qpred.gradient_flow(), self._qpred.exact, self._qpred.modified,
                       sq[self._term_index] * self._term_sign]
-            for law in self._quad:
-                if law.family == "rescale" and law.channels <= MAX_NEURONS:
-                    parts.append(law.per_channel(params))
+            if self.neurons:
+                for law in self._quad:
+                    if law.family == "rescale" and law.channels <= MAX_NEURONS:
+                        parts.append(law.per_channel(params))
         for law, pred, m0 in zip(self._lin, self._lpred, self._m0, strict=True):
             m = linear_matrix(params, law.terms)
+            gf, ex, mod = (x.reshape(m.shape) for x in (pred.gradient_flow(), pred.exact, pred.modified))
             parts.append(torch.stack([
-                (m - m0).norm(), (pred.gradient_flow() - m0).norm(), (pred.exact - m0).norm(),
-                (pred.modified - m0).norm(), (m - pred.exact).norm(), (m - pred.modified).norm(),
-                (m - pred.gradient_flow()).norm(),
+                (m - m0).norm(), (gf - m0).norm(), (ex - m0).norm(), (mod - m0).norm(), (m - ex).norm(),
+                (m - mod).norm(), (m - gf).norm(),
             ]))
         for law, pred in zip(self._trans, self._tpred, strict=True):
             s = translation_sum(params, law.terms)
@@ -325,9 +329,10 @@ class Monitor:
             for law, term in self._terms:
                 v = next(it)
                 rec[f"{law.id}:{'-' if term.sign < 0 else ''}|{term.param}|^2"] = v
-            for law in self._quad:
-                if law.family == "rescale" and law.channels <= MAX_NEURONS:
-                    rec[law.id + ":neurons"] = [next(it) for _ in range(law.channels)]
+            if self.neurons:
+                for law in self._quad:
+                    if law.family == "rescale" and law.channels <= MAX_NEURONS:
+                        rec[law.id + ":neurons"] = [next(it) for _ in range(law.channels)]
         for law in self._lin:
             v = [next(it) for _ in range(7)]
             rec[law.id] = v[0]

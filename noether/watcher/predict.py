@@ -89,71 +89,171 @@ def coefficients(h: Hyper) -> tuple[float, float]:
     return c, h.lr * (1.0 + h.momentum) / (2.0 * (1.0 - h.momentum))
 
 
-class QuadraticPrediction:
-    """The three predictions of a quadratic law (rescale, scale, linear: Q a scalar or a d x d matrix).
+def quadratic_transition(h: Hyper, k_is_gradient: bool, t: float, lag: float) -> tuple[list[list[float]], list[float]]:
+    """One step of the quadratic predictions as a linear map: state (Q_exact, P, K_prev, Q_modified), input K.
 
-    Call ``step(h, K_next, K_is_gradient)`` after every optimiser step with the step's kinetic term
-    ``K_{k+1} = <v_{k+1}, A v_{k+1}>`` (or, for beta = 0, ``<g, A g>`` with ``K_is_gradient``); every
-    tensor stays on the model's device and nothing synchronises.
+    Exact (``P_k = beta (P_{k-1} - eta K_k) + lambda Q_k``, ``Q_{k+1} = Q_k - 2 eta P_k + eta^2 K_{k+1}``), and the
+    modified flow ``Q' = -2 (c lambda + 2 m c^2 lambda^2) Q + 2 m K`` over one step (the ``c lambda`` decay only
+    after the momentum's lag). For beta = 0 the input is ``<g, A g>`` and ``K = <g, A g> + lambda^2 Q``.
+    """
+    eta, lam, beta = h.lr, h.weight_decay, h.momentum
+    c, m = coefficients(h)
+    rate = c * lam + 2 * m * c * c * lam * lam
+    in_lag = max(0.0, min(t + eta, lag) - t)
+    f = math.exp(-2 * rate * eta + 2 * c * lam * in_lag)
+    if k_is_gradient:  # beta = 0
+        a = [[(1 - eta * lam) ** 2, 0.0, 0.0, 0.0], [lam, 0.0, 0.0, 0.0], [lam * lam, 0.0, 0.0, 0.0],
+             [0.0, 0.0, 0.0, f + 2 * m * eta * lam * lam]]
+        return a, [eta * eta, 0.0, 1.0, 2 * m * eta]
+    a = [[1 - 2 * eta * lam, -2 * eta * beta, 2 * eta * eta * beta, 0.0], [lam, beta, -beta * eta, 0.0],
+         [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, f]]
+    return a, [eta * eta, 0.0, 1.0, 2 * m * eta]
+
+
+class QuadraticPrediction:
+    """The exact and modified-flow predictions of every quadratic law at once (rescale, scale, linear).
+
+    Each law is a column (a linear law's d x d matrix is d^2 columns). ``push(h, K)`` stores a step's kinetic
+    term ``K_{k+1} = <v_{k+1}, A v_{k+1}>`` (or ``<g, A g>`` for beta = 0) on the device; ``catch_up()``
+    applies the buffered steps at once: the per-step linear maps (``quadratic_transition``) are multiplied
+    in Python floats, then one small matrix product on the device. So a step costs one tensor copy.
     """
 
-    def __init__(self, q0: torch.Tensor, p0: torch.Tensor | None = None, at_rest: bool = True):
-        self.q0 = q0
-        self.exact = q0.clone()
-        self.modified = q0.clone()
-        self.p = torch.zeros_like(q0) if p0 is None else p0  # <A theta_{k-1}, v_k> (0 at rest)
-        self.k_prev = torch.zeros_like(q0)
+    def __init__(self, q0: torch.Tensor, p0: torch.Tensor | None = None, at_rest: bool = True,
+                 input_map: torch.Tensor | None = None):
+        self.q0 = q0  # (n,)
+        self.input_map = input_map  # (n, m): K = input_map @ (pushed norms)^2, when inputs are per-tensor norms
+        zeros = torch.zeros_like(q0)
+        self.state = torch.stack([q0, zeros if p0 is None else p0, zeros, q0])  # (4, n)
         self.at_rest = at_rest
         self.t = 0.0
         self.decay_gf = 0.0  # int c lambda dt, for the gradient-flow prediction
+        self.pending: list[tuple[Hyper, bool, list[torch.Tensor], float]] = []
+        self._cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def push(self, h: Hyper, k_next: list[torch.Tensor], k_is_gradient: bool) -> None:
+        self.pending.append((h, k_is_gradient, k_next, self.t))
+        self.t += h.lr
+        self.decay_gf += h.lr * h.weight_decay / (1.0 - h.momentum)
 
     def step(self, h: Hyper, k_next: torch.Tensor, k_is_gradient: bool) -> None:
-        eta, lam, beta = h.lr, h.weight_decay, h.momentum
-        c, m = coefficients(h)
-        if k_is_gradient:  # beta = 0: K = <g, A g> + lambda^2 Q (the cross term vanishes by the symmetry)
-            k_exact = k_next + lam * lam * self.exact if lam else k_next
-            k_mod = k_next + lam * lam * self.modified if lam else k_next
+        self.push(h, [k_next.reshape(-1)], k_is_gradient)
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        if not self.pending:
+            return
+        n = len(self.pending)
+        dev, dt = self.state.device, self.state.dtype
+        h0, g0 = self.pending[0][0], self.pending[0][1]
+        lag = h0.lr * h0.momentum / (1 - h0.momentum) if self.at_rest else 0.0
+        steady = self.pending[0][3] >= lag and all(h == h0 and g == g0 for h, g, _, _ in self.pending)
+        key = (h0, g0, n)
+        if steady and key in self._cache:  # a constant learning rate: the same maps every record
+            total_t, w_t = self._cache[key]
         else:
-            k_exact = k_mod = k_next
-        # exact: P_k = beta (P_{k-1} - eta K_k) + lambda Q_k;  Q_{k+1} = Q_k - 2 eta P_k + eta^2 K_{k+1}
-        p = lam * self.exact
-        if beta:
-            p = p + beta * (self.p - eta * self.k_prev)
-        self.exact = self.exact - 2 * eta * p + eta * eta * k_exact
-        self.p, self.k_prev = p, k_exact
-        # modified flow: Q' = -2 (c lambda + 2 m c^2 lambda^2) Q + 2 m K, the c lambda part after the lag
-        rate = c * lam + 2 * m * c * c * lam * lam
-        lag = eta * beta / (1 - beta) if self.at_rest else 0.0
-        in_lag = max(0.0, min(self.t + eta, lag) - self.t)
-        factor = math.exp(-2 * rate * eta + 2 * c * lam * in_lag)
-        self.modified = factor * self.modified + (2 * m * eta) * k_mod
-        self.t += eta
-        self.decay_gf += c * lam * eta
+            total = [[float(i == j) for j in range(4)] for i in range(4)]
+            weights = []  # weights[j]: the 4-vector that input j reaches the state with
+            for h, is_grad, _, t in self.pending:
+                lag = h.lr * h.momentum / (1 - h.momentum) if self.at_rest else 0.0
+                a, b = quadratic_transition(h, is_grad, t, lag)
+                weights = [_matvec(a, w) for w in weights] + [b]
+                total = _matmul(a, total)
+            total_t = torch.tensor(total, dtype=dt, device=dev)
+            w_t = torch.tensor(weights, dtype=dt, device=dev).reshape(n, 4).T.contiguous()
+            if steady:
+                self._cache[key] = (total_t, w_t)
+        # (n, laws), or (n, tensors) of norms: each step pushed a list of tensors (per-tensor norms, or one row)
+        ks = torch.stack([x for _, _, k, _ in self.pending for x in k]).reshape(n, -1).to(dt)
+        if self.input_map is not None:
+            ks = ks.square() @ self.input_map.T
+        self.state = torch.addmm(w_t @ ks, total_t, self.state)
+        self.pending = []
+
+    @property
+    def exact(self) -> torch.Tensor:
+        self.catch_up()
+        return self.state[0]
+
+    @property
+    def modified(self) -> torch.Tensor:
+        self.catch_up()
+        return self.state[3]
 
     def gradient_flow(self) -> torch.Tensor:
         return self.q0 * math.exp(-2 * self.decay_gf) if self.decay_gf else self.q0
 
 
+def _matvec(a: list[list[float]], v: list[float]) -> list[float]:
+    return [sum(a[i][j] * v[j] for j in range(4)) for i in range(4)]
+
+
+def _matmul(a: list[list[float]], b: list[list[float]]) -> list[list[float]]:
+    return [[sum(a[i][k] * b[k][j] for k in range(4)) for j in range(4)] for i in range(4)]
+
+
 class TranslationPrediction:
-    """The three predictions of the translation law: the exact vector s_k, and factors of s(0) for the flows."""
+    """The three predictions of the translation law: the exact vector s_k, and factors of s(0) for the flows.
+
+    ``u_{k+1} = beta u_k + lambda s_k``, ``s_{k+1} = s_k - eta u_{k+1}``: a 2 x 2 linear map per step. Steps are
+    only noted (``step``); the maps are multiplied in Python floats (cached for a constant learning rate) and
+    applied to (s, u) on the device when a value is read.
+    """
 
     def __init__(self, s0: torch.Tensor, u0: torch.Tensor | None = None):
         self.s0 = s0
-        self.exact = s0.clone()
-        self.u = torch.zeros_like(s0) if u0 is None else u0  # <1, v_k>, the momentum summed over classes
+        self._su = torch.stack([s0, torch.zeros_like(s0) if u0 is None else u0])
         self.at_rest = u0 is None
-        self.modified = 1.0
-        self.gf = 1.0
+        self._modified = 1.0
+        self._gf = 1.0
         self.t = 0.0
+        self.pending: list[tuple[Hyper, float]] = []
+        self._cache: dict[tuple, tuple[torch.Tensor | None, float, float]] = {}
 
     def step(self, h: Hyper) -> None:
-        eta, lam, beta = h.lr, h.weight_decay, h.momentum
-        c, m = coefficients(h)
-        if lam or beta:
-            self.u = beta * self.u + lam * self.exact if beta else lam * self.exact
-            self.exact = self.exact - eta * self.u
-        lag = eta * beta / (1 - beta) if self.at_rest else 0.0
-        in_lag = max(0.0, min(self.t + eta, lag) - self.t)
-        self.modified *= math.exp(-c * lam * (1 + m * c * lam) * eta + c * lam * in_lag)
-        self.gf *= math.exp(-c * lam * eta)
-        self.t += eta
+        self.pending.append((h, self.t))
+        self.t += h.lr
+
+    def _catch_up(self) -> None:
+        if not self.pending:
+            return
+        n, (h0, t0) = len(self.pending), self.pending[0]
+        lag0 = h0.lr * h0.momentum / (1 - h0.momentum) if self.at_rest else 0.0
+        steady = t0 >= lag0 and all(h == h0 for h, _ in self.pending)
+        if steady and (h0, n) in self._cache:
+            total_t, mod, gf = self._cache[(h0, n)]
+        else:
+            total, mod, gf = [[1.0, 0.0], [0.0, 1.0]], 1.0, 1.0
+            for h, t in self.pending:
+                eta, lam, beta = h.lr, h.weight_decay, h.momentum
+                c, m = coefficients(h)
+                a = [[1 - eta * lam, -eta * beta], [lam, beta]]
+                total = [[sum(a[i][k] * total[k][j] for k in range(2)) for j in range(2)] for i in range(2)]
+                lag = eta * beta / (1 - beta) if self.at_rest else 0.0
+                in_lag = max(0.0, min(t + eta, lag) - t)
+                mod *= math.exp(-c * lam * (1 + m * c * lam) * eta + c * lam * in_lag)
+                gf *= math.exp(-c * lam * eta)
+            identity = total == [[1.0, 0.0], [0.0, 1.0]]
+            total_t = None if identity else torch.tensor(total, dtype=self._su.dtype, device=self._su.device)
+            if steady:
+                self._cache[(h0, n)] = (total_t, mod, gf)
+        if total_t is not None:
+            self._su = total_t @ self._su
+        self._modified *= mod
+        self._gf *= gf
+        self.pending = []
+
+    @property
+    def exact(self) -> torch.Tensor:
+        self._catch_up()
+        return self._su[0]
+
+    @property
+    def modified(self) -> float:
+        self._catch_up()
+        return self._modified
+
+    @property
+    def gf(self) -> float:
+        self._catch_up()
+        return self._gf
