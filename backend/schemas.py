@@ -11,7 +11,7 @@ from noether.spec import MAX_TAGS, ExperimentSpec, Text
 RUN_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 Tag = Annotated[str, Field(pattern=r"^[\w.:-]{1,64}$")]
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled", "diverged"]
-Kind = Literal["run", "discovery"]
+Kind = Literal["run", "discovery", "external"]
 
 
 class _In(BaseModel):

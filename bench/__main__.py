@@ -10,7 +10,7 @@ import importlib
 import importlib.util
 import sys
 
-KNOWN = ("engine", "api", "dashboard", "discovery", "load")
+KNOWN = ("engine", "api", "dashboard", "discovery", "load", "monitor")
 
 
 def available() -> list[str]:

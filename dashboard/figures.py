@@ -35,7 +35,8 @@ PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8
 PRED_DASH = "dash"
 TRAIL_POINTS = 5000  # 3D trajectories keep at most this many points
 HEATMAP_ROWS = 300  # per-neuron heatmaps show at most this many moments in time
-VIEW_SUFFIXES = ("pred", "pred_discrete", "neurons", "matrix", "vector")
+VIEW_SUFFIXES = ("pred", "pred_discrete", "neurons", "matrix", "vector",
+                 "pred_modified", "error_discrete", "error_modified", "error_gf")  # the last four: noether.watch
 
 
 # plotly_white with ticks in powers of ten (1e-15 reads "10^-15", never the SI prefixes "1f" or "100p")
@@ -158,6 +159,14 @@ def law_figure(
             x=xs, y=ys, mode="lines", name="GD, exact step by step (the verdict's reference)",
             yaxis=law_axis, line=dict(color="#222222", dash="dot", width=2.5),
             meta={"live": "line", "x": x_name, "y": discrete_col},
+        ))
+    modified_col = law_id + ":pred_modified"
+    if modified_col in columns:  # noether.watch: the modified flow (Kunin et al.), O(eta^2) from SGD's path
+        xs, ys, d = _xy(x, columns.get(modified_col) or [], max_points)
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines", name="modified flow (finite learning rate)",
+            yaxis=law_axis, line=dict(color=PALETTE[3 % len(PALETTE)], dash="dashdot", width=2),
+            meta={"live": "line", "x": x_name, "y": modified_col},
         ))
     layout = _base_layout(name or law_id, xaxis_title=_x_label(x_name))
     if two_axes:

@@ -70,6 +70,28 @@ def up(
     raise typer.Exit(run_up(settings.model_copy(update=changes)))
 
 
+def import_run(
+    folder: Annotated[Path, typer.Argument(help="a run folder written by noether.watch(..., lab=None)")],
+    lab: Annotated[str, typer.Option(help="the lab's URL")] = "http://127.0.0.1:8050",
+    token: Annotated[str | None, typer.Option(help="the lab's API token (default NOETHER_API_TOKEN)")] = None,
+) -> None:
+    """Import a watched run's folder into a lab, where it appears in Runs like a live external run."""
+    import httpx
+
+    from lab.settings import get_settings
+    from noether_remote.lab import import_folder
+
+    if not (folder / "spec.json").is_file() or not (folder / "summary.json").is_file():
+        typer.echo(f"{folder} is not a run folder: it must hold spec.json, summary.json and series.parquet", err=True)
+        raise typer.Exit(2)
+    try:
+        run_id = import_folder(folder, lab, token=token or get_settings().api_token)
+    except (ValueError, httpx.HTTPError) as exc:
+        typer.echo(f"could not import {folder}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"imported {folder} as run {run_id}: {lab.rstrip('/')}/runs/{run_id}")
+
+
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("rq.worker", "uvicorn.access", "httpx"):
@@ -81,6 +103,7 @@ def register(app: typer.Typer) -> typer.Typer:
     app.command("worker")(worker)
     app.command("api")(api)
     app.command("up")(up)
+    app.command("import")(import_run)
     return app
 
 

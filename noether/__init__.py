@@ -16,10 +16,12 @@ from noether.problem import Problem, build_problem  # noqa: E402
 from noether.simulate import Simulation, simulate  # noqa: E402
 from noether.spec import ExperimentSpec, SpecError, load_spec, parse_spec  # noqa: E402
 from noether.summary import LawSummary, RunSummary  # noqa: E402
+from noether.watcher import Monitor, watch  # noqa: E402
 
 __all__ = [
     "ExperimentSpec",
     "LawSummary",
+    "Monitor",
     "Problem",
     "RunSummary",
     "Simulation",
@@ -30,4 +32,5 @@ __all__ = [
     "presets",
     "simulate",
     "sweep",
+    "watch",
 ]

@@ -16,6 +16,8 @@ FORBIDDEN = {
     "workers": {"fastapi", "starlette", "dash", "plotly", "backend", "dashboard"},
     "backend": {"dash", "plotly", "dashboard"},
     "dashboard": {"noether", "workers", "backend", "torch", "redis", "rq"},
+    # noether.watch's HTTP client and figures: may use httpx, plotly and dashboard.figures, never the servers
+    "noether_remote": {"redis", "rq", "fastapi", "starlette", "uvicorn", "dash", "workers", "backend", "lab"},
 }
 ALLOWED_LAB = {"lab.settings"}  # the leaf every part may import
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.commands.core import Script
 from rq import Queue
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
@@ -435,3 +436,80 @@ def queued_count(r: redis.Redis, settings: Any) -> int:
 
 def store_path(settings: Any, run_id: str) -> Path:
     return archive.run_dir(settings.run_store, run_id)
+
+
+# --- external runs: a training loop outside the lab (noether.watch) streams into a run of its own ----------
+
+EXTERNAL = "external"
+
+_APPEND_EXTERNAL = Script(None, b"""
+local r = redis.call('HMGET', KEYS[1], 'status', 'kind')
+if r[1] ~= 'running' or r[2] ~= 'external' then return -1 end
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local n = 0
+if #last > 0 then
+  local i0 = tonumber(string.match(last[1][1], '^(%d+)-'))
+  local f = last[1][2]
+  local cnt = 0
+  for k = 1, #f, 2 do if f[k] == 'n' then cnt = tonumber(f[k + 1]) end end
+  n = i0 + cnt
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], n .. '-1', 'b', ARGV[1], 'n', ARGV[2], 'w', ARGV[4])
+redis.call('HSET', KEYS[1], 'step', ARGV[5], 'steps', ARGV[5])
+return n + tonumber(ARGV[2])
+""")
+
+
+def create_external(
+    r: redis.Redis, settings: Any, *, name: str, description: dict[str, Any], tags: list[str], note: str, client: str,
+    device: str = "",
+) -> dict[str, Any]:
+    """A running run of kind "external" (no queue, no lease: the script that made it appends and finishes it)."""
+    run_id = new_id()
+    item = Submission(spec=description, kind=EXTERNAL, name=name, dynamics=str(description.get("optimizer", "")),
+                      tags=tuple(dict.fromkeys(tags)), note=note)
+    fields = item.fields(run_id, client)
+    fields.update(status=records.RUNNING, attempt=1, started_at=records.iso(), worker=EXTERNAL,
+                  device=device or None, rq_job="")
+    with r.pipeline() as pipe:
+        pipe.hset(keys.run(run_id), mapping=records.encode(fields))
+        pipe.zadd(keys.RUNS, {run_id: records.now_ms()})
+        pipe.execute()
+    return records.get(r, run_id) or fields
+
+
+def append_external(r: redis.Redis, settings: Any, run_id: str, batch: list[dict[str, Any]]) -> int:
+    """Append records to an external run's series; returns how many the series holds. Conflict if it has ended."""
+    if not batch:
+        return 0
+    clean = [series.clean(rec) for rec in batch]
+    last_step = int(clean[-1].get("step", 0) or 0)
+    n = int(_APPEND_EXTERNAL(
+        keys=[keys.run(run_id), keys.series(run_id)],
+        args=[series.pack(clean), len(clean), settings.stream_maxlen, int(time.time() * 1000), last_step],
+        client=r,
+    ))
+    if n < 0:
+        rec = records.get(r, run_id)
+        if rec is None:
+            raise NotFound(f"run '{run_id}' not found")
+        raise Conflict(f"run '{run_id}' is {rec.get('kind')} and {rec.get('status')}: records can only be "
+                       "appended to a running external run")
+    return n
+
+
+def finish_external(
+    r: redis.Redis, settings: Any, run_id: str, *, status: str, summary: dict[str, Any], reason: str = ""
+) -> dict[str, Any]:
+    """End an external run with its summary, and archive it into the run store."""
+    rec = require(r, settings, run_id)
+    if rec.get("kind") != EXTERNAL:
+        raise Conflict(f"run '{run_id}' is not an external run")
+    if rec.get("status") != records.RUNNING:
+        raise Conflict(f"run '{run_id}' has already ended ({rec.get('status')})")
+    steps = int(summary.get("steps_done") or rec.get("step") or 0)
+    records.finish(r, run_id, int(rec.get("attempt") or 1), status, reason=reason, summary=summary, step=steps,
+                   progress=1.0)
+    r.hset(keys.run(run_id), "steps", steps)
+    archive.archive(r, settings.run_store, run_id, stream_ttl=settings.stream_ttl_seconds)
+    return require(r, settings, run_id)

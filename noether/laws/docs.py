@@ -113,6 +113,9 @@ def render_markdown() -> str:
         for flow in FLOWS:
             out.append(f"| {FLOW_NAMES[flow]} | {_cell(e.predictions.get(flow, '-'))} |")
         out.append("")
+    from noether.watcher.docs import MARKDOWN as WATCH  # the monitor's families (noether.watch)
+
+    out.append(WATCH)
     return "\n".join(out).rstrip("\n") + "\n"
 
 

@@ -1,0 +1,38 @@
+"""An MLP on the digits, trained by SGD with momentum, watched by noether.watch.
+
+    python examples/mlp_sgd_momentum.py                                 # writes noether-runs/mlp_sgd_momentum-*/
+    python examples/mlp_sgd_momentum.py --lab http://127.0.0.1:8050    # live in the lab's Runs
+
+What to look at: without weight decay, gradient flow says each ReLU layer's balance
+|W_h|^2 + |b_h|^2 - |W_{h+1}|^2 stays constant, while the norms themselves grow; momentum's finite steps
+make it drift, and the exact step-by-step prediction follows the drift to float precision.
+"""
+
+import time
+from itertools import islice
+
+import torch
+from digits import arguments, batches, digits, mlp
+from torch import nn
+
+import noether
+
+args = arguments(__doc__, steps=600)
+torch.manual_seed(0)
+x, y = digits(args.device)
+model = mlp().to(args.device)
+loss_fn = nn.CrossEntropyLoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+mon = noether.watch(model, optimizer, loss_fn, lab=args.lab, token=args.token, every=args.every)
+print(mon.report())
+for xb, yb in islice(batches(x, y, 64), args.steps):
+    loss = loss_fn(model(xb), yb)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    if args.delay:
+        time.sleep(args.delay)
+summary = mon.close()
+for law in summary.laws:
+    print(f"{law.id:24s} {law.verdict:15s} {law.reason}")
