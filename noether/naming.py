@@ -83,15 +83,31 @@ def dynamics_text(dyn: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def is_lab_spec(s: dict[str, Any]) -> bool:
+    """Whether a stored spec is one of the lab's (a network or a potential), not a free-form description such as
+    a watched loop's (``noether.watch``: model class, optimiser, laws found)."""
+    return isinstance(s.get("model") or {}, dict) and isinstance(s.get("dynamics") or {}, dict) \
+        and isinstance(s.get("potential") or {}, dict)
+
+
+def _free_form(s: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(str(k), v if isinstance(v, str) else repr(v)) for k, v in s.items()
+            if isinstance(v, str | int | float | bool)][:12]
+
+
 def describe(spec: Any) -> str:
     """One line that says what the run is (at most 120 characters)."""
     s = _as_dict(spec)
+    if not is_lab_spec(s):
+        return " · ".join(str(s[k]) for k in ("model", "optimizer", "script") if isinstance(s.get(k), str))[:120]
     return f"{model_text(s)} · {dynamics_text(s.get('dynamics') or {})}"[:120]
 
 
 def configuration(spec: Any) -> list[tuple[str, str]]:
     """(label, value) rows for a configuration panel: every field that decides what ran."""
     s = _as_dict(spec)
+    if not is_lab_spec(s):
+        return _free_form(s)
     rows: list[tuple[str, str]] = []
     model = s.get("model")
     if model:
@@ -122,6 +138,9 @@ def configuration(spec: Any) -> list[tuple[str, str]]:
 def overview(spec: Any) -> dict[str, Any]:
     """The few facts a table of runs shows in columns: model, widths, activation, dynamics, lr, steps."""
     s = _as_dict(spec)
+    if not is_lab_spec(s):
+        return {"model": describe(s), "widths": None, "activation": None, "dynamics": None, "lr": None,
+                "steps": None}
     model = s.get("model") or {}
     dyn = s.get("dynamics") or {}
     return {

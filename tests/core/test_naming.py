@@ -29,3 +29,11 @@ def test_configuration_lists_every_field_that_decides_what_ran():
     assert "synthetic" in rows["data"] and "samples 1000" in rows["data"]
     assert rows["dynamics"].startswith("gd (gradient descent") and "lr 0.01" in rows["dynamics"]
     assert rows["steps"].startswith("1500") and set(rows) >= {"loss", "seed", "dtype", "device asked"}
+
+
+def test_a_watched_loops_free_form_spec_is_named_from_what_it_says():
+    """noether.watch stores what was watched (model class, optimiser...), not a lab spec: no crash, a readable name."""
+    spec = {"script": "train_cnn.py", "model": "SmallCNN", "optimizer": "SGD", "every": 10, "laws": [{"id": "x"}]}
+    assert describe(spec) == "SmallCNN · SGD · train_cnn.py"
+    assert overview(spec)["model"] == "SmallCNN · SGD · train_cnn.py" and overview(spec)["lr"] is None
+    assert ("every", "10") in configuration(spec) and all(k != "laws" for k, _ in configuration(spec))
