@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from backend.deps import LabState
 from backend.errors import install_handlers
 from backend.limits import BodySizeLimit
-from backend.routes import catalogue, discover, health, runs, series, specs, sweeps
+from backend.routes import catalogue, discover, health, preview, runs, series, specs, sweeps
 from lab.settings import Settings, get_settings
 from noether import __version__
 from workers import client as jobs
@@ -28,7 +28,8 @@ from workers.reaper import Reaper
 log = logging.getLogger("backend")
 
 PREFIX = "/api"
-ROUTERS = (health.router, runs.router, series.router, sweeps.router, catalogue.router, specs.router, discover.router)
+ROUTERS = (health.router, runs.router, series.router, sweeps.router, catalogue.router, specs.router, discover.router,
+           preview.router)
 DESCRIPTION = (
     "Launch experiments on the conservation laws of neural-network training, follow their series live, "
     "and read their verdicts. See docs/api.md."
