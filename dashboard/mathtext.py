@@ -28,10 +28,30 @@ def _tex_token(tok: str) -> str:
     return tok.replace("eta", r"\eta").replace("sqrt", r"\sqrt").replace("|", r"\vert ")
 
 
-def _is_formula(tok: str) -> bool:
-    core = tok.rstrip(_TRAIL)
-    plain = not any(c in core for c in "$<>`*") and "://" not in core
-    return bool(core) and bool(_MATHY.search(core)) and _balanced(core) and plain
+_VAR = re.compile(r"^[A-Za-z][0-9]?'*(\([A-Za-z0-9'+\-/, ]*\))?'*$")  # J(0), w'(0), w', t0
+_WEAK = re.compile(r"^([A-Za-z]|[0-9.]+|[A-Za-z][0-9]|\([0-9.,\-/]+\))$")  # y, 2, t0, (0)
+
+
+def _core(tok: str) -> str:
+    return tok.rstrip(_TRAIL)
+
+
+def _plain(core: str) -> bool:
+    return bool(core) and _balanced(core) and not any(c in core for c in "$<>`*") and "://" not in core
+
+
+def _strong(tok: str) -> bool:
+    """A formula by itself: carries ^, _ or |...|, or is a variable with a prime or arguments (w'(0), J(t))."""
+    core = _core(tok)
+    if not _plain(core):
+        return False
+    return bool(_MATHY.search(core)) or (bool(_VAR.match(core)) and ("'" in core or "(" in core))
+
+
+def _weak(tok: str) -> bool:
+    """Part of a formula when an operator joins it to one: a letter, a number, t0."""
+    core = _core(tok)
+    return _plain(core) and bool(_WEAK.match(core) or _VAR.match(core))
 
 
 def to_markdown(text: str) -> str:
@@ -43,18 +63,22 @@ def to_markdown(text: str) -> str:
     i = 0
     while i < len(tokens):
         tok = tokens[i]
-        if not _is_formula(tok):
+        # a chain: term (op term)*, ending at a token with trailing punctuation
+        j, strong, group, trail = i, False, [], ""
+        while j < len(tokens) and (_strong(tokens[j]) or _weak(tokens[j])):
+            core = _core(tokens[j])
+            strong |= _strong(tokens[j])
+            group.append(_tex_token(core))
+            trail = tokens[j][len(core):]
+            j += 1
+            if trail or not (j + 1 < len(tokens) and tokens[j] in _OPS and (_strong(tokens[j + 1]) or _weak(tokens[j + 1]))):
+                break
+            group.append(_TEX_OPS.get(tokens[j], tokens[j]))
+            j += 1
+        if group and (strong or len(group) >= 3):
+            out.append("$" + " ".join(group) + "$" + trail)
+            i = j
+        else:
             out.append(tok)
             i += 1
-            continue
-        group = [tok.rstrip(_TRAIL)]
-        trail = tok[len(group[0]):]
-        j = i + 1
-        while not trail and j + 1 < len(tokens) and tokens[j] in _OPS and _is_formula(tokens[j + 1]):
-            nxt = tokens[j + 1].rstrip(_TRAIL)
-            trail = tokens[j + 1][len(nxt):]
-            group += [_TEX_OPS.get(tokens[j], tokens[j]), nxt]
-            j += 2
-        out.append("$" + " ".join(_tex_token(g) if g not in _TEX_OPS.values() else g for g in group) + "$" + trail)
-        i = j
     return " ".join(out)

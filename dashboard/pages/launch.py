@@ -50,6 +50,8 @@ def initial_form(spec_param: str | None) -> dict[str, Any]:
 
 def layout(spec: str | None = None, **_: Any) -> html.Div:
     start = initial_form(spec)
+    # each kind picker starts with its own value as its one option: Dash 4's Dropdown drops a value that is not
+    # among its options, and the options arrive only with the schema
     return html.Div(
         className="launch",
         children=[
@@ -77,15 +79,18 @@ def layout(spec: str | None = None, **_: Any) -> html.Div:
                         ]),
                         html.Div(id="launch-kind-data-box", className="field", children=[
                             html.Label("Data", className="field-label"),
-                            dcc.Dropdown(id="launch-kind-data", value=start["data"], clearable=False),
+                            dcc.Dropdown(id="launch-kind-data", value=start["data"], clearable=False,
+                                         options=[start["data"]]),
                         ]),
                         html.Div(id="launch-kind-potential-box", className="field", children=[
                             html.Label("Potential", className="field-label"),
-                            dcc.Dropdown(id="launch-kind-potential", value=start["potential"], clearable=False),
+                            dcc.Dropdown(id="launch-kind-potential", value=start["potential"], clearable=False,
+                                         options=[start["potential"]]),
                         ]),
                         html.Div(className="field", children=[
                             html.Label("Dynamics", className="field-label"),
-                            dcc.Dropdown(id="launch-kind-dynamics", value=start["dynamics"], clearable=False),
+                            dcc.Dropdown(id="launch-kind-dynamics", value=start["dynamics"], clearable=False,
+                                         options=[start["dynamics"]]),
                         ]),
                     ]),
                     html.Fieldset([html.Legend("Model"), html.Div(id="launch-model-fields", className="fields")],

@@ -229,8 +229,9 @@ def slider_component(s: dict[str, Any]) -> html.Div:
 
 def play_panel() -> html.Div:
     """What if? Sliders that re-run a potential run at once (POST /api/preview), previous result faint."""
-    return html.Div(id="run-play-box", className="play", hidden=True, children=[
-        html.H2("What if?"),
+    return html.Details(id="run-play-box", className="play", hidden=True, children=[
+        html.Summary([html.B("What if? "), html.Span("sliders that re-run this toy at once", className="hint")],
+                     id="run-play-open"),
         html.P("Drag a slider: the run is simulated again at once over the same physical time, and the charts "
                "draw the new result over the previous one (faint).", className="hint"),
         html.Div(id="run-play-sliders", className="play-sliders"),
