@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from .conftest import SHOTS
-from .test_browser import field_selector, submit, wait_run
+from .test_browser import field_selector, wait_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -57,7 +57,7 @@ def test_a_potential_typed_in_the_form_runs_and_its_discovered_laws_hold(lab, pa
     page.goto(lab.url + "/")
     page.locator("#launch-problem").get_by_text("a point in a potential").click()
     page.locator("#launch-kind-potential").click()
-    page.locator("#launch-kind-potential").get_by_text("expression", exact=True).click()
+    page.get_by_role("option", name="expression", exact=True).click()
     expr = page.locator(field_selector("potential.expression", "string"))
     expr.wait_for()
     expr.fill("x*y*z")
@@ -87,7 +87,7 @@ def test_edit_and_rerun_opens_the_runs_own_spec_in_the_form(lab, page):
     run_id = run_preset(lab, "toy-gf", steps=120)
     wait_run(lab, run_id)
     page.goto(f"{lab.url}/runs/{run_id}")
-    page.wait_for_function("() => document.querySelector('#run-title').innerText.startsWith('Rotation toy, gradient')")
+    page.wait_for_function("() => document.querySelector('#run-title')?.innerText.startsWith('Rotation toy, gradient') === true")
     assert page.locator("#run-id-text").inner_text() == run_id
     assert "Look at" in page.locator("#run-story-look-at").inner_text()
     assert "Prediction" in page.locator("#run-story-prediction").inner_text()
@@ -122,7 +122,7 @@ def test_what_if_sliders_rerun_and_keep_the_previous_result_faint(lab, page):
     handle.focus()
     for _ in range(10):
         handle.press("ArrowRight")  # 1.0 -> 1.5 times the initial velocity
-    page.wait_for_function("() => document.querySelector('#run-play-text').innerText.includes('speed 1.5')",
+    page.wait_for_function("() => document.querySelector('#run-play-text')?.innerText.includes('speed 1.5')",
                            timeout=60_000)
     faint = page.evaluate("() => document.querySelector('#run-play-lines .js-plotly-plot').data"
                           ".filter(t => t.opacity !== undefined && t.opacity < 0.5).map(t => t.name)")
@@ -167,7 +167,7 @@ def test_presentation_mode_fits_a_projector_with_large_typeset_charts(lab, brows
             wait_run(lab, run_id, timeout=240)
             page.goto(f"{lab.url}/runs/{run_id}")
             page.wait_for_function("() => window.NoetherLive && window.NoetherLive.state() && window.NoetherLive.state().done")
-            page.wait_for_function("() => document.querySelector('#run-title').innerText !== 'Run'")
+            page.wait_for_function("() => (document.querySelector('#run-title')?.innerText || 'Run') !== 'Run'")
             assert page.locator("#run-title").inner_text() == preset["title"]
             assert not page.locator("#run-id-text").is_visible()  # the run id gives way to the title
             page.wait_for_function(  # every 2D live chart drawn with large ticks and thick lines
