@@ -16,6 +16,8 @@ _MATHY = re.compile(r"[\^_]|\|[^|\s]+\|")
 _OPS = {"-", "+", "=", "/", "<=", ">=", "<", ">", "x", "*"}
 _TEX_OPS = {"<=": r"\le", ">=": r"\ge", "x": r"\times", "*": r"\cdot"}
 _TRAIL = ".,;:"
+_GREEK = re.compile(r"(?<![A-Za-z\\])(alpha|beta|gamma|delta|eta|lambda|sigma|xi|rho|mu)(?![A-Za-z])")
+_MATH_WORDS = {"grad", "-grad", "sqrt", "exp", "log", "sin", "cos", "int"}
 
 
 def _balanced(tok: str) -> bool:
@@ -25,7 +27,8 @@ def _balanced(tok: str) -> bool:
 def _tex_token(tok: str) -> str:
     tok = _POWER.sub(lambda m: "^{" + m.group(1) + "}", tok)
     tok = _SUB.sub(lambda m: "_{" + m.group(1) + "}", tok)
-    return tok.replace("eta", r"\eta").replace("sqrt", r"\sqrt").replace("|", r"\vert ")
+    tok = _GREEK.sub(lambda m: "\\" + m.group(1) + " ", tok)
+    return tok.replace("|", r"\vert ")
 
 
 _VAR = re.compile(r"^[A-Za-z][0-9]?'*(\([A-Za-z0-9'+\-/, ]*\))?'*$")  # J(0), w'(0), w', t0
@@ -33,11 +36,16 @@ _WEAK = re.compile(r"^([A-Za-z]|[0-9.]+|[A-Za-z][0-9]|\([0-9.,\-/]+\))$")  # y, 
 
 
 def _core(tok: str) -> str:
-    return tok.rstrip(_TRAIL)
+    core = tok.rstrip(_TRAIL)
+    while core.endswith(")") and core.count(")") > core.count("("):  # "w)" closing a remark: the bracket is prose
+        core = core[:-1].rstrip(_TRAIL)
+    return core
 
 
 def _plain(core: str) -> bool:
-    return bool(core) and _balanced(core) and not any(c in core for c in "$<>`*") and "://" not in core
+    """Nothing Markdown or HTML would read, no path or environment variable (NOETHER_DATA_DIR/datasets)."""
+    return (bool(core) and _balanced(core) and not any(c in core for c in "$<>`*\\\"")
+            and not re.search(r"://|[A-Z]{2,}_|/[a-z]{3,}", core))
 
 
 def _strong(tok: str) -> bool:
@@ -75,7 +83,12 @@ def to_markdown(text: str) -> str:
                 break
             group.append(_TEX_OPS.get(tokens[j], tokens[j]))
             j += 1
-        if group and (strong or len(group) >= 3):
+        nxt = _core(tokens[j]) if j < len(tokens) else ""
+        before = _core(tokens[i - 1]) if i > 0 else ""
+        marked = any(_MATHY.search(g) for g in group) or "\\vert" in " ".join(group)
+        letters = all(len(g) == 1 or g in _TEX_OPS.values() or g in _OPS for g in group)
+        clean_end = bool(trail) or not nxt or nxt in _OPS or (nxt.isalpha() and nxt.islower() and nxt not in _MATH_WORDS)
+        if group and before not in _MATH_WORDS and (marked or (len(group) >= 3 and (strong or letters) and clean_end)):
             out.append("$" + " ".join(group) + "$" + trail)
             i = j
         else:
