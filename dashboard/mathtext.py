@@ -89,9 +89,17 @@ def to_markdown(text: str) -> str:
         letters = all(len(g) == 1 or g in _TEX_OPS.values() or g in _OPS for g in group)
         clean_end = bool(trail) or not nxt or nxt in _OPS or (nxt.isalpha() and nxt.islower() and nxt not in _MATH_WORDS)
         if group and before not in _MATH_WORDS and (marked or (len(group) >= 3 and (strong or letters) and clean_end)):
-            out.append("$" + " ".join(group) + "$" + trail)
+            out.append("$" + " ".join(group).strip() + "$" + trail)
             i = j
+        elif tok.startswith("(") and len(tok) > 1 and tok.count("(") > tok.count(")"):
+            rest = to_markdown(tok[1:] + (" " + " ".join(tokens[i + 1:]) if i + 1 < len(tokens) else ""))
+            return " ".join([*out, "(" + rest])  # "(|W_4(0)|^2 - ...": the bracket is prose
         else:
-            out.append(tok)
+            out.append(_escape(tok))
             i += 1
     return " ".join(out)
+
+
+def _escape(tok: str) -> str:
+    """Prose for Markdown: underscores, stars and dollars are literal (they would pair up with formulas)."""
+    return re.sub(r"([_*$`\\])", r"\\\1", tok)

@@ -35,10 +35,11 @@ def test_the_launch_form_starts_from_the_spec_in_the_url():
 
 @pytest.mark.parametrize("text, typeset", [
     ("|W_2|^2 - |W_3|^2 stays put.", "$\\vert W_{2}\\vert ^{2} - \\vert W_{3}\\vert ^{2}$ stays put."),
-    ("|J| falls off as t^-3: slope -3", "$\\vert J\\vert $ falls off as $t^{-3}$: slope -3"),
+    ("|J| falls off as t^-3: slope -3", "$\\vert J\\vert$ falls off as $t^{-3}$: slope -3"),
     ("the orbit stays in the plane y = z, normal to J", "the orbit stays in the plane $y = z$, normal to J"),
     ("In a lab, x is a word.", "In a lab, x is a word."),
-    ("<W_h, W_h''> = 0", "<W_h, W_h''> = 0"),  # no HTML-looking formulas
+    ("<W_h, W_h''> = 0", "<W\\_h, W\\_h''> = 0"),  # no HTML-looking formulas; prose underscores are literal
+    ("(|W_4(0)|^2 - |W_4(t)|^2): deep", "($\\vert W_{4}(0)\\vert ^{2} - \\vert W_{4}(t)\\vert ^{2}$): deep"),
 ])
 def test_formulas_are_typeset_and_prose_is_left_alone(text, typeset):
     assert to_markdown(text) == typeset
