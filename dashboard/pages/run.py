@@ -277,8 +277,12 @@ def verdict_table(summary: dict[str, Any]) -> html.Div:
         return html.P("No law of the catalogue applies to this run.", className="hint")
     cols = ["law", "symmetry", "prediction", "initial", "final", "max rel. drift", "tolerance", "verdict", "why"]
     head = html.Tr([html.Th(c) for c in cols])
-    body = [html.Tr([html.Td(r[c], className=f"verdict-{r['verdict'].replace(' ', '-')}" if c == "verdict" else None)
-                     for c in cols], id=f"run-verdict-{i}") for i, r in enumerate(rows)]
+    def cell(r: dict[str, Any], c: str) -> html.Td:
+        if c == "law":  # the law's formula, typeset
+            return html.Td(dcc.Markdown(to_markdown(r[c]), mathjax=True, className="math inline-md"), title=r[c])
+        return html.Td(r[c], className=f"verdict-{r['verdict'].replace(' ', '-')}" if c == "verdict" else None)
+
+    body = [html.Tr([cell(r, c) for c in cols], id=f"run-verdict-{i}") for i, r in enumerate(rows)]
     loss = []
     if summary.get("loss_final") is not None:
         loss = [html.P(f"Loss: {summary.get('loss_initial', 0):.4g} → {summary['loss_final']:.4g} "

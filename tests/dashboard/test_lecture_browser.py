@@ -74,9 +74,10 @@ def test_a_potential_typed_in_the_form_runs_and_its_discovered_laws_hold(lab, pa
     page.locator("#launch-submit").click()
     page.wait_for_url("**/runs/*")
     page.locator("#run-verdict-table").wait_for(timeout=120_000)
-    table = page.locator("#run-verdict-table").inner_text()
-    rows = {line.split("\t")[0]: line for line in table.splitlines()}
-    assert "holds" in rows["x^2 - y^2"] and "holds" in rows["x^2 - z^2"]
+    verdicts = page.evaluate("() => Object.fromEntries(Array.from(document.querySelectorAll('#run-verdict-table tbody tr'))"
+                             ".map(tr => [tr.cells[0].title, tr.querySelector('td:last-child').previousElementSibling.innerText]))")
+    assert verdicts["x^2 - y^2"] == "holds" and verdicts["x^2 - z^2"] == "holds", verdicts
+    page.wait_for_function("() => document.querySelector('#run-verdict-table mjx-container') !== null")  # typeset
     # each discovered quantity has its chart, its title typeset
     page.wait_for_function("() => Array.from(document.querySelectorAll('#run-graphs .js-plotly-plot')).filter(gd =>"
                            " gd.data.some(t => t.meta && /^typed\\/q[12]$/.test(t.meta.y) && t.x.length > 10)).length === 2")
