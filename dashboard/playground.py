@@ -133,7 +133,9 @@ def figures(current: dict[str, Any], previous: dict[str, Any] | None, present: b
                 opacity=FAINT if faint else 1.0, legendgroup=col, showlegend=not faint,
                 line=dict(color=color, width=width, dash="dot" if faint else "solid")))
     r = 1.6
+    eye = _face_on((current or {}).get("position") or [])
     path.update_layout(
+        scene_camera=dict(eye=eye) if eye else None,
         title=dict(text="Path of w (previous result faint)", font=dict(size=size + 2)), font=dict(size=size),
         margin=dict(l=0, r=0, t=40, b=0), showlegend=True, legend=dict(orientation="h", y=-0.02),
         uirevision="play",
@@ -144,6 +146,23 @@ def figures(current: dict[str, Any], previous: dict[str, Any] | None, present: b
         font=dict(size=size), template="plotly_white", margin=dict(l=60, r=20, t=45, b=60),
         xaxis_title="physical time t", legend=dict(orientation="h", yanchor="top", y=-0.18), uirevision="play")
     return path, lines
+
+
+def _face_on(pos: list[list[float]]) -> dict[str, float] | None:
+    """A camera looking at the path's plane face-on (along w(0) x w(t) with the largest area), if it has one."""
+    if len(pos) < 3 or len(pos[0]) < 3:
+        return None
+    p0 = pos[0]
+    best, n = 0.0, None
+    for q in pos[1:: max(1, len(pos) // 50)]:
+        c = (p0[1] * q[2] - p0[2] * q[1], p0[2] * q[0] - p0[0] * q[2], p0[0] * q[1] - p0[1] * q[0])
+        size = math.sqrt(sum(x * x for x in c))
+        if size > best:
+            best, n = size, c
+    if n is None or best < 1e-9:
+        return None  # a straight path: the default view is across it
+    k = 2.0 / best
+    return {"x": n[0] * k + 0.25, "y": n[1] * k + 0.25, "z": n[2] * k + 0.25}
 
 
 def verdict_line(result: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ nothing is stored. Real runs (kept, streamed, archived) still go through ``POST 
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 from fastapi import APIRouter
@@ -25,6 +26,7 @@ router = APIRouter(tags=["runs"])
 
 MAX_STEPS = 20_000  # a toy step costs about 0.3 ms: a preview stays well under a second of CPU
 MAX_ROWS = 600  # records answered (evenly spaced, the last one always)
+_ONE_AT_A_TIME = threading.Lock()  # previews share the web process with every page: one simulates at a time
 
 
 class Preview(BaseModel):
@@ -46,8 +48,9 @@ def simulate_preview(spec: ExperimentSpec) -> Preview:
     from noether.simulate import simulate
 
     spec = spec.with_overrides(device="cpu")
-    sim = simulate(spec)
-    records = sim.collect()
+    with _ONE_AT_A_TIME:
+        sim = simulate(spec)
+        records = sim.collect()
     every = max(1, math.ceil(len(records) / MAX_ROWS))
     rows = records[::every]
     if records and rows[-1] is not records[-1]:
