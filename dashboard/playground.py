@@ -15,7 +15,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 MAX_STEPS = 20_000  # the backend's preview limit
-MAX_RECORDS = 1_000
+MAX_RECORDS = 400  # records per preview: enough for a smooth orbit, few law measurements
 FAINT = 0.28  # opacity of the previous result
 COLORS = {"path": "#1f5fbf", "J": "#d62728", "energy": "#2a7a2a", "loss": "#333333"}
 

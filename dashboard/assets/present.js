@@ -9,7 +9,7 @@
 (function () {
   "use strict";
   const BIG = {font: 19, title: 24, tick: 17, legend: 17, minWidth: 3.5, factor: 1.7};
-  const WORDS = /^[A-Za-z][a-z]+[,.:;)]*$/;
+  const WORDS = /^\(?[A-Za-z][a-z]+(-[a-z]+)*[,.:;)]*$/;  // prose: "First-layer", "neurons", "(direction)"
   const MATH_WORDS = new Set(["exp", "log", "sqrt", "sin", "cos", "tanh", "int", "max", "min"]);
 
   function present() { return document.body.classList.contains("present"); }

@@ -216,6 +216,8 @@ def kind_options(schema: dict | None, *current: str | None):
     kinds = [list(forms.variants(schema, name)) for name in names]
     values = [cur if cur in ks else (KIND_DEFAULTS[n] if KIND_DEFAULTS[n] in ks else (ks[0] if ks else None))
               for n, ks, cur in zip(names, kinds, current, strict=True)]
+    # an unchanged value is not sent again: it would draw the form a second time, under the user's typing
+    values = [no_update if v == cur else v for v, cur in zip(values, current, strict=True)]
     return (*([{"label": k, "value": k} for k in ks] for ks in kinds), *values)
 
 

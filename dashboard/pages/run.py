@@ -198,24 +198,31 @@ def story(preset: dict[str, Any] | None) -> list:
     return out
 
 
+@callback(Output("run-story", "children"), Input("run-preset", "data"))
+def show_story(preset):
+    """Look at / Prediction of the run's preset (typeset)."""
+    return story(preset)
+
+
 @callback(
-    Output("run-story", "children"),
     Output("run-edit", "href"),
     Output("run-play-box", "hidden"),
     Output("run-play-sliders", "children"),
-    Input("run-preset", "data"),
     Input("run-info", "data"),
-    State("run-play-sliders", "children"),
+    State("run-edit", "href"),
 )
-def show_story(preset, info, current_sliders):
-    """Look at / Prediction, the "Edit and re-run" link (the run's own spec in the form) and the sliders."""
+def show_controls(info, current_href):
+    """The "Edit and re-run" link (the run's own spec in the form) and, for potential runs, the sliders.
+
+    The spec never changes during a run: the run record's polls leave them alone."""
     spec = dict((info or {}).get("spec") or {})
-    href = launch_href(spec) if spec else "/"
+    if not spec:
+        return no_update, no_update, no_update
+    href = launch_href(spec)
+    if href == current_href:
+        return no_update, no_update, no_update
     play = playground.applies(spec)
-    sliders = no_update
-    if play and not current_sliders:
-        sliders = [slider_component(s) for s in playground.sliders(spec)]
-    return story(preset), href, not play, sliders
+    return href, not play, [slider_component(s) for s in playground.sliders(spec)] if play else []
 
 
 def slider_component(s: dict[str, Any]) -> html.Div:
@@ -277,12 +284,8 @@ def verdict_table(summary: dict[str, Any]) -> html.Div:
         return html.P("No law of the catalogue applies to this run.", className="hint")
     cols = ["law", "symmetry", "prediction", "initial", "final", "max rel. drift", "tolerance", "verdict", "why"]
     head = html.Tr([html.Th(c) for c in cols])
-    def cell(r: dict[str, Any], c: str) -> html.Td:
-        if c == "law":  # the law's formula, typeset
-            return html.Td(dcc.Markdown(to_markdown(r[c]), mathjax=True, className="math inline-md"), title=r[c])
-        return html.Td(r[c], className=f"verdict-{r['verdict'].replace(' ', '-')}" if c == "verdict" else None)
-
-    body = [html.Tr([cell(r, c) for c in cols], id=f"run-verdict-{i}") for i, r in enumerate(rows)]
+    body = [html.Tr([html.Td(r[c], className=f"verdict-{r['verdict'].replace(' ', '-')}" if c == "verdict" else None)
+                     for c in cols], id=f"run-verdict-{i}") for i, r in enumerate(rows)]
     loss = []
     if summary.get("loss_final") is not None:
         loss = [html.P(f"Loss: {summary.get('loss_initial', 0):.4g} → {summary['loss_final']:.4g} "

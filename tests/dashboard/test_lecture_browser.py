@@ -55,6 +55,9 @@ def test_edit_in_form_fills_the_form_scrolls_to_it_and_survives_reload_and_back(
 
 def test_a_potential_typed_in_the_form_runs_and_its_discovered_laws_hold(lab, page):
     page.goto(lab.url + "/")
+    page.locator("#launch-card-toy-nd").wait_for()  # the gallery is in: the page's layout is final
+    page.locator("#launch-problem").wait_for()
+    page.evaluate("() => document.getElementById('launch-custom').scrollIntoView()")  # the menus open downwards
     page.locator("#launch-problem").get_by_text("a point in a potential").click()
     page.locator("#launch-kind-potential").click()
     page.get_by_role("option", name="expression", exact=True).click()
@@ -75,9 +78,8 @@ def test_a_potential_typed_in_the_form_runs_and_its_discovered_laws_hold(lab, pa
     page.wait_for_url("**/runs/*")
     page.locator("#run-verdict-table").wait_for(timeout=120_000)
     verdicts = page.evaluate("() => Object.fromEntries(Array.from(document.querySelectorAll('#run-verdict-table tbody tr'))"
-                             ".map(tr => [tr.cells[0].title, tr.querySelector('td:last-child').previousElementSibling.innerText]))")
+                             ".map(tr => [tr.cells[0].innerText, tr.cells[7].innerText]))")
     assert verdicts["x^2 - y^2"] == "holds" and verdicts["x^2 - z^2"] == "holds", verdicts
-    page.wait_for_function("() => document.querySelector('#run-verdict-table mjx-container') !== null")  # typeset
     # each discovered quantity has its chart, its title typeset
     page.wait_for_function("() => Array.from(document.querySelectorAll('#run-graphs .js-plotly-plot')).filter(gd =>"
                            " gd.data.some(t => t.meta && /^typed\\/q[12]$/.test(t.meta.y) && t.x.length > 10)).length === 2")
