@@ -21,7 +21,7 @@ from backend.auth import Guard, install_auth
 from backend.deps import LabState
 from backend.errors import install_handlers
 from backend.limits import BodySizeLimit
-from backend.routes import catalogue, discover, external, health, runs, series, specs, sweeps
+from backend.routes import catalogue, discover, external, health, preview, runs, series, specs, sweeps
 from lab.settings import Settings, get_settings
 from noether import __version__
 from workers import client as jobs
@@ -31,7 +31,7 @@ log = logging.getLogger("backend")
 
 PREFIX = "/api"
 ROUTERS = (health.router, runs.router, series.router, sweeps.router, catalogue.router, specs.router, discover.router,
-           external.router)
+           external.router, preview.router)
 DESCRIPTION = (
     "Launch experiments on the conservation laws of neural-network training, follow their series live, "
     "and read their verdicts. See docs/api.md."

@@ -101,6 +101,8 @@ def _potential_problem(spec: ExperimentSpec, device, dtype) -> Problem:
 
     if pot.kind == "sphere":
         what = f"(|w|^2 - {pot.radius:g}^2)^2 on R^{d}"
+    elif pot.kind == "expression":
+        what = f"L(w) = {pot.expression} on R^{d}"
     else:
         what = f"1/2 sum lambda_i w_i^2 on R^{d}"
     return Problem(

@@ -24,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -325,7 +326,31 @@ class QuadraticPotential(_Strict):
         return len(self.eigenvalues)
 
 
-Potential = Annotated[SpherePotential | QuadraticPotential, Field(discriminator="kind")]
+class ExpressionPotential(_Strict):
+    """L(w) typed as an expression of x, y, z (or w1, w2, w3), e.g. 'x*y*z': parsed, never eval'd; exact gradient.
+
+    Its symmetries are found by discovery (Algorithm 1) when the run starts, and the laws they give are tracked.
+    """
+
+    kind: Literal["expression"] = "expression"
+    dim: int = Field(3, ge=2, le=3, description="dimension d of w (2: x, y; 3: x, y, z)")
+    expression: str = Field(
+        ..., max_length=200, description="L(w) in x, y, z (or w1, w2, w3), e.g. '(x^2 + y^2 - 1)^2 + z^2' or 'x*y*z'"
+    )
+
+    @field_validator("expression")
+    @classmethod
+    def _parse(cls, v: str, info: ValidationInfo) -> str:
+        from noether.models.expression import check_potential
+
+        try:
+            check_potential(v, int(info.data.get("dim", 3)))
+        except ExpressionError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+
+Potential = Annotated[SpherePotential | QuadraticPotential | ExpressionPotential, Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -549,6 +574,14 @@ class ExperimentSpec(_Strict):
         None, gt=0.0, le=1.0, strict=True, description="relative drift under which a conserved law 'holds' (None: per law)"
     )
 
+    @field_validator("potential", mode="before")
+    @classmethod
+    def _expression_kind(cls, v: Any) -> Any:
+        """``{expression: ..., dim: 3}`` without a kind is a typed potential."""
+        if isinstance(v, dict) and "kind" not in v and "expression" in v:
+            return {"kind": "expression", **v}
+        return v
+
     @model_validator(mode="after")
     def _check(self) -> ExperimentSpec:
         if self.potential is not None:
@@ -650,11 +683,13 @@ def format_errors(exc: ValidationError) -> list[str]:
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
         elif part in ACTIVATION_KINDS or part in DYNAMICS_KINDS or str(part).endswith("Data"):
             continue  # discriminator tags pydantic adds to the path
+        elif part == "expression" and i > 0 and loc[i - 1] == "potential":
+            continue  # the tag of a typed potential (its field of the same name follows)
         elif part in ("digits", "synthetic", "rotation", "file", "sphere", "quadratic", "mlp"):
             continue
         elif str(part).startswith(("tagged-union[", "list[")):

@@ -513,7 +513,10 @@
       }
       ch.store = S.id;
     }
-    const layout = chartLayout(ch, note);
+    // presentation mode and typeset maths (assets/present.js)
+    const st = window.NoetherStyle ? window.NoetherStyle.apply(data, chartLayout(ch, note), ch.kind) : {data, layout: chartLayout(ch, note)};
+    data = st.data;
+    const layout = st.layout;
     const first = !ch.mounted;
     ch.mounted = true; ch.busy = true; ch.note = note; ch.lastFull = t0; ch.soft = false; lastFullAt = t0;
     let p;
@@ -971,6 +974,7 @@
       wake(0);
     },
     download,
+    redrawAll: () => { for (const ch of charts.values()) ch.dirty = true; wake(0); },  // assets/present.js
     ingest: (records) => ingest(records),  // records into the store as if streamed (deduplicated by step)
     // pure helpers, for tests
     Envelope, emitEnvelope, emitRange,

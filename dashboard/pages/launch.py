@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboard import api, forms
+from dashboard.mathtext import to_markdown
 from dashboard.series import parse_list, parse_widths_list
+from dashboard.specurl import SpecUrlError, decode_spec, launch_href
 
 dash.register_page(__name__, path="/", name="Launch", title="Noether Lab", order=0)
 
@@ -21,42 +23,74 @@ DEFAULT_SPEC: dict[str, Any] = {
 }
 
 
-def layout(**_: Any) -> html.Div:
+def initial_form(spec_param: str | None) -> dict[str, Any]:
+    """The form's starting point: the spec in the URL (``?spec=``, see dashboard.specurl), else the default."""
+    out = {"base": DEFAULT_SPEC, "problem": "network", "data": "digits", "potential": "sphere", "dynamics": "gd",
+           "status": None, "scroll": False}
+    if not spec_param:
+        return out
+    try:
+        spec = decode_spec(spec_param)
+    except SpecUrlError as exc:
+        out["status"] = html.Div(f"{exc}: the form shows the default experiment.", className="error")
+        return out
+    potential = spec.get("potential") if isinstance(spec.get("potential"), dict) else None
+
+    def kind(section: str, default: str) -> str:
+        node = spec.get(section)
+        if isinstance(node, dict) and section == "potential" and "kind" not in node and "expression" in node:
+            return "expression"
+        return str(node.get("kind", default)) if isinstance(node, dict) else default
+
+    label = spec.get("name") or "the link"
+    return {"base": spec, "problem": "potential" if potential else "network", "data": kind("data", "digits"),
+            "potential": kind("potential", "sphere"), "dynamics": kind("dynamics", "gd"),
+            "status": f"Form loaded from {label!s:.80}: change what you like, then Run.", "scroll": True}
+
+
+def layout(spec: str | None = None, **_: Any) -> html.Div:
+    start = initial_form(spec)
+    # each kind picker starts with its own value as its one option: Dash 4's Dropdown drops a value that is not
+    # among its options, and the options arrive only with the schema
     return html.Div(
         className="launch",
         children=[
             dcc.Store(id="launch-init", data=0),
             dcc.Store(id="launch-schema"),
             dcc.Store(id="launch-presets"),
-            dcc.Store(id="launch-base", data=DEFAULT_SPEC),
+            dcc.Store(id="launch-base", data=start["base"]),
+            dcc.Store(id="launch-scroll", data=start["scroll"]),
             html.H1("Launch an experiment"),
             html.P("Each card reproduces a result of the paper (Głuch & Urbanke, Noether: the more things change, "
                    "the more stay the same) or shows a law at work. One click runs it and opens its live page.",
                    className="lead"),
             html.Div(id="launch-gallery", className="gallery", children=html.Div("Loading presets…")),
-            html.H2("Custom experiment"),
-            html.Div(id="launch-form-status", className="form-status"),
+            html.H2("Custom experiment", id="launch-custom"),
+            html.Div(id="launch-form-status", className="form-status", children=start["status"]),
             html.Div(
                 className="form",
                 children=[
                     html.Div(className="form-row", children=[
                         html.Div(className="field", children=[
                             html.Label("What is trained", className="field-label"),
-                            dcc.RadioItems(id="launch-problem", value="network", inline=True,
+                            dcc.RadioItems(id="launch-problem", value=start["problem"], inline=True,
                                            options=[{"label": " a network on data", "value": "network"},
                                                     {"label": " a point in a potential", "value": "potential"}]),
                         ]),
                         html.Div(id="launch-kind-data-box", className="field", children=[
                             html.Label("Data", className="field-label"),
-                            dcc.Dropdown(id="launch-kind-data", value="digits", clearable=False),
+                            dcc.Dropdown(id="launch-kind-data", value=start["data"], clearable=False,
+                                         options=[start["data"]]),
                         ]),
                         html.Div(id="launch-kind-potential-box", className="field", children=[
                             html.Label("Potential", className="field-label"),
-                            dcc.Dropdown(id="launch-kind-potential", value="sphere", clearable=False),
+                            dcc.Dropdown(id="launch-kind-potential", value=start["potential"], clearable=False,
+                                         options=[start["potential"]]),
                         ]),
                         html.Div(className="field", children=[
                             html.Label("Dynamics", className="field-label"),
-                            dcc.Dropdown(id="launch-kind-dynamics", value="gd", clearable=False),
+                            dcc.Dropdown(id="launch-kind-dynamics", value=start["dynamics"], clearable=False,
+                                         options=[start["dynamics"]]),
                         ]),
                     ]),
                     html.Fieldset([html.Legend("Model"), html.Div(id="launch-model-fields", className="fields")],
@@ -103,6 +137,11 @@ def _sweep_input(id_: str, label: str, placeholder: str) -> html.Div:
     ])
 
 
+def _math(text: str, cls: str = "") -> dcc.Markdown:
+    """Text whose formulas (|W_h|^2, t^-3) are typeset by MathJax (dashboard.mathtext)."""
+    return dcc.Markdown(to_markdown(text), mathjax=True, className=f"math inline-md {cls}".strip())
+
+
 def preset_card(p: dict[str, Any]) -> html.Div:
     """One gallery card: title, the paper's figure, what to look at, the prediction, Run."""
     return html.Div(
@@ -113,9 +152,9 @@ def preset_card(p: dict[str, Any]) -> html.Div:
                 html.H3(p.get("title") or p["name"]),
                 html.Span(p["figure"], className="badge") if p.get("figure") else None,
             ]),
-            html.P(p.get("explanation") or "", className="card-text"),
-            html.Div([html.B("Look at: "), p.get("look_at") or ""], className="card-text") if p.get("look_at") else None,
-            html.Div([html.B("Prediction: "), p.get("prediction") or ""], className="card-text")
+            _math(p.get("explanation") or "", "card-text"),
+            html.Div([html.B("Look at: "), _math(p["look_at"])], className="card-text") if p.get("look_at") else None,
+            html.Div([html.B("Prediction: "), _math(p["prediction"])], className="card-text")
             if p.get("prediction") else None,
             html.Div([html.B("Runtime: "), (p.get("runtime_estimate") or {}).get("text") or p.get("runtime") or ""],
                      className="card-text hint", id=f"launch-runtime-{p['name']}")
@@ -180,6 +219,8 @@ def kind_options(schema: dict | None, *current: str | None):
     kinds = [list(forms.variants(schema, name)) for name in names]
     values = [cur if cur in ks else (KIND_DEFAULTS[n] if KIND_DEFAULTS[n] in ks else (ks[0] if ks else None))
               for n, ks, cur in zip(names, kinds, current, strict=True)]
+    # an unchanged value is not sent again: it would draw the form a second time, under the user's typing
+    values = [no_update if v == cur else v for v, cur in zip(values, current, strict=True)]
     return (*([{"label": k, "value": k} for k in ks] for ks in kinds), *values)
 
 
@@ -241,26 +282,36 @@ def render_form(schema, problem, data_kind, potential_kind, dynamics_kind, base)
 
 
 @callback(
-    Output("launch-base", "data"),
-    Output("launch-problem", "value"),
-    Output("launch-kind-data", "value"),
-    Output("launch-kind-potential", "value"),
-    Output("launch-kind-dynamics", "value"),
-    Output("launch-form-status", "children"),
+    Output("app-nav", "href", allow_duplicate=True),
     Input({"type": "launch-edit", "preset": ALL}, "n_clicks"),
     State("launch-presets", "data"),
     prevent_initial_call=True,
 )
 def edit_preset(clicks, presets):
-    """Load a preset's spec into the form."""
-    if not ctx.triggered_id or not any(clicks):
-        return (no_update,) * 6
+    """Load a preset's spec into the form: through the URL (``/?spec=``), so that Back and reload keep it."""
+    if not ctx.triggered_id or not any(c for c in clicks if c):
+        return no_update
     name = ctx.triggered_id["preset"]
-    spec = (presets or {}).get(name) or {}
-    network = spec.get("potential") is None
-    return (spec, "network" if network else "potential", (spec.get("data") or {}).get("kind", "digits"),
-            (spec.get("potential") or {}).get("kind", "sphere"), (spec.get("dynamics") or {}).get("kind", "gd"),
-            f"Form loaded from preset '{name}': change what you like, then Run.")
+    spec = dict((presets or {}).get(name) or {})
+    spec.setdefault("name", name)
+    return launch_href(spec)
+
+
+# A form loaded from the URL (a card's "Edit in form", a run's "Edit and re-run") is scrolled into view once
+# its fields are drawn.
+clientside_callback(
+    """
+    function(fields, scroll) {
+        if (!scroll || !fields || !fields.length) { return window.dash_clientside.no_update; }
+        const el = document.getElementById("launch-custom");
+        if (el) { el.scrollIntoView({block: "start"}); }
+        return false;
+    }
+    """,
+    Output("launch-scroll", "data"),
+    Input("launch-dynamics-fields", "children"),
+    State("launch-scroll", "data"),
+)
 
 
 @callback(

@@ -13,10 +13,12 @@ import functools
 from typing import Any
 
 import dash
-from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from dashboard import api, config_panel, figures  # noqa: F401 (config_panel registers its callback)
+from dashboard import api, config_panel, figures, playground  # noqa: F401 (config_panel registers its callback)
+from dashboard.mathtext import to_markdown
 from dashboard.series import duration_seconds, eta_seconds, format_seconds, law_ids, norm_columns
+from dashboard.specurl import launch_href
 
 dash.register_page(__name__, path_template="/runs/<run_id>", name="Run", title="Run · Noether Lab", order=2)
 
@@ -34,14 +36,20 @@ def layout(run_id: str | None = None, **_: Any) -> html.Div:
             dcc.Store(id="run-info"),
             dcc.Store(id="run-live"),
             dcc.Store(id="run-graph-key"),
+            dcc.Store(id="run-preset"),
+            dcc.Store(id="run-play-last"),
             dcc.Interval(id="run-tick", interval=1000),
             dcc.Interval(id="run-play-tick", interval=120, disabled=True),
             html.Div(className="run-head", children=[
-                html.H1(id="run-title", children=f"Run {run_id}" if run_id else "Run"),
+                html.H1(id="run-title", children="Run"),
+                html.Span(run_id or "", id="run-id-text", className="run-id hint", title="run id"),
                 html.Span(id="run-status", className="status"),
                 html.Button("Cancel", id="run-cancel", className="btn btn-danger", disabled=True),
+                dcc.Link("Edit and re-run", id="run-edit", href="/", className="btn",
+                         title="open this run's spec in the launch form"),
                 html.Span(id="run-cancel-msg", className="hint"),
             ]),
+            html.Div(id="run-story", className="run-story"),
             html.Div(className="run-progress", children=[
                 html.Progress(id="run-progress", max=1, value=0),
                 html.Span(id="run-progress-text", className="hint"),
@@ -68,9 +76,11 @@ def layout(run_id: str | None = None, **_: Any) -> html.Div:
                                     updatemode="drag", allow_direct_input=False), className="slider"),
                 html.Span(id="run-frame-text", className="hint"),
             ]),
+            play_panel(),
             html.Div(id="run-graphs", className="graphs"),
-            # loads plotly.js for the live charts (they are drawn by assets/live.js, not by dcc.Graph)
-            dcc.Graph(id="run-plotly-loader", figure={"data": [], "layout": {}}, style={"display": "none"}),
+            # loads plotly.js (and MathJax, for typeset titles and legends) for the live charts (they are drawn by
+            # assets/live.js, not by dcc.Graph)
+            dcc.Graph(id="run-plotly-loader", figure={"data": [], "layout": {}}, style={"display": "none"}, mathjax=True),
             html.H2("Verdicts"),
             html.Div(id="run-verdicts", children=html.P("The verdicts appear when the run ends.", className="hint")),
             html.Div(id="run-dummy", hidden=True),
@@ -135,21 +145,137 @@ def status_view(info: dict[str, Any] | None) -> dict[str, Any]:
     Output("run-verdicts", "children"),
     Output("run-page", "className"),
     Input("run-info", "data"),
+    Input("run-preset", "data"),
     State("run-id", "data"),
 )
-def show_info(info, run_id):
+def show_info(info, preset, run_id):
     v = status_view(info)
-    title = f"Run {run_id}"
-    if info and info.get("name"):
-        title = f"{info['name']} · {run_id}"
-    elif info and info.get("preset"):
-        title = f"{info['preset']} · {run_id}"
+    title = run_title(info, preset)
     summary = (info or {}).get("summary")
     verdicts = verdict_table(summary) if summary else no_update
     missing = v["status"] == "not found"  # no series, exports or replay to show: only the message
     reason = [v["reason"], " ", dcc.Link("See the runs", href="/runs")] if missing else v["reason"]
     return (v["status"], f"status status-{v['status'].replace(' ', '-')}", v["progress"], v["progress_text"], v["eta"],
             reason, not v["cancellable"], title, verdicts, "run run-missing" if missing else "run")
+
+
+def run_title(info: dict[str, Any] | None, preset: dict[str, Any] | None) -> str:
+    """The header: the preset's title (the run id stays beside it, small), else the run's name, else 'Run'."""
+    if preset and preset.get("title"):
+        return preset["title"]
+    if info and (info.get("name") or info.get("preset")):
+        return str(info.get("name") or info.get("preset"))
+    return "Run"
+
+
+@callback(
+    Output("run-preset", "data"),
+    Input("run-info", "data"),
+    State("run-preset", "data"),
+)
+async def load_preset(info, current):
+    """The preset the run came from (its title, what to look at, the prediction), fetched once."""
+    if current is not None or not info or "error" in info:
+        return no_update
+    name = info.get("preset") or info.get("name")
+    if not name:
+        return {}
+    res = await api.get("/presets")
+    items = (res.data if isinstance(res.data, list) else (res.data or {}).get("items", [])) if res.ok else []
+    match = next((p for p in items if p.get("name") == name), None)
+    return {k: match.get(k) for k in ("name", "title", "figure", "look_at", "prediction")} if match else {}
+
+
+def story(preset: dict[str, Any] | None) -> list:
+    """The card's "Look at" and "Prediction", typeset (MathJax), for the run page."""
+    if not preset:
+        return []
+    out = []
+    for key, label in (("look_at", "Look at: "), ("prediction", "Prediction: ")):
+        if preset.get(key):
+            out.append(html.Div([html.B(label), dcc.Markdown(to_markdown(preset[key]), mathjax=True,
+                                                             className="math inline-md")],
+                                className=f"card-text story-{key.replace('_', '-')}", id=f"run-story-{key.replace('_', '-')}"))
+    return out
+
+
+@callback(Output("run-story", "children"), Input("run-preset", "data"))
+def show_story(preset):
+    """Look at / Prediction of the run's preset (typeset)."""
+    return story(preset)
+
+
+@callback(
+    Output("run-edit", "href"),
+    Output("run-play-box", "hidden"),
+    Output("run-play-sliders", "children"),
+    Input("run-info", "data"),
+    State("run-edit", "href"),
+)
+def show_controls(info, current_href):
+    """The "Edit and re-run" link (the run's own spec in the form) and, for potential runs, the sliders.
+
+    The spec never changes during a run: the run record's polls leave them alone."""
+    spec = dict((info or {}).get("spec") or {})
+    if not spec:
+        return no_update, no_update, no_update
+    href = launch_href(spec)
+    if href == current_href:
+        return no_update, no_update, no_update
+    play = playground.applies(spec)
+    return href, not play, [slider_component(s) for s in playground.sliders(spec)] if play else []
+
+
+def slider_component(s: dict[str, Any]) -> html.Div:
+    return html.Div(className="play-slider", children=[
+        html.Label(s["label"], className="field-label"),
+        dcc.Slider(id={"type": "run-play", "name": s["id"]}, min=s["min"], max=s["max"], step=s["step"],
+                   value=s["value"], marks={float(k): v for k, v in s["marks"].items()}, updatemode="mouseup",
+                   tooltip={"placement": "bottom", "always_visible": False}),
+    ])
+
+
+def play_panel() -> html.Div:
+    """What if? Sliders that re-run a potential run at once (POST /api/preview), previous result faint."""
+    return html.Details(id="run-play-box", className="play", hidden=True, children=[
+        html.Summary([html.B("What if? "), html.Span("sliders that re-run this toy at once", className="hint")],
+                     id="run-play-open"),
+        html.P("Drag a slider: the run is simulated again at once over the same physical time, and the charts "
+               "draw the new result over the previous one (faint).", className="hint"),
+        html.Div(id="run-play-sliders", className="play-sliders"),
+        html.Div(id="run-play-text", className="hint"),
+        html.Div(className="graphs", children=[
+            html.Div(dcc.Graph(id="run-play-path", config=GRAPH_CONFIG, mathjax=True), className="graph graph-3d"),
+            html.Div(dcc.Graph(id="run-play-lines", config=GRAPH_CONFIG, mathjax=True), className="graph"),
+        ]),
+    ])
+
+
+@callback(
+    Output("run-play-path", "figure"),
+    Output("run-play-lines", "figure"),
+    Output("run-play-last", "data"),
+    Output("run-play-text", "children"),
+    Input({"type": "run-play", "name": ALL}, "value"),
+    State({"type": "run-play", "name": ALL}, "id"),
+    State("run-info", "data"),
+    State("run-play-last", "data"),
+    State("app-present", "data"),
+)
+async def play(values, ids, info, last, present):
+    """Simulate the run's spec with the sliders' values (the backend's preview) and draw it over the last result."""
+    spec = (info or {}).get("spec") or {}
+    if not ids or not playground.applies(spec):
+        return no_update, no_update, no_update, no_update
+    chosen = {i["name"]: v for i, v in zip(ids, values, strict=True)}
+    res = await api.post("/preview", {"spec": playground.play_spec(spec, chosen)})
+    if not res.ok:
+        return no_update, no_update, no_update, html.Span(f"Could not simulate: {res.message()}", className="error")
+    current = dict(res.data, label=playground.describe(chosen, spec))
+    path, lines = playground.figures(current, last, present=bool(present))
+    text = f"now: {current['label']} ({current.get('steps', 0):,} steps, {current.get('status')}). " \
+        + playground.verdict_line(current)
+    return path, lines, current, text
 
 
 def verdict_table(summary: dict[str, Any]) -> html.Div:

@@ -317,12 +317,26 @@ def _rotation_target(spec: Any, structure: Structure) -> tuple[int | None, str, 
                 f"the quadratic potential with unequal eigenvalues {ev[:6]}{'...' if len(ev) > 6 else ''} is not "
                 "rotation-invariant (a control: rotating w changes L)"
             )
+        if pot.kind == "expression":
+            return _typed_rotation(pot, structure)
         return None, "", f"the {pot.kind} potential has no rotation symmetry"
     data = spec.data
     if data is not None and data.kind == "rotation":
         return structure.W(1), f"SO({data.dim}) rotations of the inputs, acting on the rows of W_1", None
     kind = getattr(data, "kind", "?")
     return None, "", f"the data ('{kind}') is not rotation-symmetric; use data of kind 'rotation'"
+
+
+def _typed_rotation(pot: Any, structure: Structure) -> tuple[int | None, str, str | None]:
+    """A typed potential is rotation-symmetric when discovery finds every plane of rotation (noether.laws.typed)."""
+    from noether.laws.typed import symmetries
+
+    found = symmetries(pot.expression, pot.dim)
+    if found.full_rotation:
+        return structure.index("w"), f"SO({pot.dim}) rotations of w (found by discovery in L = {pot.expression})", None
+    planes = pot.dim * (pot.dim - 1) // 2
+    return None, "", (f"discovery finds {found.rotation_planes} of {planes} planes of rotation in L = {pot.expression}: "
+                      "not SO(d)-invariant (the components of J are drawn as typed/j*)")
 
 
 def _default_tolerance(context: Context, data: bool) -> float:

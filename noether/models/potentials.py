@@ -2,6 +2,7 @@
 
 - sphere: L(w) = (|w|^2 - r^2)^2, grad = 4 (|w|^2 - r^2) w; SO(d)-invariant (paper Sec. 6.1, Figs. 3-6).
 - quadratic: L(w) = 1/2 sum_i lambda_i w_i^2, grad = lambda * w; rotation-invariant only if all lambda_i agree.
+- expression: L(w) typed by the user (``noether.models.expression``), its gradient by autograd on the parsed tree.
 """
 
 from __future__ import annotations
@@ -41,4 +42,8 @@ def make_potential(potential, *, device, dtype) -> LossAndGrad:
         return sphere(potential.radius)
     if potential.kind == "quadratic":
         return quadratic(torch.tensor(potential.eigenvalues, device=device, dtype=dtype))
+    if potential.kind == "expression":
+        from noether.models.expression import expression_potential
+
+        return expression_potential(potential.expression)
     raise ValueError(f"unknown potential kind '{potential.kind}'")

@@ -11,7 +11,7 @@ SCHEMA = ExperimentSpec.model_json_schema()
 
 def test_variants_come_from_the_schema():
     assert set(forms.variants(SCHEMA, "dynamics")) >= {"gd", "nd", "nag", "general", "momentum"}
-    assert set(forms.variants(SCHEMA, "potential")) == {"sphere", "quadratic"}
+    assert set(forms.variants(SCHEMA, "potential")) == {"sphere", "quadratic", "expression"}
 
 
 def test_fields_carry_bounds_choices_and_types():
