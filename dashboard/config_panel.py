@@ -2,7 +2,7 @@
 
 The API gives the spec as labelled rows (``configuration``: model, data, loss, dynamics with every
 coefficient, initial state, steps, seed, dtype, the device asked, code); the record adds the worker that ran
-it and the device it ran on. The panel is open by default: a run should say what it is at a glance.
+it and the device it ran on. The panel is closed by default (one click opens it), so the charts stay near the top of the page.
 """
 
 from __future__ import annotations

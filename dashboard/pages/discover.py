@@ -75,6 +75,7 @@ def layout(run: str | None = None, preset: str | None = None, **_: Any) -> html.
                 # the preset from the URL is an option from the start: a value outside the options is dropped
                 dcc.Dropdown(id="discover-preset", value=preset, placeholder="a preset...", className="filter",
                              options=[{"label": preset, "value": preset}] if preset else []),
+                html.Label("verification steps", htmlFor="discover-steps", className="hint"),
                 dcc.Input(id="discover-steps", type="number", value=200, min=1, max=100000, debounce=True,
                           className="input", placeholder="verification steps"),
                 html.Button("Discover", id="discover-go", className="btn btn-primary"),

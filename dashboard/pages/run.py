@@ -56,7 +56,7 @@ def layout(run_id: str | None = None, **_: Any) -> html.Div:
                 html.Span(id="run-eta", className="hint"),
             ]),
             html.Div(id="run-reason", className="errors"),
-            html.Details(id="run-config", className="run-config", open=True),
+            html.Details(id="run-config", className="run-config", open=False),
             html.Div(className="toolbar", children=[
                 dcc.Checklist(id="run-log", options=[{"label": " log loss axis", "value": "log"}], value=["log"],
                               inline=True),

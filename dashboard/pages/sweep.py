@@ -28,6 +28,7 @@ SCALE = "Viridis"
 GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
 TERMINAL = ("succeeded", "failed", "cancelled", "diverged")
 ROUNDING = 1e-12  # an error below this is rounding, not a law's order
+RESIDUALS = ("residual", "rotation_residual")  # zero at every step: what is left is rounding
 
 
 def layout(group: str | None = None, **_: Any) -> html.Div:
@@ -125,10 +126,10 @@ def fit_figure(entry: dict[str, Any], main: str, run_colour: dict[str, str]) -> 
             ref = [y_mid * (x / mid) ** entry["expected"] for x in xs]
             fig.add_trace(go.Scatter(x=xs, y=ref, mode="lines", name=f"expected slope {entry['expected']:g}",
                                      line=dict(dash="dot", color="#7f8c8d", width=2)))
-    rounding = bool(pts) and max(p["error"] for p in pts) < ROUNDING
+    rounding = bool(pts) and (max(p["error"] for p in pts) < ROUNDING or entry.get("family") in RESIDUALS)
     if rounding:
         fig.data = fig.data[:1]  # errors at rounding level: no trend to draw
-    slope = ("at rounding level (< 1e-12): no trend to fit" if rounding else
+    slope = ("zero at every step, only rounding is left: no trend to fit" if rounding else
              f"fitted slope {fit['slope']:.2f}" if fit else "no fit (needs two positive errors)")
     expected = f"expected {entry['expected']:g}" if entry.get("expected") is not None else "no power law expected"
     fig.update_layout(

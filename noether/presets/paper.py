@@ -23,7 +23,7 @@ FIG1_MODEL = {"widths": [784, 200, 200, 200, 10], "activation": "relu", "bias": 
 FIG1_DATA = {"kind": "synthetic", "samples": 1000, "separation": 4.0}
 
 FIG1_LOOK = (
-    "The chart of balance/h2 draws the two norms |W_2|^2 and |W_3|^2 on its left axis and their"
+    "The chart |W_2|^2 - |W_3|^2 (law balance/h2) draws the two norms |W_2|^2 and |W_3|^2 on its left axis and their"
     " difference on its right axis (note the two scales, as in the paper's figure)."
 )
 

@@ -94,6 +94,8 @@ def test_the_runs_table_names_each_member_and_gives_its_swept_value_a_column(lab
 def test_a_run_page_says_what_ran(lab, sweep, page):
     run = httpx.get(f"{lab.api}/runs", params={"group": sweep, "limit": 10}, timeout=10).json()["items"][0]
     page.goto(f"{lab.url}/runs/{run['id']}")
+    page.wait_for_selector("#run-config summary")
+    page.locator("#run-config summary").click()  # closed by default: one click opens it
     page.wait_for_selector("#run-config .config-table")
     config = page.locator("#run-config").inner_text()
     assert "MLP 64-16-16-10, activation relu" in config and "digits" in config and "float64" in config
