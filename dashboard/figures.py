@@ -45,6 +45,13 @@ for _axis in (TEMPLATE.layout.xaxis, TEMPLATE.layout.yaxis):
     _axis.exponentformat = "power"
 
 
+def sequential_colours(n: int, scale: str = "Viridis") -> list[str]:
+    """n colours along one sequential scale, small values dark (the sweep page's and Compare's ordered runs)."""
+    from plotly.colors import sample_colorscale
+
+    return sample_colorscale(scale, [i / max(1, n - 1) * 0.85 for i in range(n)]) if n else []
+
+
 def _base_layout(title: str, **extra: Any) -> dict[str, Any]:
     layout = dict(
         title=dict(text=title, x=0.01, xanchor="left", font=dict(size=15)),

@@ -10,7 +10,6 @@ from typing import Any
 
 import dash
 from dash import Input, Output, State, callback, dcc, html
-from plotly.colors import sample_colorscale
 
 from dashboard import api, figures
 from dashboard.series import law_ids, norm_columns, to_columns
@@ -78,8 +77,7 @@ def ordered(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str 
         if all(isinstance(v, int | float) for v in values) and len(set(values)) > 1:
             pairs = sorted(zip(values, range(len(runs)), strict=True))
             runs = [runs[i] for _, i in pairs]
-            n = len(runs)
-            return runs, sample_colorscale("Viridis", [i / max(1, n - 1) * 0.85 for i in range(n)])
+            return runs, figures.sequential_colours(len(runs))
     return runs, [None] * len(runs)
 
 

@@ -16,15 +16,13 @@ from typing import Any
 import dash
 import plotly.graph_objects as go
 from dash import Input, Output, callback, dash_table, dcc, html
-from plotly.colors import sample_colorscale
 
-from dashboard import api
+from dashboard import api, figures
 
 dash.register_page(__name__, path_template="/sweeps/<group>", name="Sweep", title="Sweep · Noether Lab", order=5,
                    nav=False)
 
 MAX_RUNS = 256
-SCALE = "Viridis"
 GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
 TERMINAL = ("succeeded", "failed", "cancelled", "diverged")
 ROUNDING = 1e-12  # an error below this is rounding, not a law's order
@@ -101,11 +99,6 @@ async def _series(run_id: str, laws: list[str]) -> dict[str, list]:
     return {c: [r.get(c) for r in records] for c in ["t", *wanted]}
 
 
-def colours(n: int) -> list[str]:
-    """n colours along one sequential scale (small values dark, large values light)."""
-    return sample_colorscale(SCALE, [i / max(1, n - 1) * 0.85 for i in range(n)]) if n else []
-
-
 def fit_figure(entry: dict[str, Any], main: str, run_colour: dict[str, str]) -> go.Figure:
     """One law's error against the swept value on log-log axes, with the fitted line and the slopes."""
     pts = [p for p in entry["points"] if p["x"] and p["error"] and p["x"] > 0 and p["error"] > 0]
@@ -169,7 +162,7 @@ def draw(a):
     if not a or a.get("error"):
         return html.Div((a or {}).get("error", "Loading..."), className="error"), None, None, [], None
     runs, main = a["runs"], a["main"]
-    run_colour = {r["id"]: c for r, c in zip(runs, colours(len(runs)), strict=True)}
+    run_colour = {r["id"]: c for r, c in zip(runs, figures.sequential_colours(len(runs)), strict=True)}
     swept = a["paths"] or ["(no field differs)"]
     done = sum(r["record"].get("status") in TERMINAL for r in runs)
     window = f"common window t <= {a['t_end']:.4g}" if a["t_end"] is not None else "no run has ended yet"
@@ -222,7 +215,7 @@ def overlay(a, law, log):
     if not a or a.get("error") or not law:
         return None
     fig = go.Figure()
-    for run, colour in zip(a["runs"], colours(len(a["runs"])), strict=True):
+    for run, colour in zip(a["runs"], figures.sequential_colours(len(a["runs"])), strict=True):
         cols = (a.get("series") or {}).get(run["id"]) or {}
         if law not in cols or f"{law}:pred" not in cols:
             continue
