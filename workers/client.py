@@ -442,22 +442,13 @@ def store_path(settings: Any, run_id: str) -> Path:
 
 EXTERNAL = "external"
 
-_APPEND_EXTERNAL = Script(None, b"""
+_APPEND_EXTERNAL = Script(None, ("""
 local r = redis.call('HMGET', KEYS[1], 'status', 'kind')
 if r[1] ~= 'running' or r[2] ~= 'external' then return -1 end
-local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-local n = 0
-if #last > 0 then
-  local i0 = tonumber(string.match(last[1][1], '^(%d+)-'))
-  local f = last[1][2]
-  local cnt = 0
-  for k = 1, #f, 2 do if f[k] == 'n' then cnt = tonumber(f[k + 1]) end end
-  n = i0 + cnt
-end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], n .. '-1', 'b', ARGV[1], 'n', ARGV[2], 'w', ARGV[4])
+""" + records.STREAM_LENGTH.format(key="KEYS[2]") + """redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], n .. '-1', 'b', ARGV[1], 'n', ARGV[2], 'w', ARGV[4])
 redis.call('HSET', KEYS[1], 'step', ARGV[5], 'steps', ARGV[5])
 return n + tonumber(ARGV[2])
-""")
+""").encode())
 
 
 def create_external(

@@ -170,8 +170,8 @@ return 1
 
 # n, the number of records in the stream, is read here from its last batch so that the end marker
 # always follows the last batch, whoever finishes the run (the worker, or the API forcing a cancel).
-_END_MARKER = """
-local last = redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)
+STREAM_LENGTH = """
+local last = redis.call('XREVRANGE', {key}, '+', '-', 'COUNT', 1)
 local n = 0
 if #last > 0 then
   local i0 = tonumber(string.match(last[1][1], '^(%d+)-'))
@@ -180,7 +180,8 @@ if #last > 0 then
   for k = 1, #f, 2 do if f[k] == 'n' then cnt = tonumber(f[k + 1]) end end
   n = i0 + cnt
 end
-redis.call('XADD', KEYS[4], n .. '-2', 'done', STATUS)
+"""  # Lua: n, the records in the stream at {key}, from its last batch (id <first record>-1, field n)
+_END_MARKER = STREAM_LENGTH.format(key="KEYS[4]") + """redis.call('XADD', KEYS[4], n .. '-2', 'done', STATUS)
 """
 
 _FINISH = Script(None, ("""
