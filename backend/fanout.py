@@ -49,6 +49,22 @@ CLOSE_TRY_AGAIN = 1013
 CLOSE_TOO_SLOW = 1008
 
 
+TRANSIENT = (TimeoutError, redis.TimeoutError, redis.ConnectionError)  # a slow or restarting Redis, a full pool
+RETRIES = 5  # tries again after 0.5, 1, 2, 4, 5 s before a stream or feed gives up with an error
+
+
+async def retrying(work: Any, what: str) -> Any:
+    """Run ``work()`` again after a transient Redis failure (it resumes from its own state), RETRIES times."""
+    for k in range(RETRIES + 1):
+        try:
+            return await work()
+        except TRANSIENT as exc:
+            if k == RETRIES:
+                raise
+            log.warning("%s: %r; trying again", what, exc)
+            await asyncio.sleep(min(0.5 * 2**k, 5.0))
+
+
 def pool_size(settings: Any) -> int:
     """Redis connections the async client may open: one per followed run, the replays, and a margin."""
     return settings.max_followed_runs + REPLAY_SLOTS + 16
@@ -77,6 +93,7 @@ class Batch:
     first: int
     end: int
     text: str
+    attempt: int = 0  # the attempt whose records these are
 
     def body(self, cursor: int | None = None) -> str:
         """The JSON of its records from ``cursor`` on, without the brackets (to join batches into one message)."""
@@ -149,10 +166,10 @@ class Feed:
 
     async def run(self) -> None:
         try:
-            await self._loop()
+            await retrying(self._loop, f"feed of run {self.run_id}")
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # Redis down: every stream of the run says so and ends
+        except Exception as exc:  # Redis down for good: every stream of the run says so and ends
             log.warning("feed of run %s failed: %r", self.run_id, exc)
             self.broadcast(Signal("error", text=dumps({"error": f"stream failed: {type(exc).__name__}"})))
         finally:
@@ -192,7 +209,7 @@ class Feed:
                         break
                     batch = series.unpack(fields[b"b"])
                     end = index + len(batch)
-                    self.broadcast(Batch(index, end, dumps({"records": batch, "cursor": end})))
+                    self.broadcast(Batch(index, end, dumps({"records": batch, "cursor": end}), attempt))
             if not got and status in records.TERMINAL and not await ar.exists(key):
                 self.broadcast(Signal("gone"))  # archived and expired from Redis: read from the store
                 return
@@ -265,6 +282,7 @@ class Stream:
         self.ws, self.state, self.run_id, self.cursor = websocket, state, run_id, cursor
         self.hub: Hub = state.hub()
         self.attempt = 0
+        self.started = False
 
     async def send(self, text: str) -> None:
         try:
@@ -286,7 +304,10 @@ class Stream:
                 return
             await self.from_store(rec)
             return
-        self.attempt = int(attempt or 0)
+        if self.started:  # resumed after a transient Redis failure: the run may have restarted meanwhile
+            await self.reset(int(attempt or 0))
+        else:
+            self.attempt, self.started = int(attempt or 0), True
         feed, sub = self.hub.subscribe(self.run_id)
         try:
             if await self.catch_up():
@@ -294,6 +315,12 @@ class Stream:
             while True:
                 item = await sub.next()
                 if isinstance(item, Batch):
+                    if item.attempt < self.attempt:
+                        continue  # queued before the feed saw the new attempt: records of the lost one
+                    if item.attempt > self.attempt:
+                        # a stream that read the run's attempt before a (re)start but subscribed after the
+                        # feed's reset: it learns the attempt here (a reset goes out only if it holds records)
+                        await self.reset(item.attempt)
                     if item.first > self.cursor and await self.catch_up():
                         return
                     if item.end <= self.cursor or item.first > self.cursor:
@@ -324,7 +351,9 @@ class Stream:
             self.hub.unsubscribe(feed, sub)
 
     async def reset(self, attempt: int) -> None:
-        """A new attempt: a browser holding records of the old one is told to drop them."""
+        """A new attempt: a browser holding records of the old one is told to drop them (once per attempt)."""
+        if attempt == self.attempt:
+            return
         self.attempt = attempt
         if self.cursor > 0:
             self.cursor = 0
@@ -390,7 +419,7 @@ async def serve(websocket: WebSocket, state: Any, run_id: str, after: int) -> No
         return
     try:
         stream = Stream(websocket, state, run_id, max(0, after))
-        follower = asyncio.create_task(stream.run())
+        follower = asyncio.create_task(retrying(stream.run, f"stream of run {run_id}"))  # resumes at its cursor
         listener = asyncio.create_task(_until_disconnect(websocket))
         try:
             done, _ = await asyncio.wait({follower, listener}, return_when=asyncio.FIRST_COMPLETED)
