@@ -7,9 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from noether.spec import MAX_TAGS, ExperimentSpec, Text
-from workers.client import JobView, Kind, SeriesPage, Status, WithSpec
-
-__all__ = ["Kind", "SeriesPage", "Status"]  # the job system's own, shown by the API as they are
+from workers.client import JobView, WithSpec
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 Tag = Annotated[str, Field(pattern=r"^[\w.:-]{1,64}$")]

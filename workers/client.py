@@ -2,7 +2,8 @@
 
 The backend imports this module and no other of ``workers`` (tests/test_layering.py): it never touches
 Redis keys, the record's encoding, the reaper or the queue library itself. Records are ``Job`` values
-(workers/job.py), re-exported here with their ``Status``. Reads fall back to the run store, so finished
+(workers/job.py); the record's types and ``follow`` (workers/follow.py) are re-exported here
+(``import X as X``), as part of this door. Reads fall back to the run store, so finished
 runs stay readable after a Redis flush; ``follow`` is the asynchronous reader of a live run's series.
 """
 
@@ -26,15 +27,23 @@ from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 
 from workers import archive, envelopes, keys, records, series, speed
-from workers.follow import Deleted, Ended, Expired, FollowEvent, Published, Restarted, aget, follow, read_after, state
-from workers.job import TERMINAL, CancelOutcome, Job, JobView, Kind, Status, WithSpec, encode_fields
+from workers.follow import Deleted as Deleted
+from workers.follow import Ended as Ended
+from workers.follow import Expired as Expired
+from workers.follow import FollowEvent as FollowEvent
+from workers.follow import Published as Published
+from workers.follow import Restarted as Restarted
+from workers.follow import aget as aget
+from workers.follow import follow as follow
+from workers.follow import read_after as read_after
+from workers.follow import state as state
+from workers.job import TERMINAL as TERMINAL
+from workers.job import CancelOutcome, Job, Status, encode_fields
+from workers.job import JobView as JobView
+from workers.job import Kind as Kind
+from workers.job import WithSpec as WithSpec
 from workers.queue import enqueue, rq_queue
-from workers.series import Chunk
-
-__all__ = [  # what the rest of the lab may use (besides the functions below)
-    "TERMINAL", "CancelOutcome", "Chunk", "Job", "JobView", "Kind", "Status", "WithSpec",
-    "Deleted", "Ended", "Expired", "FollowEvent", "Published", "Restarted", "aget", "follow", "read_after", "state",
-]
+from workers.series import Chunk as Chunk
 
 CANCEL_WAIT = 0.7  # seconds a cancel waits for the worker to stop cooperatively before it stops it by force
 

@@ -151,19 +151,18 @@ class Attempt:
                 sim.stop()
         self.flush(buffer)
         summary = sim.summary.model_dump(mode="json")
-        status = Status(sim.status) if sim.status in set(Status) else None
-        if status == Status.DIVERGED:
+        if sim.status == Status.DIVERGED:
             reason = f"diverged at step {sim.diverged_at}"
             last = (summary.get("last_finite") or {}).get("loss")
             if last is not None:
                 reason += f" (last finite loss {last:.6g})"
-        elif status == Status.CANCELLED:
+        elif sim.status == Status.CANCELLED:
             reason = "cancelled by user" if self.cancel_asked else "stopped (its attempt was superseded)"
-        elif status == Status.SUCCEEDED:
+        elif sim.status == Status.SUCCEEDED:
             reason = ""
         else:
-            status, reason = Status.FAILED, f"simulation ended with status {sim.status}"
-        return status, reason, summary
+            return Status.FAILED, f"simulation ended with status {sim.status}", summary
+        return Status(sim.status), reason, summary
 
     # -- publishing -----------------------------------------------------------------------
     def flush(self, batch: list[dict[str, Any]]) -> None:

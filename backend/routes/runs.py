@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query, Response
 
 from backend.deps import Auth, ClientId, RunIdPath, State
 from backend.resolve import resolve
-from backend.schemas import ERRORS, ErrorBody, Kind, Run, RunCreate, RunList, RunPatch, Status
+from backend.schemas import ERRORS, ErrorBody, Run, RunCreate, RunList, RunPatch
 from backend.submission import submission
 from noether import __version__
 from noether.naming import configuration, overview
 from noether.scaling import flatten, swept_paths
 from workers import client as jobs
+from workers.client import Kind, Status
 
 router = APIRouter(tags=["runs"])
 

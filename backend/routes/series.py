@@ -14,9 +14,10 @@ from backend import fanout
 from backend.deps import RunIdPath, State, ws_state
 from backend.reads import HeavyReads
 from backend.resolve import invalid
-from backend.schemas import ERRORS, Downsampled, SeriesPage
+from backend.schemas import ERRORS, Downsampled
 from noether.io import finite
 from workers import client as jobs
+from workers.client import SeriesPage
 
 log = logging.getLogger("backend")
 router = APIRouter(tags=["series"])
