@@ -101,10 +101,12 @@ class Job(JobView, WithSpec):
         return self.status in TERMINAL
 
     def public(self, *, with_spec: bool = True) -> dict[str, Any]:
-        """The record as the API shows it (bookkeeping left out; non-finite numbers as null)."""
-        hidden = set(Job.model_fields) - set(JobView.model_fields) - {"spec"}
-        out = self.model_dump(mode="json", exclude=hidden if with_spec else hidden | {"spec"})
-        out["summary"] = finite(out["summary"])
+        """The record as the API shows it (bookkeeping left out), ready for JSON (the summary and spec are
+        JSON already: they were stored as JSON without NaN, see ``dumps``)."""
+        out = {name: getattr(self, name) for name in JobView.model_fields}
+        out["status"], out["tags"] = self.status.value, list(self.tags)
+        if with_spec:
+            out["spec"] = self.spec
         return out
 
     def to_hash(self) -> dict[str, str]:
