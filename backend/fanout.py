@@ -2,8 +2,8 @@
 
 A stream (``WS /api/runs/{id}/stream?after=``) first replays the records after its cursor from Redis,
 in chunks of ``REPLAY_CHUNK`` (at most ``REPLAY_SLOTS`` reads at once), then takes the run's new
-batches from the run's ``Feed``: one task per followed run waits on the run's Redis stream (XREAD
-BLOCK from the last entry it saw), encodes each batch as JSON once, and puts it in every
+batches from the run's ``Feed``: one task per followed run reads the job system's ``follow`` (one
+XREAD BLOCK reader of the run's stream, workers.client), encodes each batch as JSON once, and puts it in every
 subscriber's queue without waiting for anyone. So 200 browsers on one run cost one Redis reader and
 one encoding per batch, and the Redis connections in use are at most one per followed run plus the
 replays (``pool_size``), whatever the number of browsers.
@@ -29,12 +29,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
 from fastapi import WebSocket
 from fastapi.concurrency import run_in_threadpool
 
+from noether.io import finite
 from workers import client as jobs
-from workers import keys, records, series
 
 log = logging.getLogger("backend")
 
@@ -42,14 +41,13 @@ REPLAY_CHUNK = 2000  # records per message while replaying history
 REPLAY_SLOTS = 8  # replay reads from Redis at once, per process
 QUEUE_BYTES = 1 << 20  # unsent messages a subscriber may hold before it is skipped forward
 SEND_TIMEOUT = 30.0  # seconds a browser may take to accept one message before it is dropped
-BLOCK_MS = 1000  # a feed's XREAD BLOCK (it also looks at the run's record between reads)
-FEED_COUNT = 64  # stream entries per XREAD
+BLOCK_MS = 1000  # a feed's blocking read (it also looks at the run's record between reads)
+FEED_COUNT = 64  # stream entries per read
 
 CLOSE_TRY_AGAIN = 1013
 CLOSE_TOO_SLOW = 1008
 
 
-TRANSIENT = (TimeoutError, redis.TimeoutError, redis.ConnectionError)  # a slow or restarting Redis, a full pool
 RETRIES = 5  # tries again after 0.5, 1, 2, 4, 5 s before a stream or feed gives up with an error
 
 
@@ -58,7 +56,7 @@ async def retrying(work: Any, what: str) -> Any:
     for k in range(RETRIES + 1):
         try:
             return await work()
-        except TRANSIENT as exc:
+        except jobs.TRANSIENT as exc:
             if k == RETRIES:
                 raise
             log.warning("%s: %r; trying again", what, exc)
@@ -175,53 +173,27 @@ class Feed:
         finally:
             self.hub.ended(self)
 
-    async def _state(self, ar: Any) -> tuple[str | None, int]:
-        status, attempt = await ar.hmget(keys.run(self.run_id), "status", "attempt")
-        return (status.decode() if status else None), int(attempt or 0)
-
     async def _loop(self) -> None:
         ar = self.hub.state.aredis()
-        key = keys.series(self.run_id)
-        status, attempt = await self._state(ar)
-        last = await ar.xrevrange(key, "+", "-", count=1)
-        last_id = last[0][0] if last else b"0-0"
-        while True:
-            if status is None:
-                self.broadcast(Signal("error", text=dumps({"error": "the run was deleted"})))
-                return
-            if last_id != b"0-0" and keys.entry_index(last_id)[1] == 2:
-                await self._done(ar, keys.entry_index(last_id)[0])
-                return
-            try:
-                got = await ar.xread({key: last_id}, block=BLOCK_MS, count=FEED_COUNT)
-            except redis.ResponseError:
-                got = []
-            status, now = await self._state(ar)
-            if now != attempt:  # a new attempt: its stream starts again at record 0
-                attempt, last_id = now, b"0-0"
-                self.broadcast(Signal("reset", attempt=attempt))
-                continue
-            for _key, entries in got or []:
-                for entry_id, fields in entries:
-                    index, kind = keys.entry_index(entry_id)
-                    last_id = entry_id
-                    if kind == 2:
-                        break
-                    batch = series.unpack(fields[b"b"])
-                    end = index + len(batch)
-                    self.broadcast(Batch(index, end, dumps({"records": batch, "cursor": end}), attempt))
-            if not got and status in records.TERMINAL and not await ar.exists(key):
-                self.broadcast(Signal("gone"))  # archived and expired from Redis: read from the store
-                return
-
-    async def _done(self, ar: Any, end: int) -> None:
-        self.broadcast(Signal("done", end=end, text=await done_text(ar, self.run_id, None)))
+        async for event in jobs.follow(ar, self.run_id, block_ms=BLOCK_MS, count=FEED_COUNT):
+            match event:
+                case jobs.Published(first=first, records=batch, attempt=attempt):
+                    end = first + len(batch)
+                    self.broadcast(Batch(first, end, dumps({"records": batch, "cursor": end}), attempt))
+                case jobs.Restarted(attempt=attempt):
+                    self.broadcast(Signal("reset", attempt=attempt))
+                case jobs.Ended(end=end):
+                    self.broadcast(Signal("done", end=end, text=await done_text(ar, self.run_id, None)))
+                case jobs.Deleted():
+                    self.broadcast(Signal("error", text=dumps({"error": "the run was deleted"})))
+                case jobs.Expired():
+                    self.broadcast(Signal("gone"))  # archived and expired from Redis: read from the store
 
 
 async def done_text(ar: Any, run_id: str, status: str | None) -> str:
-    raw = await ar.hgetall(keys.run(run_id))
-    rec = records.decode(raw) if raw else {}
-    return dumps({"done": True, "status": rec.get("status") or status, "summary": records.finite(rec.get("summary"))})
+    rec = await jobs.aget(ar, run_id)
+    return dumps({"done": True, "status": (rec.status if rec else None) or status,
+                  "summary": finite(rec.summary if rec else None)})
 
 
 class Hub:
@@ -292,11 +264,11 @@ class Stream:
             raise TooSlow from None
 
     async def run(self) -> None:
-        if not keys.RUN_ID.match(self.run_id):
+        if not jobs.valid_run_id(self.run_id):
             await self.send(dumps({"error": f"invalid run id '{self.run_id}'"}))
             return
         ar = self.state.aredis()
-        status, attempt = await ar.hmget(keys.run(self.run_id), "status", "attempt")
+        status, attempt = await jobs.state(ar, self.run_id)
         if status is None:
             rec = await run_in_threadpool(jobs.get, self.state.redis, self.state.settings, self.run_id)
             if rec is None:
@@ -305,9 +277,9 @@ class Stream:
             await self.from_store(rec)
             return
         if self.started:  # resumed after a transient Redis failure: the run may have restarted meanwhile
-            await self.reset(int(attempt or 0))
+            await self.reset(attempt)
         else:
-            self.attempt, self.started = int(attempt or 0), True
+            self.attempt, self.started = attempt, True
         feed, sub = self.hub.subscribe(self.run_id)
         try:
             if await self.catch_up():
@@ -342,7 +314,7 @@ class Stream:
                     return
                 elif item.kind == "gone":
                     rec = await run_in_threadpool(jobs.get, self.state.redis, self.state.settings, self.run_id)
-                    await self.from_store(rec or {})
+                    await self.from_store(rec)
                     return
                 else:
                     await self.send(item.text)
@@ -364,23 +336,19 @@ class Stream:
         ar = self.state.aredis()
         while True:
             async with self.hub.replays:
-                try:
-                    chunk = await series.aread(ar, self.run_id, self.cursor, REPLAY_CHUNK)
-                except redis.ResponseError:
-                    chunk = None
-                status, attempt = await ar.hmget(keys.run(self.run_id), "status", "attempt")
+                chunk = await jobs.read_after(ar, self.run_id, self.cursor, REPLAY_CHUNK)
+                status, attempt = await jobs.state(ar, self.run_id)
                 text = dumps({"records": chunk.records, "cursor": chunk.cursor}) if chunk and chunk.records else None
             if status is None:
                 await self.send(dumps({"error": "the run was deleted"}))
                 return True
-            status = status.decode()
-            if int(attempt or 0) != self.attempt and status in (records.QUEUED, records.RUNNING):
-                await self.reset(int(attempt or 0))
+            if attempt != self.attempt and status not in jobs.TERMINAL:
+                await self.reset(attempt)
                 continue
             if chunk is None:
-                if status in records.TERMINAL:
+                if status in jobs.TERMINAL:
                     rec = await run_in_threadpool(jobs.get, self.state.redis, self.state.settings, self.run_id)
-                    await self.from_store(rec or {})
+                    await self.from_store(rec)
                     return True
                 return False
             if text is not None:
@@ -392,20 +360,15 @@ class Stream:
             if len(chunk.records) < REPLAY_CHUNK:
                 return False
 
-    async def from_store(self, rec: dict[str, Any]) -> None:
+    async def from_store(self, rec: jobs.Job | None) -> None:
         """A finished run whose stream has expired: its archived records after the cursor, then done."""
         pages = await run_in_threadpool(
-            lambda: list(_pages(self.state.settings, self.run_id, self.cursor)))
+            lambda: list(jobs.stored_pages(self.state.settings, self.run_id, self.cursor, REPLAY_CHUNK)))
         for page in pages:
             self.cursor += len(page)
             await self.send(dumps({"records": page, "cursor": self.cursor}))
-        await self.send(dumps({"done": True, "status": rec.get("status"), "summary": records.finite(rec.get("summary"))}))
-
-
-def _pages(settings: Any, run_id: str, after: int) -> Any:
-    from workers import archive
-
-    return archive.iter_series(settings.run_store, run_id, after, REPLAY_CHUNK)
+        await self.send(dumps({"done": True, "status": rec.status if rec else None,
+                               "summary": finite(rec.summary if rec else None)}))
 
 
 async def serve(websocket: WebSocket, state: Any, run_id: str, after: int) -> None:

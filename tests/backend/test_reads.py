@@ -24,6 +24,7 @@ from websockets.sync.client import connect
 
 from lab.redis_server import RedisServer
 from workers import archive, keys, records
+from workers.job import Status
 from workers.reaper import recover
 from workers.task import Attempt
 
@@ -65,7 +66,7 @@ class Player:
         self.attempt.flush([record(i) for i in range(first, first + n)])
 
     def finish(self, archive_it: bool = False) -> None:
-        assert records.finish(self.r, self.run_id, self.attempt.attempt, records.SUCCEEDED, step=0, progress=1.0)
+        assert records.finish(self.r, self.run_id, self.attempt.attempt, Status.SUCCEEDED, step=0, progress=1.0)
         if archive_it:
             archive.archive(self.r, self.stack.settings.run_store, self.run_id, stream_ttl=600)
         self.r.close()
@@ -324,7 +325,7 @@ def test_a_queued_run_that_starts_sends_no_reset_but_a_restart_does(stack, api):
     player.publish(0, 50)
     assert seen.wait(60), "the follower did not get the first batch"
     # the worker is lost after 50 records: the run is re-queued and starts again on attempt 2
-    assert recover(player.r, stack.settings, run_id, force=True) == records.QUEUED
+    assert recover(player.r, stack.settings, run_id, force=True) == Status.QUEUED
     player.r.close()
     second = Player(stack, run_id, attempt=2)
     second.publish(0, 80)
