@@ -115,3 +115,10 @@ def test_the_batchnorm_preset_shows_the_norm_doubling_along_gds_prediction():
     assert q[-1] > 1.8 * q[0]  # gradient flow's constant is left far behind
     assert np.max(np.abs(q - exact)) < 1e-3 * (q[-1] - q[0])
     assert summary["scale/h1"].verdict == "holds" and summary["balance/h2"].verdict == "holds"
+
+
+def test_discovery_refuses_batch_norm_with_the_reason_instead_of_finding_nothing():
+    from noether.discovery import discover
+
+    with pytest.raises(SpecError, match="model.batch_norm: discovery samples the gradient one sample at a time"):
+        discover(net_spec([5, 8, 8, 3], model=BN, steps=5), {"verify": False})
