@@ -122,3 +122,12 @@ def test_discovery_refuses_batch_norm_with_the_reason_instead_of_finding_nothing
 
     with pytest.raises(SpecError, match="model.batch_norm: discovery samples the gradient one sample at a time"):
         discover(net_spec([5, 8, 8, 3], model=BN, steps=5), {"verify": False})
+
+
+def test_a_batch_norm_run_says_so_in_its_name_and_configuration():
+    from noether.naming import configuration, describe
+
+    spec = parse_spec(net_spec([5, 8, 8, 3], bias=True, model=BN))
+    assert describe(spec).startswith("relu 5-8-8-3 +bias +batchnorm")
+    assert ("batch norm", "after hidden layer 1, no affine parameters, eps 0") in configuration(spec)
+    assert "batchnorm" not in describe(parse_spec(net_spec([5, 8, 8, 3])))
