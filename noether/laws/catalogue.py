@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from noether.laws import energy, homogeneity, linear, ntk, rotation, typed
+from noether.laws import energy, homogeneity, linear, ntk, rotation, scale, translation, typed
 from noether.laws.base import Context, Law
 from noether.laws.conditions import make_context
 from noether.laws.entry import CatalogueEntry
@@ -17,8 +17,8 @@ from noether.laws.workspace import Workspace
 from noether.structure import Structure
 from noether.summary import LawSummary
 
-FAMILIES = (homogeneity, linear, rotation, typed, energy)  # each has select(); energy also picks ntk_drift
-DOCUMENTED = (homogeneity, linear, rotation, typed, energy, ntk)
+FAMILIES = (homogeneity, linear, scale, translation, rotation, typed, energy)  # each has select(); energy also picks ntk_drift
+DOCUMENTED = (homogeneity, linear, scale, translation, rotation, typed, energy, ntk)
 
 
 def catalogue() -> list[CatalogueEntry]:
