@@ -414,7 +414,7 @@ async def sweep(_n, seeds, lrs, widths, dynamics, values, ids, problem, data_kin
         return no_update, no_update
     spec = collect_spec(values, ids, problem, data_kind, potential_kind, dynamics_kind)
     try:
-        grid = build_grid(seeds, lrs, widths, dynamics, spec.get("dynamics") or {})
+        grid = build_grid(seeds, lrs, widths, dynamics)
     except ValueError as exc:
         return html.Div(str(exc), className="error"), no_update
     if not grid:
@@ -425,9 +425,9 @@ async def sweep(_n, seeds, lrs, widths, dynamics, values, ids, problem, data_kin
     return None, f"/sweeps/{res.data['group']}"
 
 
-def build_grid(seeds: str | None, lrs: str | None, widths: str | None, dynamics: list[str] | None,
-               base_dynamics: dict[str, Any]) -> dict[str, list]:
-    """The sweep grid (docs/api.md): dotted field paths to lists of values."""
+def build_grid(seeds: str | None, lrs: str | None, widths: str | None, dynamics: list[str] | None) -> dict[str, list]:
+    """The sweep grid (docs/api.md): dotted field paths to lists of values. A dynamics entry names only its kind:
+    the core's spec editor keeps the form's learning rate (and every field the new kind shares) at each point."""
     grid: dict[str, list] = {}
     if seeds and seeds.strip():
         grid["seed"] = parse_list(seeds, int)
@@ -436,12 +436,5 @@ def build_grid(seeds: str | None, lrs: str | None, widths: str | None, dynamics:
     if widths and widths.strip():
         grid["model.widths"] = parse_widths_list(widths)
     if dynamics:
-        lr = base_dynamics.get("lr")
-        entries = []
-        for kind in dynamics:
-            entry: dict[str, Any] = {"kind": kind}
-            if lr is not None and "dynamics.lr" not in grid:
-                entry["lr"] = lr
-            entries.append(entry)
-        grid["dynamics"] = entries
+        grid["dynamics"] = [{"kind": kind} for kind in dynamics]
     return grid

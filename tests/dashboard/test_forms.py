@@ -95,11 +95,21 @@ def test_a_model_level_error_names_its_field_in_the_text():
 
 
 def test_sweep_grid_from_the_sweep_inputs():
-    grid = build_grid("0, 1", "0.01, 0.02", "64-16-10; 64-32-10", ["gd", "nd"], {"kind": "gd", "lr": 0.05})
+    grid = build_grid("0, 1", "0.01, 0.02", "64-16-10; 64-32-10", ["gd", "nd"])
     assert grid["seed"] == [0, 1] and grid["dynamics.lr"] == [0.01, 0.02]
     assert grid["model.widths"] == [[64, 16, 10], [64, 32, 10]]
     assert grid["dynamics"] == [{"kind": "gd"}, {"kind": "nd"}]
-    assert build_grid("", None, "", [], {}) == {}
+    assert build_grid("", None, "", []) == {}
+
+
+def test_a_sweep_over_dynamics_runs_each_kind_at_the_forms_learning_rate():
+    from noether.sweep import expand
+
+    spec = {"model": {"widths": [64, 16, 10]}, "data": {"kind": "digits", "samples": 100},
+            "dynamics": {"kind": "sgd", "lr": 0.07, "batch_size": 16}, "steps": 5}
+    runs = expand(spec, build_grid("", None, "", ["gd", "momentum", "sgd"]))
+    assert [(s.dynamics.kind, s.dynamics.lr) for _, s in runs] == [("gd", 0.07), ("momentum", 0.07), ("sgd", 0.07)]
+    assert runs[1][1].dynamics.batch_size == 16 and runs[2][1].dynamics.batch_size == 16  # shared fields stay
 
 
 def test_paper_figures_come_first():
