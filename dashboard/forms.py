@@ -36,9 +36,11 @@ DYNAMICS_TEXT = {
 
 
 def kind_options(section: str, kinds: list[str]) -> list[dict[str, Any]]:
-    """Dropdown options for a kind picker: the code with its one-line description; typed text searches the code
-    only, so 'sgd' finds sgd and not gd (whose description mentions gradient descent)."""
+    """Dropdown options for a kind picker: the code with its one-line description, in DYNAMICS_TEXT's order; typed
+    text searches the code only, so 'sgd' finds sgd and not gd (whose description mentions gradient descent)."""
     texts = DYNAMICS_TEXT if section == "dynamics" else {}
+    order = list(texts)
+    kinds = sorted(kinds, key=lambda k: order.index(k) if k in order else len(order))  # gd, sgd, ... as the paper
     # a component label is not searched by Dash's dropdown: only the value and ``search`` (the code) are
     return [{"label": html.Span([html.B(k), f" · {texts[k]}"]) if k in texts else k, "value": k, "search": k}
             for k in kinds]

@@ -131,7 +131,8 @@ def layout(spec: str | None = None, **_: Any) -> html.Div:
                 html.Div(className="field", children=[
                     html.Label("Dynamics", className="field-label"),
                     dcc.Checklist(id="launch-sweep-dynamics", inline=True,
-                                  options=[{"label": f" {k}", "value": k} for k in ("gd", "nd", "nag", "momentum")]),
+                                  options=[{"label": html.Span(f" {k}", title=forms.DYNAMICS_TEXT[k]), "value": k}
+                                           for k in ("gd", "nd", "nag", "momentum")]),
                 ]),
                 html.Div(className="buttons", children=[
                     html.Button("Launch sweep", id="launch-sweep-submit", className="btn btn-primary")]),

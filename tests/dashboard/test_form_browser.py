@@ -24,13 +24,9 @@ NETWORK_FIELDS = (("model.widths", "widths", "64-128-128-10"), ("model.activatio
 
 
 def shot(page, name: str) -> None:
-    """The custom-experiment form (status, pickers, fields, messages) as test-artifacts/screenshots/form-<name>.png."""
+    """The custom-experiment form (pickers, change note, fields, messages) as test-artifacts/screenshots/form-<name>.png."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    top, bottom = page.evaluate("() => { const a = document.getElementById('launch-custom').getBoundingClientRect();"
-                                " const b = document.querySelector('div.form').getBoundingClientRect();"
-                                " return [a.top + window.scrollY, b.bottom + window.scrollY]; }")
-    clip = {"x": 0, "y": top - 10, "width": page.viewport_size["width"], "height": bottom - top + 20}
-    page.screenshot(path=str(SHOTS / f"form-{name}.png"), full_page=True, clip=clip)
+    page.locator("div.form").first.screenshot(path=str(SHOTS / f"form-{name}.png"))
 
 
 def url_spec(page) -> dict:
