@@ -328,6 +328,8 @@ def kind_fields(schema: dict, section: str, kind: str | None) -> dict[str, Any]:
 
 
 def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -361,7 +363,38 @@ def switch_kind(spec: dict[str, Any], section: str, kind: str, schema: dict) -> 
     if dropped:
         parts.append("dropped " + ", ".join(dropped) + f" ({kind} has no such field)")
     said = " and ".join(parts) if parts else "kept every field"
-    return out, f"Switching {section} from {old_kind} to {kind} {said}; nothing else changed."
+    return out, f"Switching {section} from {old_kind} to {kind} {said}."
+
+
+def data_shape(data: dict[str, Any], schema: dict) -> tuple[int, int] | None:
+    """(d_x, d_y) a network on ``data`` must have (the core's ``noether.spec.data_shape``, which the dashboard may
+    not import; a test keeps the two equal), with the schema's defaults for what ``data`` leaves out."""
+    kind = data.get("kind")
+    values = {**kind_fields(schema, "data", kind), **data}
+    shapes = {"digits": lambda: (64, 10), "file": lambda: (784, 10),
+              "synthetic": lambda: (values.get("inputs"), values.get("classes")),
+              "rotation": lambda: (values.get("dim"), 1 if values.get("target") == "radius" else 2)}
+    shape = shapes[kind]() if kind in shapes else None
+    return shape if shape and all(isinstance(n, int) for n in shape) else None
+
+
+def fit_widths(spec: dict[str, Any], old_data: dict[str, Any], schema: dict) -> tuple[dict[str, Any], str]:
+    """After a data switch: the network's first and last widths, where they fitted the old data, fitted to the new
+    data's input and output sizes (they depend on the data; the hidden widths do not), and a sentence."""
+    widths = (spec.get("model") or {}).get("widths")
+    old, new = data_shape(old_data, schema), data_shape(spec.get("data") or {}, schema)
+    if not (isinstance(widths, list) and len(widths) >= 2 and old and new and old != new):
+        return spec, ""
+    fitted = list(widths)
+    if widths[0] == old[0]:
+        fitted[0] = new[0]
+    if widths[-1] == old[1]:
+        fitted[-1] = new[1]
+    if fitted == widths:
+        return spec, ""
+    text = "-".join(str(w) for w in fitted)
+    return ({**spec, "model": {**spec["model"], "widths": fitted}},
+            f"The widths follow the data's input and output sizes: {text}.")
 
 
 NETWORK_SECTIONS = ("model", "data")

@@ -316,11 +316,15 @@ def switch(problem, data_kind, potential_kind, dynamics_kind, base, schema, asid
     for section in ("data", "potential", "dynamics"):
         relevant = section == "dynamics" or (section == "data") == (now["problem"] == "network")
         if relevant and picked[section] and picked[section] != now[section]:
+            before = current.get(section) or {}
             current, note = forms.switch_kind(current, section, picked[section], schema)
             notes.append(note)
+            if section == "data":
+                current, note = forms.fit_widths(current, before, schema)
+                notes.append(note)
     if not notes:
         return no_update, no_update, no_update
-    return current, " ".join(notes), aside
+    return current, " ".join(n for n in notes if n) + " Nothing else changed.", aside
 
 
 def form_spec(values: list, ids: list[dict], base: dict[str, Any]) -> dict[str, Any]:

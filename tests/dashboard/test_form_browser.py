@@ -75,7 +75,7 @@ def test_switching_dynamics_keeps_every_untouched_field_says_what_it_added_and_s
     expect_values(page, NETWORK_FIELDS)  # nothing the user set has moved
     note = page.locator("#launch-change-note")
     expect(note).to_contain_text("added batch_size = 32")
-    assert "from gd to sgd" in note.inner_text() and "nothing else changed" in note.inner_text()
+    assert "from gd to sgd" in note.inner_text() and "Nothing else changed." in note.inner_text()
     shot(page, "switched-to-sgd")
     page.wait_for_function("() => location.search.includes('spec=')")
     expect(page.locator("#launch-change-note")).to_contain_text("sgd")
@@ -98,6 +98,14 @@ def test_switching_dynamics_keeps_every_untouched_field_says_what_it_added_and_s
     page.reload()
     expect_values(page, (*NETWORK_FIELDS, ("dynamics.batch_size", "integer", "32")))
     shot(page, "after-back-and-reload")
+    # other data: only the widths that depend on it (the input size) change, and the note says so
+    page.evaluate("() => document.getElementById('launch-custom').scrollIntoView()")
+    page.locator("#launch-kind-data").click()
+    page.get_by_role("option", name="synthetic", exact=True).click()
+    expect(page.locator(field_selector("model.widths", "widths"))).to_have_value("784-128-128-10", timeout=30_000)
+    expect(page.locator("#launch-change-note")).to_contain_text("784-128-128-10")
+    expect_values(page, (*NETWORK_FIELDS[1:], ("dynamics.batch_size", "integer", "32"), ("data.samples", "integer", "200")))
+    shot(page, "switched-data")
     assert not page.errors
 
 

@@ -125,7 +125,7 @@ def test_switching_dynamics_in_the_form_keeps_the_users_fields_and_says_what_it_
             "dynamics": {"kind": "gd", "lr": 0.07}, "steps": 500}
     switched, note = forms.switch_kind(spec, "dynamics", "sgd", SCHEMA)
     assert switched == {**spec, "dynamics": {"kind": "sgd", "lr": 0.07, "batch_size": 32}}
-    assert note == "Switching dynamics from gd to sgd added batch_size = 32; nothing else changed."
+    assert note == "Switching dynamics from gd to sgd added batch_size = 32."
     back, note = forms.switch_kind({**spec, "dynamics": {"kind": "nag", "lr": 0.07, "t0": 0.5}}, "dynamics", "gd", SCHEMA)
     assert back["dynamics"] == {"kind": "gd", "lr": 0.07, "weight_decay": 0.0}  # what gd has and nag lacks: added
     assert "added weight_decay = 0" in note and "dropped t0 = 0.5" in note
@@ -177,3 +177,27 @@ def test_dynamics_options_describe_each_kind_and_search_only_its_code():
     options = forms.kind_options("dynamics", list(forms.variants(SCHEMA, "dynamics")))
     assert {o["value"] for o in options} == set(forms.DYNAMICS_TEXT)  # one description per kind the schema offers
     assert all(o["search"] == o["value"] for o in options)  # 'sgd' does not find gd's "gradient descent" text
+
+
+@pytest.mark.parametrize("data", [{"kind": "digits"}, {"kind": "synthetic"}, {"kind": "synthetic", "inputs": 20,
+                                  "classes": 3}, {"kind": "rotation"}, {"kind": "rotation", "dim": 5, "target": "shells"},
+                                  {"kind": "file", "name": "kmnist"}])
+def test_the_forms_data_shape_is_the_cores(data):
+    from noether.spec import data_shape
+
+    d_in, d_out = forms.data_shape(data, SCHEMA)
+    spec = parse_spec({"model": {"widths": [d_in, 8, d_out]}, "data": data,
+                       "loss": "mse" if data["kind"] == "rotation" else "nll"})  # valid: the shape fits
+    assert (d_in, d_out) == data_shape(spec.data, spec.loss)
+
+
+def test_switching_data_fits_the_first_and_last_widths_and_says_so():
+    spec = {"model": {"widths": [64, 128, 10], "activation": "swish(1)"}, "data": {"kind": "digits", "samples": 300},
+            "dynamics": {"kind": "sgd", "lr": 0.07, "batch_size": 32}}
+    switched, _ = forms.switch_kind(spec, "data", "synthetic", SCHEMA)
+    fitted, note = forms.fit_widths(switched, spec["data"], SCHEMA)
+    assert fitted["model"] == {"widths": [784, 128, 10], "activation": "swish(1)"} and "784-128-10" in note
+    assert parse_spec(fitted).data.samples == 300 and fitted["dynamics"] == spec["dynamics"]
+    custom = {**spec, "model": {"widths": [30, 128, 10]}}  # a width that did not fit the old data is the user's
+    assert forms.fit_widths(forms.switch_kind(custom, "data", "rotation", SCHEMA)[0], spec["data"], SCHEMA)[0][
+        "model"]["widths"] == [30, 128, 1]
