@@ -10,6 +10,7 @@ its exact message.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from dash import dcc, html
 UNIONS = {"data": "data", "potential": "potential", "dynamics": "dynamics"}
 TOP_FIELDS = ("steps", "record_every", "seed", "loss", "dtype", "device", "tolerance")
 MODEL_FIELDS = ("widths", "activation", "bias", "init", "init_gain")
+_NONE_MEANS = re.compile(r"\bNone: ([^);]+)")  # what a field's description says its null default means
 
 # One line per dynamics kind for the dropdown. TODO(lead): fill from the core's dynamics descriptors (their label
 # and description, issue 11 item 1) through the API once they land; until then this is the one copy.
@@ -178,6 +180,8 @@ def field_component(f: FieldSpec, value: Any = None) -> html.Div:
                        "list": "comma-separated numbers"}.get(f.type, f.bounds or "")
         if default != "":
             placeholder = f"empty: the default, {default}"  # what an empty field runs with
+        elif _NONE_MEANS.search(f.help):  # "None: full batch" -> "empty: full batch"
+            placeholder = f"empty: {_NONE_MEANS.search(f.help).group(1).strip()}"
         control = dcc.Input(id=fid, type="text", value=shown, placeholder=placeholder, debounce=True,
                             className="input")
     hint = " · ".join(x for x in (f.bounds, f.help) if x)

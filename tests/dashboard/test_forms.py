@@ -171,6 +171,10 @@ def test_a_field_left_out_of_the_spec_is_empty_and_shows_its_default():
     dtype = {f.path: f for f in forms.section_fields(SCHEMA, None, "", forms.TOP_FIELDS)}["dtype"]
     menu = forms.field_component(dtype).children[1]
     assert menu.value is None and menu.placeholder == "empty: the default, float32" and menu.clearable
+    momentum = {f.path: f for f in forms.section_fields(SCHEMA, "Momentum", "dynamics")}
+    assert forms.field_component(momentum["dynamics.batch_size"]).children[1].placeholder == "empty: full batch"
+    top = {f.path: f for f in forms.section_fields(SCHEMA, None, "", forms.TOP_FIELDS)}
+    assert forms.field_component(top["tolerance"]).children[1].placeholder == "empty: per law"
 
 
 def test_dynamics_options_describe_each_kind_and_search_only_its_code():
