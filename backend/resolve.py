@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from backend.schemas import SpecSource
+from noether import edit
+from noether.edit import EditError
 from noether.spec import ExperimentSpec, SpecError
 
 MAX_PATH_PARTS = 8  # the deepest field of a spec is 4 deep ('model.activation.1.alpha')
@@ -47,40 +48,6 @@ def preset_spec(name: str) -> tuple[ExperimentSpec, Any]:
     return preset.spec, preset
 
 
-def set_path(data: dict[str, Any], path: str, value: Any, loc: tuple[Any, ...]) -> None:
-    """``data`` with the field at a dotted ``path`` ('dynamics.lr', 'model.widths.1') set to ``value``."""
-    parts = path.split(".")
-    node: Any = data
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise invalid(loc, f"'{path}': '{part}' is not an index of a list of {len(node)}", value)
-            key: Any = int(part)
-        elif isinstance(node, dict):
-            key = part
-        else:
-            raise invalid(loc, f"'{path}': '{'.'.join(parts[:i])}' is not an object", value)
-        if last:
-            node[key] = merge(node[key], value) if isinstance(node, dict) and key in node else value
-            return
-        if isinstance(node, dict) and node.get(key) is None:
-            node[key] = {}
-        node = node[key]
-
-
-def merge(old: Any, new: Any) -> Any:
-    """Deep-merge ``new`` into ``old``; an object with another ``kind`` replaces the old one whole."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        if "kind" in new and new.get("kind") != old.get("kind"):
-            return copy.deepcopy(new)
-        out = dict(old)
-        for k, v in new.items():
-            out[k] = merge(old[k], v) if k in old else v
-        return out
-    return copy.deepcopy(new)
-
-
 def check_path(path: str, loc: tuple[Any, ...], value: Any = None) -> None:
     """A dotted field path ('dynamics.lr') of bounded length and depth, or a 422 naming it and the bound."""
     if len(path) > MAX_PATH_CHARS:
@@ -113,12 +80,15 @@ def check_value(value: Any, loc: tuple[Any, ...]) -> None:
 
 
 def apply_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    data = copy.deepcopy(base)
+    """``base`` with each dotted path of ``overrides`` set by the core's editor (``noether.edit``: objects merge,
+    another ``kind`` keeps the fields the new kind also has, deeper paths apply last); a 422 names a bad path."""
     for path, value in overrides.items():
         check_path(path, ("body", "overrides", path), value)
         check_value(value, ("body", "overrides", path))
-        set_path(data, path, value, ("body", "overrides", path))
-    return data
+    try:
+        return edit.apply(base, overrides)
+    except EditError as exc:
+        raise invalid(("body", "overrides", exc.path), exc.reason, overrides.get(exc.path)) from None
 
 
 def check_data(spec: ExperimentSpec, datasets_dir: Path | None, loc: tuple[Any, ...]) -> None:

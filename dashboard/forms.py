@@ -10,6 +10,7 @@ its exact message.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,32 @@ from dash import dcc, html
 UNIONS = {"data": "data", "potential": "potential", "dynamics": "dynamics"}
 TOP_FIELDS = ("steps", "record_every", "seed", "loss", "dtype", "device", "tolerance")
 MODEL_FIELDS = ("widths", "activation", "bias", "init", "init_gain")
+_NONE_MEANS = re.compile(r"\bNone: ([^);]+)")  # what a field's description says its null default means
+
+# One line per dynamics kind for the dropdown. TODO(lead): fill from the core's dynamics descriptors (their label
+# and description, issue 11 item 1) through the API once they land; until then this is the one copy.
+DYNAMICS_TEXT = {
+    "gd": "gradient descent: w <- w - lr grad L (gradient flow, t = k lr)",
+    "sgd": "stochastic gradient descent: GD on a fresh minibatch each step",
+    "momentum": "heavy ball: GD plus beta times the last step (damped Newtonian flow)",
+    "adam": "Adam: adaptive first and second moments (no law of the paper predicts it)",
+    "nd": "Newtonian dynamics (eq. 21): w'' = -grad L, no friction",
+    "nag": "Nesterov's accelerated gradient (eq. 20): friction 3/t",
+    "leapfrog": "leapfrog (velocity Verlet): symplectic Newtonian dynamics, second order",
+    "rk4": "Runge-Kutta 4: a reference integrator of a chosen flow (gf, nd, nagf, general)",
+    "general": "the general flow k2(t) w'' + k1(t) w' + grad L = 0 (eq. 22), your k1 and k2",
+}
+
+
+def kind_options(section: str, kinds: list[str]) -> list[dict[str, Any]]:
+    """Dropdown options for a kind picker: the code with its one-line description, in DYNAMICS_TEXT's order; typed
+    text searches the code only, so 'sgd' finds sgd and not gd (whose description mentions gradient descent)."""
+    texts = DYNAMICS_TEXT if section == "dynamics" else {}
+    order = list(texts)
+    kinds = sorted(kinds, key=lambda k: order.index(k) if k in order else len(order))  # gd, sgd, ... as the paper
+    # a component label is not searched by Dash's dropdown: only the value and ``search`` (the code) are
+    return [{"label": html.Span([html.B(k), f" · {texts[k]}"]) if k in texts else k, "value": k, "search": k}
+            for k in kinds]
 
 
 @dataclass
@@ -132,25 +159,35 @@ def _act_text(a: Any) -> str:
 
 
 def field_component(f: FieldSpec, value: Any = None) -> html.Div:
-    """A labelled input for one field, with its bounds as a hint and an empty error slot."""
+    """A labelled input for one field, with its bounds as a hint and an empty error slot.
+
+    ``value`` None leaves the input empty: the spec's default applies, and the placeholder says which. So the
+    form shows exactly the spec it was given, and collecting it gives that spec back.
+    """
     fid = {"type": "launch-field", "path": f.path, "as": f.type}
-    shown = _show(f.default if value is None else value, f.type)
+    shown = _show(value, f.type)
+    default = _show(f.default, f.type) if f.default is not None else ""
     if f.type == "boolean":
         control = dcc.Checklist(id=fid, options=[{"label": " yes", "value": "yes"}],
-                                value=["yes"] if shown is True else [], className="check")
+                                value=["yes"] if (f.default if value is None else value) is True else [],
+                                className="check")
     elif f.type == "enum":
         control = dcc.Dropdown(id=fid, options=[{"label": str(o), "value": o} for o in f.enum],
-                               value=shown if shown != "" else None, clearable=f.optional)
+                               value=shown if shown != "" else None, clearable=f.optional or default != "",
+                               placeholder=f"empty: the default, {default}" if default != "" else None)
     else:
         placeholder = {"widths": "e.g. 64-16-10", "activation": "relu, or one per layer: relu, repu(2)",
                        "list": "comma-separated numbers"}.get(f.type, f.bounds or "")
-        if f.default is not None and f.type not in ("widths", "activation"):
-            placeholder = f"empty: the default, {_show(f.default, f.type)}"  # what a cleared field runs with
+        if default != "":
+            placeholder = f"empty: the default, {default}"  # what an empty field runs with
+        elif _NONE_MEANS.search(f.help):  # "None: full batch" -> "empty: full batch"
+            placeholder = f"empty: {_NONE_MEANS.search(f.help).group(1).strip()}"
         control = dcc.Input(id=fid, type="text", value=shown, placeholder=placeholder, debounce=True,
                             className="input")
     hint = " · ".join(x for x in (f.bounds, f.help) if x)
     return html.Div(
         className="field",
+        id=field_box_id(f.path),
         children=[
             html.Label(f.label, className="field-label", title=f.help),
             control,
@@ -158,6 +195,11 @@ def field_component(f: FieldSpec, value: Any = None) -> html.Div:
             html.Div(id={"type": "launch-error", "path": f.path}, className="field-error"),
         ],
     )
+
+
+def field_box_id(path: str) -> str:
+    """The id of a field's box, for links that scroll to it ('launch-box-dynamics-lr')."""
+    return "launch-box-" + path.replace(".", "-").replace("_", "-")
 
 
 def _number(text: Any, integer: bool) -> Any:
@@ -280,3 +322,111 @@ def _path_in_message(msg: str, known: set[str]) -> str | None:
     """A model-level error names its field in the text ('model.widths[0] must equal ...')."""
     head = msg.split(" ", 1)[0].split("[", 1)[0].rstrip(":")
     return head if head in known else None
+
+
+def kind_fields(schema: dict, section: str, kind: str | None) -> dict[str, Any]:
+    """The fields of ``section``'s variant ``kind`` (all but ``kind``) with their defaults; {} for an unknown kind."""
+    node = schema.get("$defs", {}).get(variants(schema, section).get(kind or ""), {})
+    return {name: field_spec(schema, f"{section}.{name}", prop).default
+            for name, prop in node.get("properties", {}).items() if name != "kind"}
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def switch_kind(spec: dict[str, Any], section: str, kind: str, schema: dict) -> tuple[dict[str, Any], str]:
+    """The form's spec with ``section``'s kind switched to ``kind``, and a sentence saying what that changed.
+
+    The core's editor's rule (``noether.edit``): of the old fields, those the new kind also has keep their values
+    (lr stays lr; a null one is not kept), the others are dropped; the fields only the new kind has appear with their defaults. Nothing
+    outside ``section`` changes.
+    """
+    old = dict(spec.get(section) or {})
+    old_kind = old.get("kind")
+    new_fields, old_fields = kind_fields(schema, section, kind), kind_fields(schema, section, old_kind)
+    switched = {"kind": kind, **{k: v for k, v in old.items() if k in new_fields and v is not None}}
+    added, empty = [], []
+    for name, default in new_fields.items():
+        if name in old_fields or name in switched:
+            continue
+        if default is None:
+            empty.append(name)
+        else:
+            switched[name] = default
+            added.append(f"{name} = {_value_text(default)}")
+    dropped = [f"{k} = {_value_text(v)}" for k, v in old.items() if k != "kind" and k not in new_fields]
+    out = {**spec, section: switched}
+    parts = []
+    if added:
+        parts.append("added " + ", ".join(added))
+    if empty:
+        parts.append("added " + ", ".join(empty) + " (empty: the default)")
+    if dropped:
+        parts.append("dropped " + ", ".join(dropped) + f" ({kind} has no such field)")
+    said = " and ".join(parts) if parts else "kept every field"
+    return out, f"Switching {section} from {old_kind} to {kind} {said}."
+
+
+def data_shape(data: dict[str, Any], schema: dict) -> tuple[int, int] | None:
+    """(d_x, d_y) a network on ``data`` must have (the core's ``noether.spec.data_shape``, which the dashboard may
+    not import; a test keeps the two equal), with the schema's defaults for what ``data`` leaves out."""
+    kind = data.get("kind")
+    values = {**kind_fields(schema, "data", kind), **data}
+    shapes = {"digits": lambda: (64, 10), "file": lambda: (784, 10),
+              "synthetic": lambda: (values.get("inputs"), values.get("classes")),
+              "rotation": lambda: (values.get("dim"), 1 if values.get("target") == "radius" else 2)}
+    shape = shapes[kind]() if kind in shapes else None
+    return shape if shape and all(isinstance(n, int) for n in shape) else None
+
+
+def fit_widths(spec: dict[str, Any], old_data: dict[str, Any], schema: dict) -> tuple[dict[str, Any], str]:
+    """After a data switch: the network's first and last widths, where they fitted the old data, fitted to the new
+    data's input and output sizes (they depend on the data; the hidden widths do not), and a sentence."""
+    widths = (spec.get("model") or {}).get("widths")
+    old, new = data_shape(old_data, schema), data_shape(spec.get("data") or {}, schema)
+    if not (isinstance(widths, list) and len(widths) >= 2 and old and new and old != new):
+        return spec, ""
+    fitted = list(widths)
+    if widths[0] == old[0]:
+        fitted[0] = new[0]
+    if widths[-1] == old[1]:
+        fitted[-1] = new[1]
+    if fitted == widths:
+        return spec, ""
+    text = "-".join(str(w) for w in fitted)
+    return ({**spec, "model": {**spec["model"], "widths": fitted}},
+            f"The widths follow the data's input and output sizes: {text}.")
+
+
+NETWORK_SECTIONS = ("model", "data")
+POTENTIAL_SECTIONS = ("potential",)
+POTENTIAL_INITIAL = ("position", "velocity")  # initial fields that apply to potentials only
+
+
+def switch_problem(spec: dict[str, Any], problem: str, aside: dict[str, Any], defaults: dict[str, Any]
+                   ) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """The spec for the other problem (a network on data, or a point in a potential), what is set aside, and a
+    sentence: the sections of the problem left are kept aside (``aside``) and come back on switching back;
+    missing sections come from ``defaults``. Dynamics, steps and the rest stay."""
+    out, aside = dict(spec), dict(aside or {})
+    leave, take = (POTENTIAL_SECTIONS, NETWORK_SECTIONS) if problem == "network" else (NETWORK_SECTIONS,
+                                                                                        POTENTIAL_SECTIONS)
+    for name in leave:
+        if out.get(name) is not None:
+            aside[name] = out.pop(name)
+        out.pop(name, None)
+    initial = dict(out.get("initial") or {})
+    if problem == "network":
+        aside["initial"] = {k: initial.pop(k) for k in POTENTIAL_INITIAL if initial.get(k) is not None}
+    else:
+        initial.update(aside.pop("initial", None) or {})
+    if initial or "initial" in out:
+        out["initial"] = initial
+    for name in take:
+        out[name] = aside.pop(name, None) or defaults.get(name)
+    what = "a network on data" if problem == "network" else "a point in a potential"
+    return out, aside, (f"Switching to {what} set {' and '.join(leave)} aside (they come back if you switch back); "
+                        "dynamics and the run settings stay.")

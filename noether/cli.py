@@ -27,6 +27,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from noether import edit
 from noether.spec import ExperimentSpec, SpecError, load_spec, parse_spec
 from noether.summary import RunSummary
 
@@ -60,10 +61,23 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "run"
 
 
-def _with_overrides(spec: ExperimentSpec, **changes: Any) -> ExperimentSpec:
-    data = spec.model_dump(mode="json")
-    data.update({k: v for k, v in changes.items() if v is not None})
-    return parse_spec(data)
+def _with_overrides(spec: ExperimentSpec, changes: dict[str, Any]) -> ExperimentSpec:
+    """The spec with the options the user gave (None: not given) set by the one spec editor (noether.edit)."""
+    return parse_spec(edit.apply(spec.model_dump(mode="json"), {k: v for k, v in changes.items() if v is not None}))
+
+
+def _parse_sets(items: list[str]) -> dict[str, Any]:
+    """``--set path=value`` options as {path: value}; the value is read as JSON (never eval'd), else as text."""
+    out: dict[str, Any] = {}
+    for item in items:
+        path, sep, text = item.partition("=")
+        if not sep or not path.strip():
+            raise SpecError([f"--set: expected PATH=VALUE such as dynamics.lr=0.05 (got {item!r})"])
+        try:
+            out[path.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            out[path.strip()] = text
+    return out
 
 
 def _fmt(x: float | None) -> str:
@@ -149,6 +163,9 @@ def run(
     steps: Annotated[int | None, typer.Option("--steps", "-n", help="override the number of steps")] = None,
     seed: Annotated[int | None, typer.Option("--seed", "-s", help="override the seed")] = None,
     device: Annotated[str | None, typer.Option("--device", help="override the device: auto, cpu, cuda, cuda:N")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="set a field by dotted path, e.g. --set dynamics.lr=0.05 --set model.widths.1=128 (value as "
+        "JSON, else text; repeatable)")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder (default runs/<name>-<time>)")] = None,
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="where file data sets live (default $NOETHER_DATA_DIR/datasets)")
@@ -172,7 +189,7 @@ def run(
             spec, name, grid = chosen.spec, chosen.name, (None if no_sweep else chosen.sweep)
         else:
             spec, name = load_spec(spec_file), spec_file.stem
-        spec = _with_overrides(spec, steps=steps, seed=seed, device=device)
+        spec = _with_overrides(spec, {"steps": steps, "seed": seed, "device": device} | _parse_sets(set_ or []))
         runs = expand(spec, grid)
     except SpecError as exc:
         raise _fail(exc.lines) from None
@@ -289,7 +306,7 @@ def discover_cmd(
                 raise _fail([str(exc.args[0])]) from None
         else:
             spec = load_spec(spec_file)
-        spec = _with_overrides(spec, seed=seed)
+        spec = _with_overrides(spec, {"seed": seed})
         options = DiscoveryOptions(verify=not no_verify, **({"verify_steps": steps} if steps is not None else {}))
     except SpecError as exc:
         raise _fail(exc.lines) from None

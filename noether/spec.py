@@ -653,9 +653,10 @@ class ExperimentSpec(_Strict):
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def with_overrides(self, **changes: Any) -> ExperimentSpec:
-        """A validated copy with top-level fields replaced (e.g. steps=100)."""
-        data = self.model_dump(mode="json")
-        data.update({k: v for k, v in changes.items() if v is not None})
+        """A validated copy with top-level fields set by the one spec editor, ``noether.edit`` (e.g. steps=100)."""
+        from noether import edit
+
+        data = edit.apply(self.model_dump(mode="json"), {k: v for k, v in changes.items() if v is not None})
         return ExperimentSpec.model_validate(data)
 
 

@@ -2,11 +2,12 @@
 
 A grid maps a dotted field path to the values it takes, e.g.
 ``{"seed": [0, 1], "dynamics.lr": [0.1, 0.01], "model.widths": [[64, 50, 10], [64, 400, 10]],
-"dynamics": [{"kind": "gd"}, {"kind": "sgd", "batch_size": 32}]}``. A dict value replaces the whole
-field; anything else is set at the path. Within a point, a more specific path wins over a less specific
-one whatever the grid's order: values are set in order of path depth (``dynamics`` before ``dynamics.lr``),
-so ``{"dynamics.lr": [...], "dynamics": [{"kind": "gd"}]}`` sweeps GD at each learning rate. The CLI, the
-API and presets use the same ``expand``.
+"dynamics": [{"kind": "gd"}, {"kind": "sgd", "batch_size": 32}]}``. Each point is the base spec edited by
+``noether.edit.apply``, the one editor of specs: a value is set at its path, an object merges into the one
+there, and another dynamics kind keeps the fields it shares with the base's (``{"dynamics": [{"kind": "nd"}]}``
+on GD with lr 0.05 runs ND at lr 0.05). A more specific path wins over a less specific one whatever the
+grid's order (``dynamics`` is set before ``dynamics.lr``), so ``{"dynamics.lr": [...], "dynamics":
+[{"kind": "gd"}]}`` sweeps GD at each learning rate. The CLI, the API and presets use the same ``expand``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import itertools
 import json
 from typing import Any
 
+from noether import edit
 from noether.spec import ExperimentSpec, SpecError, parse_spec
 
 MAX_SWEEP_RUNS = 1024  # the API applies its own, smaller limit (NOETHER_MAX_SWEEP_RUNS)
@@ -33,23 +35,12 @@ def label_of(path: str, value: Any) -> str:
     return f"{path}={text}"
 
 
-def _set(obj: dict, path: str, value: Any) -> None:
-    parts = path.split(".")
-    for part in parts[:-1]:
-        nxt = obj.get(part)
-        if not isinstance(nxt, dict):
-            raise SpecError([f"grid: '{path}' does not name a field of the spec ('{part}' is not an object)"])
-        obj = nxt
-    obj[parts[-1]] = copy.deepcopy(value)
-
-
 def expand(spec: ExperimentSpec | dict, grid: dict[str, list[Any]] | None, *, limit: int = MAX_SWEEP_RUNS) -> list[tuple[str, ExperimentSpec]]:
     """(label, spec) for every point of the grid's product, in order; SpecError names each bad point."""
     base = spec.model_dump(mode="json") if isinstance(spec, ExperimentSpec) else copy.deepcopy(spec)
     if not grid:
         return [("", spec if isinstance(spec, ExperimentSpec) else parse_spec(base))]
     paths = list(grid)
-    by_depth = sorted(range(len(paths)), key=lambda i: paths[i].count("."))  # stable: 'a' is set before 'a.b'
     errors: list[str] = []
     for path in paths:
         values = grid[path]
@@ -64,11 +55,9 @@ def expand(spec: ExperimentSpec | dict, grid: dict[str, list[Any]] | None, *, li
         raise SpecError([f"grid: the sweep has {total} runs; must be <= {limit}"])
     out: list[tuple[str, ExperimentSpec]] = []
     for combo in itertools.product(*(grid[p] for p in paths)):
-        data = copy.deepcopy(base)
         label = ", ".join(label_of(p, v) for p, v in zip(paths, combo, strict=True))
         try:
-            for i in by_depth:
-                _set(data, paths[i], combo[i])
+            data = edit.apply(base, dict(zip(paths, combo, strict=True)))
             if data.get("name"):
                 data["name"] = f"{data['name']} [{label}]"[:120]
             out.append((label, parse_spec(data)))

@@ -21,12 +21,25 @@ DEFAULT_SPEC: dict[str, Any] = {
     "steps": 300,
     "record_every": 1,
 }
+KIND_DEFAULTS = {"data": "digits", "potential": "sphere", "dynamics": "gd"}
+
+
+def form_kinds(spec: dict[str, Any]) -> dict[str, str]:
+    """What the form shows for a spec: the problem (network or potential) and the kind of each section."""
+    def kind(section: str) -> str:
+        node = spec.get(section)
+        if isinstance(node, dict) and section == "potential" and "kind" not in node and "expression" in node:
+            return "expression"
+        return str(node.get("kind", KIND_DEFAULTS[section])) if isinstance(node, dict) else KIND_DEFAULTS[section]
+
+    potential = isinstance(spec.get("potential"), dict)
+    return {"problem": "potential" if potential else "network", "data": kind("data"),
+            "potential": kind("potential"), "dynamics": kind("dynamics")}
 
 
 def initial_form(spec_param: str | None) -> dict[str, Any]:
     """The form's starting point: the spec in the URL (``?spec=``, see dashboard.specurl), else the default."""
-    out = {"base": DEFAULT_SPEC, "problem": "network", "data": "digits", "potential": "sphere", "dynamics": "gd",
-           "status": None, "scroll": False}
+    out = {"base": DEFAULT_SPEC, **form_kinds(DEFAULT_SPEC), "status": None, "scroll": False}
     if not spec_param:
         return out
     try:
@@ -34,17 +47,8 @@ def initial_form(spec_param: str | None) -> dict[str, Any]:
     except SpecUrlError as exc:
         out["status"] = html.Div(f"{exc}: the form shows the default experiment.", className="error")
         return out
-    potential = spec.get("potential") if isinstance(spec.get("potential"), dict) else None
-
-    def kind(section: str, default: str) -> str:
-        node = spec.get(section)
-        if isinstance(node, dict) and section == "potential" and "kind" not in node and "expression" in node:
-            return "expression"
-        return str(node.get("kind", default)) if isinstance(node, dict) else default
-
     label = spec.get("name") or "the link"
-    return {"base": spec, "problem": "potential" if potential else "network", "data": kind("data", "digits"),
-            "potential": kind("potential", "sphere"), "dynamics": kind("dynamics", "gd"),
+    return {"base": spec, **form_kinds(spec),
             "status": f"Form loaded from {label!s:.80}: change what you like, then Run.", "scroll": True}
 
 
@@ -58,7 +62,10 @@ def layout(spec: str | None = None, **_: Any) -> html.Div:
             dcc.Store(id="launch-init", data=0),
             dcc.Store(id="launch-schema"),
             dcc.Store(id="launch-presets"),
-            dcc.Store(id="launch-base", data=start["base"]),
+            dcc.Store(id="launch-base", data=start["base"]),  # the spec the form shows; changed by kind switches
+            dcc.Store(id="launch-aside", data={}),  # sections set aside by switching network <-> potential
+            dcc.Store(id="launch-pristine"),  # the form's URL as first drawn: not written back unless changed
+            dcc.Store(id="launch-href"),  # the form's URL now (history.replaceState keeps the address bar on it)
             dcc.Store(id="launch-scroll", data=start["scroll"]),
             html.H1("Launch an experiment"),
             html.P("Each card reproduces a result of the paper (Głuch & Urbanke, Noether: the more things change, "
@@ -77,22 +84,26 @@ def layout(spec: str | None = None, **_: Any) -> html.Div:
                                            options=[{"label": " a network on data", "value": "network"},
                                                     {"label": " a point in a potential", "value": "potential"}]),
                         ]),
-                        html.Div(id="launch-kind-data-box", className="field", children=[
+                        html.Div(id="launch-kind-data-box", className="field",
+                                 style=None if start["problem"] == "network" else {"display": "none"}, children=[
                             html.Label("Data", className="field-label"),
                             dcc.Dropdown(id="launch-kind-data", value=start["data"], clearable=False,
                                          options=[start["data"]]),
                         ]),
-                        html.Div(id="launch-kind-potential-box", className="field", children=[
+                        html.Div(id="launch-kind-potential-box", className="field",
+                                 style={"display": "none"} if start["problem"] == "network" else None, children=[
                             html.Label("Potential", className="field-label"),
                             dcc.Dropdown(id="launch-kind-potential", value=start["potential"], clearable=False,
                                          options=[start["potential"]]),
                         ]),
-                        html.Div(className="field", children=[
+                        html.Div(className="field", style={"maxWidth": "34em"}, children=[
                             html.Label("Dynamics", className="field-label"),
                             dcc.Dropdown(id="launch-kind-dynamics", value=start["dynamics"], clearable=False,
-                                         options=[start["dynamics"]]),
+                                         options=forms.kind_options("dynamics", [start["dynamics"]]),
+                                         style={"minWidth": "26em"}),
                         ]),
                     ]),
+                    html.Div(id="launch-change-note", className="hint", role="status"),
                     html.Fieldset([html.Legend("Model"), html.Div(id="launch-model-fields", className="fields")],
                                   id="launch-model-box"),
                     html.Fieldset([html.Legend("Data"), html.Div(id="launch-data-fields", className="fields")],
@@ -120,7 +131,8 @@ def layout(spec: str | None = None, **_: Any) -> html.Div:
                 html.Div(className="field", children=[
                     html.Label("Dynamics", className="field-label"),
                     dcc.Checklist(id="launch-sweep-dynamics", inline=True,
-                                  options=[{"label": f" {k}", "value": k} for k in ("gd", "nd", "nag", "momentum")]),
+                                  options=[{"label": html.Span(f" {k}", title=forms.DYNAMICS_TEXT[k]), "value": k}
+                                           for k in ("gd", "nd", "nag", "momentum")]),
                 ]),
                 html.Div(className="buttons", children=[
                     html.Button("Launch sweep", id="launch-sweep-submit", className="btn btn-primary")]),
@@ -195,8 +207,6 @@ async def load(_: Any):
     return gallery, schema.data if schema.ok else None, {p["name"]: p.get("spec") for p in items}
 
 
-KIND_DEFAULTS = {"data": "digits", "potential": "sphere", "dynamics": "gd"}
-
 
 @callback(
     Output("launch-kind-data", "options"),
@@ -221,7 +231,7 @@ def kind_options(schema: dict | None, *current: str | None):
               for n, ks, cur in zip(names, kinds, current, strict=True)]
     # an unchanged value is not sent again: it would draw the form a second time, under the user's typing
     values = [no_update if v == cur else v for v, cur in zip(values, current, strict=True)]
-    return (*([{"label": k, "value": k} for k in ks] for ks in kinds), *values)
+    return (*(forms.kind_options(n, ks) for n, ks in zip(names, kinds, strict=True)), *values)
 
 
 def _get(spec: dict, path: str) -> Any:
@@ -233,15 +243,8 @@ def _get(spec: dict, path: str) -> Any:
     return node
 
 
-def _fields(schema: dict, specs: list[forms.FieldSpec], base: dict, section_kind: str | None = None) -> list:
-    out = []
-    for f in specs:
-        section = f.path.split(".")[0]
-        value = _get(base, f.path)
-        if section_kind is not None and (base.get(section) or {}).get("kind") != section_kind:
-            value = None  # another variant's values do not carry over
-        out.append(forms.field_component(f, value))
-    return out
+def _fields(specs: list[forms.FieldSpec], base: dict) -> list:
+    return [forms.field_component(f, _get(base, f.path)) for f in specs]
 
 
 @callback(
@@ -254,31 +257,118 @@ def _fields(schema: dict, specs: list[forms.FieldSpec], base: dict, section_kind
     Output("launch-model-box", "hidden"),
     Output("launch-data-box", "hidden"),
     Output("launch-potential-box", "hidden"),
-    Output("launch-kind-data-box", "hidden"),
-    Output("launch-kind-potential-box", "hidden"),
+    Output("launch-kind-data-box", "style"),  # not ``hidden``: the .field class's display would show it anyway
+    Output("launch-kind-potential-box", "style"),
     Input("launch-schema", "data"),
+    Input("launch-base", "data"),
+)
+def render_form(schema, base):
+    """The form's sections for the base spec's kinds, each field showing the base's value (empty: the default)."""
+    if not schema:
+        return [], [], [], [], [], [], True, True, True, no_update, no_update
+    base = base or {}
+    kinds = form_kinds(base)
+    network = kinds["problem"] != "potential"
+    dv, pv, yv = forms.variants(schema, "data"), forms.variants(schema, "potential"), forms.variants(schema, "dynamics")
+    model = _fields(forms.section_fields(schema, "MLPSpec", "model", forms.MODEL_FIELDS), base)
+    data = _fields(forms.section_fields(schema, dv.get(kinds["data"]), "data"), base)
+    potential = _fields(forms.section_fields(schema, pv.get(kinds["potential"]), "potential"), base)
+    dynamics = _fields(forms.section_fields(schema, yv.get(kinds["dynamics"]), "dynamics"), base)
+    initial_names = ("velocity_scale",) if network else ("position", "velocity")
+    initial = _fields(forms.section_fields(schema, "InitialState", "initial", initial_names), base)
+    top = _fields(forms.section_fields(schema, None, "", forms.TOP_FIELDS), base)
+    shown, gone = {}, {"display": "none"}
+    return (model, data if network else [], potential if not network else [], dynamics, initial, top,
+            not network, not network, network, shown if network else gone, gone if network else shown)
+
+
+@callback(
+    Output("launch-base", "data", allow_duplicate=True),
+    Output("launch-change-note", "children"),
+    Output("launch-aside", "data"),
     Input("launch-problem", "value"),
     Input("launch-kind-data", "value"),
     Input("launch-kind-potential", "value"),
     Input("launch-kind-dynamics", "value"),
-    Input("launch-base", "data"),
+    State("launch-base", "data"),
+    State("launch-schema", "data"),
+    State("launch-aside", "data"),
+    State({"type": "launch-field", "path": ALL, "as": ALL}, "value"),
+    State({"type": "launch-field", "path": ALL, "as": ALL}, "id"),
+    prevent_initial_call=True,
 )
-def render_form(schema, problem, data_kind, potential_kind, dynamics_kind, base):
-    """The form's sections for the chosen kinds, filled from the base spec (a preset or the default)."""
-    if not schema:
-        return [], [], [], [], [], [], True, True, True, True, True
+def switch(problem, data_kind, potential_kind, dynamics_kind, base, schema, aside, values, ids):
+    """A kind picked: the form's spec as the user left it, with only that section switched (forms.switch_kind:
+    shared fields keep their values, the new kind's own fields appear with defaults), and a note saying so."""
     base = base or {}
-    network = problem != "potential"
-    dv, pv, yv = forms.variants(schema, "data"), forms.variants(schema, "potential"), forms.variants(schema, "dynamics")
-    model = _fields(schema, forms.section_fields(schema, "MLPSpec", "model", forms.MODEL_FIELDS), base)
-    data = _fields(schema, forms.section_fields(schema, dv.get(data_kind), "data"), base, data_kind)
-    potential = _fields(schema, forms.section_fields(schema, pv.get(potential_kind), "potential"), base, potential_kind)
-    dynamics = _fields(schema, forms.section_fields(schema, yv.get(dynamics_kind), "dynamics"), base, dynamics_kind)
-    initial_names = ("velocity_scale",) if network else ("position", "velocity")
-    initial = _fields(schema, forms.section_fields(schema, "InitialState", "initial", initial_names), base)
-    top = _fields(schema, forms.section_fields(schema, None, "", forms.TOP_FIELDS), base)
-    return (model, data if network else [], potential if not network else [], dynamics, initial, top,
-            not network, not network, network, not network, network)
+    shown = form_kinds(base)
+    if not schema:
+        return no_update, no_update, no_update
+    current = form_spec(values, ids, base)
+    picked = {"problem": problem, "data": data_kind, "potential": potential_kind, "dynamics": dynamics_kind}
+    notes = []
+    if picked["problem"] and picked["problem"] != shown["problem"]:
+        defaults = {"model": DEFAULT_SPEC["model"], "data": DEFAULT_SPEC["data"],
+                    "potential": {"kind": picked["potential"] or KIND_DEFAULTS["potential"]}}
+        current, aside, note = forms.switch_problem(current, picked["problem"], aside, defaults)
+        notes.append(note)
+    now = form_kinds(current)
+    for section in ("data", "potential", "dynamics"):
+        relevant = section == "dynamics" or (section == "data") == (now["problem"] == "network")
+        if relevant and picked[section] and picked[section] != now[section]:
+            before = current.get(section) or {}
+            current, note = forms.switch_kind(current, section, picked[section], schema)
+            notes.append(note)
+            if section == "data":
+                current, note = forms.fit_widths(current, before, schema)
+                notes.append(note)
+    if not notes:
+        return no_update, no_update, no_update
+    return current, " ".join(n for n in notes if n) + " Nothing else changed.", aside
+
+
+def form_spec(values: list, ids: list[dict], base: dict[str, Any]) -> dict[str, Any]:
+    """The spec the form's fields describe, read with the kinds they were drawn for (the base's); the base
+    itself while no field is drawn yet."""
+    if not ids:
+        return dict(base)
+    kinds = form_kinds(base)
+    return collect_spec(values, ids, kinds["problem"], kinds["data"], kinds["potential"], kinds["dynamics"])
+
+
+@callback(
+    Output("launch-href", "data"),
+    Output("launch-pristine", "data"),
+    Input({"type": "launch-field", "path": ALL, "as": ALL}, "value"),
+    State({"type": "launch-field", "path": ALL, "as": ALL}, "id"),
+    State("launch-base", "data"),
+    State("launch-pristine", "data"),
+)
+def form_url(values, ids, base, pristine):
+    """The form's spec as a URL (``/?spec=``), so that Back, reload and a shared link restore the form exactly.
+    The first drawing is only remembered: an untouched default form keeps its plain address."""
+    if not ids:
+        return no_update, no_update
+    href = launch_href(form_spec(values, ids, base or {}))
+    if pristine is None:
+        return no_update, href
+    return href, no_update
+
+
+# The address bar follows the form without a page load or a history entry of its own: Back from a run returns
+# to the form as it was left.
+clientside_callback(
+    """
+    function(href, pristine) {
+        if (!href) { return; }
+        const here = window.location.pathname + window.location.search;
+        if (href === pristine && !window.location.search.includes("spec=")) { return; }
+        if (here !== href) { window.history.replaceState(window.history.state, "", href); }
+    }
+    """,
+    Input("launch-href", "data"),
+    State("launch-pristine", "data"),
+)
 
 
 @callback(
@@ -379,10 +469,7 @@ async def check_or_run(_v, _s, values, ids, problem, data_kind, potential_kind, 
     if not res.ok:
         detail = res.data.get("detail") if isinstance(res.data, dict) else res.data
         by_path, rest = forms.errors_by_path(detail, known)
-        box = html.Ul([html.Li(m) for m in rest]) if rest else None
-        head = html.Div(f"The backend refused the spec ({res.status}): fix the fields marked in red.",
-                        className="error") if by_path or rest else None
-        return _error_outputs(by_path), [head, box], None, no_update
+        return _error_outputs(by_path), refusal(res.status, by_path, rest), None, no_update
     if ctx.triggered_id == "launch-submit":
         run = await api.post("/runs", {"spec": spec})
         if not run.ok:
@@ -395,6 +482,59 @@ async def check_or_run(_v, _s, values, ids, problem, data_kind, potential_kind, 
                    f"Laws that apply: {', '.join(names)}" if names else "No law of the catalogue applies."],
                   className="ok")
     return _error_outputs({}), None, ok, no_update
+
+
+def refusal(status: int, by_path: dict[str, list[str]], rest: list[str]) -> list:
+    """The summary of a refused spec: each field with a message, as a link that scrolls to it (the message itself
+    stands once, next to its field), then what no field owns."""
+    if not by_path and not rest:
+        return []
+    links: list = []
+    for path in by_path:
+        links += [", " if links else "", html.A(path, id={"type": "launch-error-link", "path": path},
+                                                 className="error-link", role="button", tabIndex="0",
+                                                 style={"cursor": "pointer", "textDecoration": "underline"})]
+    head = [f"The backend refused the spec ({status})"]
+    if links:
+        head += [": fix ", *links, " (marked in red)."]
+    return [html.Div(head, className="error"), html.Ul([html.Li(m) for m in rest]) if rest else None]
+
+
+# Typing while the open dropdown's focus is on an option (Dash puts it on the selected one) goes to the dropdown's
+# search box, so 'sgd' then Enter picks sgd; without this the letters were lost and Enter picked the focused gd.
+clientside_callback(
+    """
+    function(schema) {
+        if (window.noetherTypeToSearch) { return; }
+        window.noetherTypeToSearch = true;
+        document.addEventListener("keydown", function(e) {
+            if (e.key.length !== 1 || e.ctrlKey || e.metaKey || e.altKey) { return; }
+            const content = e.target && e.target.closest && e.target.closest(".dash-dropdown-content");
+            const search = content && content.querySelector("input.dash-dropdown-search");
+            if (search && e.target !== search) { search.focus(); }
+        }, true);
+    }
+    """,
+    Input("launch-schema", "data"),
+)
+
+
+# A field named in the summary is scrolled into view and focused (a '#' link would make the router redraw the page).
+clientside_callback(
+    """
+    function(clicks) {
+        const ctx = window.dash_clientside.callback_context;
+        if (!ctx.triggered_id || !clicks.some(c => c)) { return; }
+        const box = document.getElementById("launch-box-" + ctx.triggered_id.path.replace(/[._]/g, "-"));
+        if (!box) { return; }
+        box.scrollIntoView({block: "center"});
+        const input = box.querySelector("input");
+        if (input) { input.focus({preventScroll: true}); }
+    }
+    """,
+    Input({"type": "launch-error-link", "path": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
 
 
 @callback(
@@ -414,7 +554,7 @@ async def sweep(_n, seeds, lrs, widths, dynamics, values, ids, problem, data_kin
         return no_update, no_update
     spec = collect_spec(values, ids, problem, data_kind, potential_kind, dynamics_kind)
     try:
-        grid = build_grid(seeds, lrs, widths, dynamics, spec.get("dynamics") or {})
+        grid = build_grid(seeds, lrs, widths, dynamics)
     except ValueError as exc:
         return html.Div(str(exc), className="error"), no_update
     if not grid:
@@ -425,9 +565,9 @@ async def sweep(_n, seeds, lrs, widths, dynamics, values, ids, problem, data_kin
     return None, f"/sweeps/{res.data['group']}"
 
 
-def build_grid(seeds: str | None, lrs: str | None, widths: str | None, dynamics: list[str] | None,
-               base_dynamics: dict[str, Any]) -> dict[str, list]:
-    """The sweep grid (docs/api.md): dotted field paths to lists of values."""
+def build_grid(seeds: str | None, lrs: str | None, widths: str | None, dynamics: list[str] | None) -> dict[str, list]:
+    """The sweep grid (docs/api.md): dotted field paths to lists of values. A dynamics entry names only its kind:
+    the core's spec editor keeps the form's learning rate (and every field the new kind shares) at each point."""
     grid: dict[str, list] = {}
     if seeds and seeds.strip():
         grid["seed"] = parse_list(seeds, int)
@@ -436,12 +576,5 @@ def build_grid(seeds: str | None, lrs: str | None, widths: str | None, dynamics:
     if widths and widths.strip():
         grid["model.widths"] = parse_widths_list(widths)
     if dynamics:
-        lr = base_dynamics.get("lr")
-        entries = []
-        for kind in dynamics:
-            entry: dict[str, Any] = {"kind": kind}
-            if lr is not None and "dynamics.lr" not in grid:
-                entry["lr"] = lr
-            entries.append(entry)
-        grid["dynamics"] = entries
+        grid["dynamics"] = [{"kind": kind} for kind in dynamics]
     return grid

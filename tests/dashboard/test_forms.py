@@ -95,11 +95,21 @@ def test_a_model_level_error_names_its_field_in_the_text():
 
 
 def test_sweep_grid_from_the_sweep_inputs():
-    grid = build_grid("0, 1", "0.01, 0.02", "64-16-10; 64-32-10", ["gd", "nd"], {"kind": "gd", "lr": 0.05})
+    grid = build_grid("0, 1", "0.01, 0.02", "64-16-10; 64-32-10", ["gd", "nd"])
     assert grid["seed"] == [0, 1] and grid["dynamics.lr"] == [0.01, 0.02]
     assert grid["model.widths"] == [[64, 16, 10], [64, 32, 10]]
     assert grid["dynamics"] == [{"kind": "gd"}, {"kind": "nd"}]
-    assert build_grid("", None, "", [], {}) == {}
+    assert build_grid("", None, "", []) == {}
+
+
+def test_a_sweep_over_dynamics_runs_each_kind_at_the_forms_learning_rate():
+    from noether.sweep import expand
+
+    spec = {"model": {"widths": [64, 16, 10]}, "data": {"kind": "digits", "samples": 100},
+            "dynamics": {"kind": "sgd", "lr": 0.07, "batch_size": 16}, "steps": 5}
+    runs = expand(spec, build_grid("", None, "", ["gd", "momentum", "sgd"]))
+    assert [(s.dynamics.kind, s.dynamics.lr) for _, s in runs] == [("gd", 0.07), ("momentum", 0.07), ("sgd", 0.07)]
+    assert runs[1][1].dynamics.batch_size == 16 and runs[2][1].dynamics.batch_size == 16  # shared fields stay
 
 
 def test_paper_figures_come_first():
@@ -108,3 +118,90 @@ def test_paper_figures_come_first():
     fig1 = [{"name": "fig1-gd", "figure": "Fig. 1 (left)"}, {"name": "fig1-nd", "figure": "Fig. 1 (middle)"},
             {"name": "fig1-nag", "figure": "Fig. 1 (right)"}]
     assert [p["name"] for p in order_presets(fig1)] == ["fig1-gd", "fig1-nd", "fig1-nag"]  # as in the paper
+
+
+def test_switching_dynamics_in_the_form_keeps_the_users_fields_and_says_what_it_added():
+    spec = {"model": {"widths": [64, 128, 128, 10], "activation": "swish(1)"}, "data": {"kind": "digits"},
+            "dynamics": {"kind": "gd", "lr": 0.07}, "steps": 500}
+    switched, note = forms.switch_kind(spec, "dynamics", "sgd", SCHEMA)
+    assert switched == {**spec, "dynamics": {"kind": "sgd", "lr": 0.07, "batch_size": 32}}
+    assert note == "Switching dynamics from gd to sgd added batch_size = 32."
+    back, note = forms.switch_kind({**spec, "dynamics": {"kind": "nag", "lr": 0.07, "t0": 0.5}}, "dynamics", "gd", SCHEMA)
+    assert back["dynamics"] == {"kind": "gd", "lr": 0.07, "weight_decay": 0.0}  # what gd has and nag lacks: added
+    assert "added weight_decay = 0" in note and "dropped t0 = 0.5" in note
+    momentum, note = forms.switch_kind(spec, "dynamics", "momentum", SCHEMA)
+    assert momentum["dynamics"] == {"kind": "momentum", "lr": 0.07, "beta": 0.9} and "batch_size (empty: the default)" in note
+
+
+@pytest.mark.parametrize("old", ["gd", "sgd", "momentum", "adam", "nd", "nag", "leapfrog", "rk4", "general"])
+@pytest.mark.parametrize("new", ["gd", "sgd", "momentum", "adam", "nd", "nag", "leapfrog", "rk4", "general"])
+def test_the_forms_kind_switch_keeps_what_the_cores_editor_keeps(old, new):
+    from noether.edit import set_path
+
+    dynamics = parse_spec({"potential": {"kind": "sphere"}, "dynamics": {"kind": old}}).model_dump(mode="json")["dynamics"]
+    spec = {"potential": {"kind": "sphere"}, "dynamics": dynamics}
+    if old == new:
+        return
+    form, _ = forms.switch_kind(spec, "dynamics", new, SCHEMA)
+    core = set_path(spec, "dynamics", {"kind": new})
+    assert {k: v for k, v in form["dynamics"].items() if k in core["dynamics"]} == core["dynamics"]
+    defaults = forms.kind_fields(SCHEMA, "dynamics", new)
+    assert all(defaults[k] == v for k, v in form["dynamics"].items() if k not in core["dynamics"])  # only defaults
+
+
+def test_switching_to_a_potential_and_back_brings_the_network_back():
+    spec = {"model": {"widths": [64, 128, 10]}, "data": {"kind": "digits", "samples": 300},
+            "dynamics": {"kind": "nd", "lr": 0.001}, "steps": 40}
+    defaults = {"potential": {"kind": "sphere"}, "model": {"widths": [64, 16, 10]}, "data": {"kind": "digits"}}
+    toy, aside, note = forms.switch_problem(spec, "potential", {}, defaults)
+    assert toy == {"potential": {"kind": "sphere"}, "dynamics": {"kind": "nd", "lr": 0.001}, "steps": 40}
+    assert "model and data aside" in note
+    toy["initial"] = {"position": [1.0, 0.0, 0.0]}
+    net, aside, _ = forms.switch_problem(toy, "network", aside, defaults)
+    assert net["model"] == spec["model"] and net["data"] == spec["data"] and net["initial"] == {}
+    assert parse_spec(net).dynamics.lr == 0.001
+    toy_again, _, _ = forms.switch_problem(net, "potential", aside, defaults)
+    assert toy_again["initial"] == {"position": [1.0, 0.0, 0.0]} and toy_again["potential"] == {"kind": "sphere"}
+
+
+def test_a_field_left_out_of_the_spec_is_empty_and_shows_its_default():
+    dyn = {f.path: f for f in forms.section_fields(SCHEMA, "SGD", "dynamics")}
+    empty = forms.field_component(dyn["dynamics.batch_size"]).children[1]
+    assert empty.value == "" and empty.placeholder == "empty: the default, 32"
+    dtype = {f.path: f for f in forms.section_fields(SCHEMA, None, "", forms.TOP_FIELDS)}["dtype"]
+    menu = forms.field_component(dtype).children[1]
+    assert menu.value is None and menu.placeholder == "empty: the default, float32" and menu.clearable
+    momentum = {f.path: f for f in forms.section_fields(SCHEMA, "Momentum", "dynamics")}
+    assert forms.field_component(momentum["dynamics.batch_size"]).children[1].placeholder == "empty: full batch"
+    top = {f.path: f for f in forms.section_fields(SCHEMA, None, "", forms.TOP_FIELDS)}
+    assert forms.field_component(top["tolerance"]).children[1].placeholder == "empty: per law"
+
+
+def test_dynamics_options_describe_each_kind_and_search_only_its_code():
+    options = forms.kind_options("dynamics", list(forms.variants(SCHEMA, "dynamics")))
+    assert {o["value"] for o in options} == set(forms.DYNAMICS_TEXT)  # one description per kind the schema offers
+    assert all(o["search"] == o["value"] for o in options)  # 'sgd' does not find gd's "gradient descent" text
+
+
+@pytest.mark.parametrize("data", [{"kind": "digits"}, {"kind": "synthetic"}, {"kind": "synthetic", "inputs": 20,
+                                  "classes": 3}, {"kind": "rotation"}, {"kind": "rotation", "dim": 5, "target": "shells"},
+                                  {"kind": "file", "name": "kmnist"}])
+def test_the_forms_data_shape_is_the_cores(data):
+    from noether.spec import data_shape
+
+    d_in, d_out = forms.data_shape(data, SCHEMA)
+    spec = parse_spec({"model": {"widths": [d_in, 8, d_out]}, "data": data,
+                       "loss": "mse" if data["kind"] == "rotation" else "nll"})  # valid: the shape fits
+    assert (d_in, d_out) == data_shape(spec.data, spec.loss)
+
+
+def test_switching_data_fits_the_first_and_last_widths_and_says_so():
+    spec = {"model": {"widths": [64, 128, 10], "activation": "swish(1)"}, "data": {"kind": "digits", "samples": 300},
+            "dynamics": {"kind": "sgd", "lr": 0.07, "batch_size": 32}}
+    switched, _ = forms.switch_kind(spec, "data", "synthetic", SCHEMA)
+    fitted, note = forms.fit_widths(switched, spec["data"], SCHEMA)
+    assert fitted["model"] == {"widths": [784, 128, 10], "activation": "swish(1)"} and "784-128-10" in note
+    assert parse_spec(fitted).data.samples == 300 and fitted["dynamics"] == spec["dynamics"]
+    custom = {**spec, "model": {"widths": [30, 128, 10]}}  # a width that did not fit the old data is the user's
+    assert forms.fit_widths(forms.switch_kind(custom, "data", "rotation", SCHEMA)[0], spec["data"], SCHEMA)[0][
+        "model"]["widths"] == [30, 128, 1]
