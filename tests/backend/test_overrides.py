@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
-from lab.settings import Settings
+from labsettings import Settings
 
 
 @pytest.fixture
