@@ -11,7 +11,9 @@ every step, records kept in memory) alternate ``--repeats`` times, so that a noi
 both alike. The number to read is the median over the pairs of adjacent blocks of watched / bare time per
 step (goal <= 1.05): a pair shares the machine's load of its moment, which medians taken apart do not.
 ``--mode`` exact (the default of ``noether.watch``: every step updates the exact predictions), cheap
-(``exact=False``: no tensor work between records) or both.
+(``exact=False``: no tensor work between records) or both. ``--hook`` instead times the monitor's hook
+itself in one loop (``mon._on_step()`` called by hand after each ``optimizer.step()``): the median over
+blocks of ``every`` steps (one record each) of hook time / step time, which a noisy machine disturbs less.
 """
 
 from __future__ import annotations
@@ -83,6 +85,40 @@ def measure(name: str, steps: int, repeats: int, every: int, device: str, exact:
             "verdicts": sorted({law.verdict for law in summary.laws})}
 
 
+def hook_share(name: str, steps: int, every: int, device: str, exact: bool) -> dict:
+    """The monitor's own cost in one loop: median over blocks of ``every`` steps of hook time / step time."""
+    make_model, make_opt = EXAMPLES[name]
+    torch.manual_seed(0)
+    x, y = digits(device)
+    model = make_model().to(device)
+    opt = make_opt(model.parameters())
+    loss_fn = nn.CrossEntropyLoss()
+    data = batches(x, y, 64, seed=1)
+    mon = noether.watch(model, opt, loss_fn, every=every, out=False, name=name, exact=exact, hook=False)
+    hooks, times = [], []
+    for _ in range(steps):
+        xb, yb = next(data)
+        sync(device)
+        t0 = time.perf_counter()
+        loss = loss_fn(model(xb), yb)
+        opt.zero_grad(set_to_none=False)
+        loss.backward()
+        opt.step()
+        sync(device)
+        t1 = time.perf_counter()
+        mon._on_step()  # what the optimiser's step hook runs (hook=False: called here, timed apart)
+        sync(device)
+        hooks.append(time.perf_counter() - t1)
+        times.append(t1 - t0)
+    mon.close()
+    blocks = [sum(hooks[i:i + every]) / sum(times[i:i + every]) for i in range(0, steps - every + 1, every)]
+    between = [h for i, h in enumerate(hooks) if (i + 1) % every]
+    at = [h for i, h in enumerate(hooks) if (i + 1) % every == 0]
+    return {"example": name, "mode": "exact" if exact else "cheap", "step_us": statistics.median(times) * 1e6,
+            "between_us": statistics.median(between) * 1e6, "record_us": statistics.median(at) * 1e6,
+            "share": statistics.median(blocks)}
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m bench monitor", description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=50)
@@ -91,6 +127,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--mode", choices=("exact", "cheap", "both"), default="both")
+    p.add_argument("--hook", action="store_true", help="time the hook itself in one loop (2000 steps per example)")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
     if args.threads:
@@ -100,6 +137,19 @@ def main(argv: list[str]) -> int:
     print(f"{'example':38s} {'mode':>5s} {'laws':>4s} {'bare ms/step':>13s} {'watched ms/step':>16s} {'ratio':>7s}"
           "  (median pair)")
     modes = {"exact": [True], "cheap": [False], "both": [True, False]}[args.mode]
+    if args.hook:
+        print(f"{'example':38s} {'mode':>5s} {'step us':>8s} {'hook us between records':>24s} {'at a record':>12s} "
+              f"{'hook/step':>9s}")
+        rows = []
+        for name in EXAMPLES:
+            for exact in modes:
+                r = hook_share(name, 2000, args.every, args.device, exact)
+                rows.append(r)
+                print(f"{name:38s} {r['mode']:>5s} {r['step_us']:8.0f} {r['between_us']:24.1f} {r['record_us']:12.0f} "
+                      f"{r['share']:9.3f}", flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=2))
+        return 0
     rows = []
     for name in EXAMPLES:
         for exact in modes:

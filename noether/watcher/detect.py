@@ -101,7 +101,7 @@ class LawSpec:
 
 def translation_sum(params: dict[str, torch.Tensor], terms: tuple[Term, ...]) -> torch.Tensor:
     """[sum_c W[c, :], sum_c b[c]]: the component of the last layer along the translation orbit."""
-    return torch.cat([params[t.param].detach().double().sum(0).reshape(-1) for t in terms])
+    return torch.cat([params[t.param].detach().sum(0, dtype=torch.float64).reshape(-1) for t in terms])
 
 
 def linear_matrix(params: dict[str, torch.Tensor], terms: tuple[Term, ...]) -> torch.Tensor:

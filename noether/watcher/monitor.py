@@ -325,12 +325,12 @@ class Monitor:
             return
         norms = torch._foreach_norm(vel) if self._quad else None
         vel_named = dict(zip(self._names, vel, strict=True))
-        mats = [linear_matrix(vel_named, law.terms).reshape(-1) for law in self._lin]
+        mats = [[linear_matrix(vel_named, law.terms).reshape(-1)] for law in self._lin]  # one input, every step
         for h in elapsed:
             if self._quad:
                 self._qpred.push(h, norms, is_grad)
             for m, pred in zip(mats, self._lpred, strict=True):
-                pred.push(h, [m], is_grad)
+                pred.push(h, m, is_grad)
             for pred in self._tpred:
                 pred.step(h)
 

@@ -163,8 +163,12 @@ class QuadraticPrediction:
             w_t = torch.tensor(weights, dtype=dt, device=dev).reshape(n, 4).T.contiguous()
             if steady:
                 self._cache[key] = (total_t, w_t)
-        # (n, laws), or (n, tensors) of norms: each step pushed a list of tensors (per-tensor norms, or one row)
-        ks = torch.stack([x for _, _, k, _ in self.pending for x in k]).reshape(n, -1).to(dt)
+        first = self.pending[0][2]
+        if all(k is first for _, _, k, _ in self.pending):  # one input for every step (the cheap mode's sample)
+            w_t = w_t.sum(1, keepdim=True)
+            ks = torch.stack(first).reshape(1, -1).to(dt)
+        else:  # (n, laws), or (n, tensors) of norms: each step pushed a list of tensors (per-tensor norms, or one row)
+            ks = torch.stack([x for _, _, k, _ in self.pending for x in k]).reshape(n, -1).to(dt)
         if self.input_map is not None:
             ks = ks.square() @ self.input_map.T
         self.state = torch.addmm(w_t @ ks, total_t, self.state)
