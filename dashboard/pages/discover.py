@@ -41,7 +41,8 @@ TERMS = {
     "quantity": "w^T A w / 2 for a symmetric generator A: conserved under gradient flow (Noether's theorem)",
     "charge": "w'^T A w for an antisymmetric generator A (a rotation): conserved under Newtonian dynamics, "
               "zero under gradient flow, decaying as t^-3 under Nesterov's flow; for rotations of w it is the "
-              "angular momentum J",
+              "angular momentum J = w' w^T - w w'^T (for A = E_ij - E_ji, w'^T A w is its entry ij), written with "
+              "the paper's sign (eq. 48), as on the run page",
     "residual": "<grad L(w), A w>: zero at every step for any dynamics, since the loss does not change along A w",
     "where": "the part of the network the symmetry acts on: a hidden layer's neurons (rescalings), the outputs "
              "(the softmax ignores a common shift), the inputs or the data (rotations), or w itself (a potential)",

@@ -378,8 +378,8 @@ def empty_figure_json(kind: str, *args: Any) -> str:
         names, log_y = args
         fig = figures.loss_figure(dict.fromkeys(names, []), log_y=log_y)
     elif kind == "law":
-        names, law_id, name, prediction = args
-        fig = figures.law_figure(dict.fromkeys(names, []), law_id, name, prediction)
+        names, law_id, name, prediction, dynamics = args
+        fig = figures.law_figure(dict.fromkeys(names, []), law_id, name, prediction, dynamics=dynamics)
     elif kind == "drift":
         names, ids = args
         fig = figures.drift_figure(dict.fromkeys(names, []), list(ids))
@@ -420,7 +420,8 @@ def build_graphs(live: dict[str, Any], info: dict[str, Any] | None, log_y: bool 
     ids = tuple(law_ids(c for c in names if c not in ("step", "t", "loss")))
     for i, law_id in enumerate(ids):
         law = laws.get(law_id, {})
-        graph(f"run-graph-law-{i}", "law", names, law_id, law.get("name", ""), law.get("prediction", ""))
+        graph(f"run-graph-law-{i}", "law", names, law_id, law.get("name", ""), law.get("prediction", ""),
+              (spec.get("dynamics") or {}).get("kind"))
     for i, law_id in enumerate(law_id for law_id in ids if "t" in names):
         exponent = figures.power_law_exponent(law_id, _flow(spec))
         if exponent is not None:  # a power law: log-log with its reference line and the fitted slope

@@ -133,7 +133,7 @@ def test_what_if_sliders_rerun_and_keep_the_previous_result_faint(lab, page):
     path = page.evaluate("() => document.querySelector('#run-play-path .js-plotly-plot').data.map(t => [t.name, t.opacity])")
     assert path[0][0].startswith("before: η = 0.0001, speed 1×") and path[0][1] < 0.5
     assert path[1][0].startswith("now: η = 0.0001, speed 1.5×") and path[1][1] == 1
-    # |J| grows with the speed: J = w x w', the new |J| is 1.5 times the old one
+    # |J| grows with the speed: J = w' x w, the new |J| is 1.5 times the old one
     ratio = page.evaluate("() => { const d = document.querySelector('#run-play-lines .js-plotly-plot').data"
                           ".filter(t => t.legendgroup === 'angular_momentum'); return d[1].y[0] / d[0].y[0]; }")
     assert ratio == pytest.approx(1.5, rel=1e-9)
