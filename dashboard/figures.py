@@ -23,6 +23,7 @@ Series longer than ``series.MAX_POINTS`` are drawn as min/max envelopes, and the
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -93,6 +94,26 @@ LAW_LABELS = {
     "ntk_drift": "NTK drift", "balance": "balance", "residual": "residual", "linear_balance": "balance matrix",
     "chain": "p^k chain", "typed/q": "quantity", "translation": "translation", "scale": "scale",
 }
+
+
+def pointed_at(text: str | None, ids: Sequence[str]) -> list[str]:
+    """The law ids a preset's "Look at" text names as such (``(law balance/h2)``): their charts come first."""
+    named = set(re.findall(r"\blaw ([A-Za-z0-9_/\-]+)", text or ""))
+    return [i for i in ids if i in named]
+
+
+def head_name(name: str | None, limit: int = 60) -> str:
+    """A law's name up to its first top-level comma (``|J|, J = w' w^T - ...`` -> ``|J|``), at most ``limit`` long."""
+    if not name:
+        return ""
+    depth = 0
+    for i, ch in enumerate(name):
+        depth += ch in "([<{" and 1 or 0
+        depth -= ch in ")]>}" and 1 or 0
+        if ch == "," and depth <= 0:
+            name = name[:i]
+            break
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def law_label(law_id: str) -> str:
@@ -385,8 +406,8 @@ def power_law_figure(
     x = columns.get("t") or []
     y = columns.get(law_id) or []
     slope = fit_slope(x, y)
-    label = name or law_id
-    title = f"{label} against t, log-log: predicted slope {exponent:g}" + (
+    label = head_name(name) or law_label(law_id)  # "|J|", not the whole definition: the title must fit the chart
+    title = f"{label} against t (log-log): slope {exponent:g} predicted" + (
         f", fitted {slope:.3f}" if slope is not None else "")
     fig = go.Figure(layout=_base_layout(title, xaxis_title="physical time t (log)", yaxis_title=f"{label} (log)",
                                         meta={"power_law": {"exponent": exponent, "law": law_id}}))

@@ -121,10 +121,9 @@ def test_what_if_sliders_rerun_and_keep_the_previous_result_faint(lab, page):
                            " return gd && gd.data.length > 0; }", timeout=60_000)
     assert page.evaluate("() => document.querySelector('#run-play-lines .js-plotly-plot').data"
                          ".every(t => (t.opacity === undefined || t.opacity === 1))")  # nothing before: no faint curve
-    box = page.locator("[id*='\"name\":\"speed\"'] input").first  # the slider's number box: one change
+    box = page.locator("input[id*='\"type\":\"run-play-box\"'][id*='\"name\":\"speed\"']")  # the slider's box
     box.fill("1.5")  # 1.0 -> 1.5 times the initial velocity
-    box.press("Enter")
-    box.blur()
+    box.press("Enter")  # Enter alone reruns (n_submit): the box keeps the focus
     page.wait_for_function("() => document.querySelector('#run-play-text')?.innerText.includes('speed 1.5')",
                            timeout=60_000)
     faint = page.evaluate("() => document.querySelector('#run-play-lines .js-plotly-plot').data"
