@@ -35,8 +35,11 @@ CURVE_POINTS = 1000  # buckets of the downsampled curves (min/max envelopes beyo
 PAGE = 5000  # records per page when reading the views (3D path, per-neuron values)
 TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 
+IDLE_S = 120.0  # the Chromium is closed this long after the last export (it holds hundreds of MB)
+
 _render_lock = threading.Lock()  # one Chromium drawing at a time in this process
 _server_started = False
+_idle_timer: threading.Timer | None = None
 
 
 def register(server: FastAPI) -> None:
@@ -117,9 +120,11 @@ def draw(figure: Any, fmt: str) -> bytes:
     """The figure as PNG (at ``export.DPI``), SVG or PDF, drawn by kaleido's Chromium (one at a time)."""
     import plotly.io as pio
 
-    global _server_started
+    global _server_started, _idle_timer
     scale = export.PNG_SCALE if fmt == "png" else 1
     with _render_lock:
+        if _idle_timer is not None:
+            _idle_timer.cancel()
         try:
             if not _server_started:
                 import kaleido
@@ -134,7 +139,15 @@ def draw(figure: Any, fmt: str) -> bytes:
             _stop()
             raise RenderError("the figure could not be drawn on the server: kaleido needs a Chromium "
                               f"(scripts/install-browser.sh, or BROWSER_PATH); {str(exc)[:300]}") from exc
+        _idle_timer = threading.Timer(IDLE_S, _stop_when_idle)
+        _idle_timer.daemon = True
+        _idle_timer.start()
     return export.png_with_dpi(body) if fmt == "png" else body
+
+
+def _stop_when_idle() -> None:
+    with _render_lock:
+        _stop()
 
 
 def _stop() -> None:

@@ -788,7 +788,7 @@ def compare_figure(
     absolute = drift and log_y
     fig = go.Figure(layout=_base_layout(compare_title(column, drift, log_y),
                                         xaxis_title=_x_label(x_name), yaxis_title=column))
-    down = False
+    down = floored = False
     for i, run in enumerate(runs):
         cols = run.get("columns") or {}
         x = cols.get(x_name) or []
@@ -800,6 +800,9 @@ def compare_figure(
             if drift:
                 y0 = next((v for v in y if is_finite(v)), None)
                 y = [(abs(v - y0) if absolute else v - y0) if is_finite(v) and y0 is not None else None for v in y]
+            elif log_y:  # a loss of exactly 0 stays on the log axis, at the smallest positive value shown
+                y, clipped = log_floor(y)
+                floored |= clipped
             xs, ys, d = _xy(x, y, max_points)
             down |= d
             fig.add_trace(go.Scatter(
@@ -808,6 +811,8 @@ def compare_figure(
             ))
     if log_y:
         fig.update_yaxes(type="log")
+    if floored:
+        _floor_note(fig)
     if down:
         fig.add_annotation(text="long series drawn as min/max envelopes", xref="paper", yref="paper",
                            x=1.0, y=1.0, showarrow=False, xanchor="right", yanchor="bottom",

@@ -66,7 +66,7 @@ def slider_component(s: dict[str, Any]) -> html.Div:
                                 updatemode="mouseup", allow_direct_input=False,
                                 tooltip={"placement": "bottom", "always_visible": False}), style={"flex": "1"}),
             dcc.Input(id={"type": "run-play-box", "name": s["id"]}, type="number", value=shown, debounce=True,
-                      className="play-box", style={"width": "7em"}, placeholder="value, Enter",
+                      className="play-box", style={"width": "10em", "minWidth": "10em"}, placeholder="value, Enter",
                       **({"min": 10 ** s["min"], "max": 10 ** s["max"]} if log10 else {"min": s["min"], "max": s["max"]}),
                       step="any"),
             dcc.Store(id={"type": "run-play-scale", "name": s["id"]}, data="log10" if log10 else "linear"),

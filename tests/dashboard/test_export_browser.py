@@ -78,6 +78,16 @@ def test_the_composed_figure_holds_every_chart_the_3d_view_and_the_verdicts(lab,
     assert not page.errors
 
 
+def test_nags_export_has_the_log_log_j_chart_right_after_the_3d_view(lab):
+    run_id = run_preset(lab, "toy-nag", steps=1500)
+    wait_run(lab, run_id)
+    svg = httpx.get(f"{lab.url}/export/{run_id}.svg", timeout=240).text
+    titles = re.findall(r'class="annotation-text"[^>]*>([^<]*)<', svg)  # the cells' titles, in the page's order
+    assert titles[:2] == ["Trajectory w(t)", titles[1]] and titles[1].startswith("|J| against t (log-log): slope -3")
+    fitted = float(re.search(r"fitted (-?[0-9.]+)", titles[1]).group(1))
+    assert fitted == pytest.approx(-3.0, abs=0.1)
+
+
 def test_the_archive_has_spec_summary_series_figures_and_says_what_the_csv_leaves_out(lab):
     run_id = run_preset(lab, "fig1-gd", steps=20)  # 200 neurons a layer: per-neuron views the CSV cannot spread
     wait_run(lab, run_id, timeout=240)

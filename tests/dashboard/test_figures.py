@@ -184,3 +184,10 @@ def test_the_exact_step_by_step_prediction_names_the_run_s_own_dynamics():
     assert any(n.startswith("GD, exact step by step") for n in names["gd"])
     assert any(n.startswith("SGD") and "exact step by step" in n for n in names["sgd"])
     assert not any("GD, exact" in n and not n.startswith("SGD") for n in names["sgd"])
+
+
+def test_compare_keeps_a_loss_of_zero_on_its_log_axis():
+    runs = [{"label": "a", "columns": {"step": [0, 1, 2], "loss": [1.0, 0.5, 0.0]}}]
+    fig = figures.compare_figure(runs, "loss", log_y=True)
+    assert list(fig.data[0].y) == [1.0, 0.5, 0.5]
+    assert any(a.text == figures.LOG_FLOOR_NOTE for a in fig.layout.annotations)
