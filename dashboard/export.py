@@ -187,7 +187,7 @@ def compose(charts: Sequence[Chart], table: go.Table | None, title: str, subtitl
     titles = [_clip(ch.title, 80) for ch in charts] + [""] * (2 * n_rows - len(charts))
     if table is not None:
         titles.append("Verdicts")
-    head = 70 if subtitle else 50
+    head = 90 if subtitle else 60  # the title and its subtitle stay clear of the first row's titles
     height = head + sum(heights) + 40
     fig = make_subplots(rows=len(specs), cols=2, specs=specs, subplot_titles=titles, row_heights=heights,
                         vertical_spacing=min(0.25 / max(1, len(specs) - 1), 90 / height) if len(specs) > 1 else 0.0,
