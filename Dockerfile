@@ -46,6 +46,13 @@ WORKDIR /app
 RUN python3 -m venv /opt/venv
 COPY docker/with-extra-ca /usr/local/bin/with-extra-ca
 
+# Debian's Chromium for kaleido, which draws the run's composed figure (PNG, SVG, PDF) on the web server
+# (docs/architecture.md, "A figure for a paper"); kaleido finds it through BROWSER_PATH.
+# hadolint ignore=DL3008
+RUN apt-get update && apt-get install -y --no-install-recommends chromium \
+    && rm -rf /var/lib/apt/lists/*
+ENV BROWSER_PATH=/usr/bin/chromium
+
 # 1. torch alone, at the version pyproject.toml pins: the largest layer, rebuilt only when the pin or
 #    the variant changes.
 COPY pyproject.toml ./

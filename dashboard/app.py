@@ -19,7 +19,7 @@ from typing import Any
 import dash
 from dash import Dash, Input, Output, State, dcc, html
 
-from dashboard import api
+from dashboard import api, export_routes
 
 HERE = Path(__file__).parent
 PAGES_PACKAGE = "dashboard.pages"
@@ -103,6 +103,7 @@ def create_dash(settings: Any = None) -> Dash:
     )
     _load_pages()
     app.layout = shell(bool(getattr(settings, "api_token", None)))
+    export_routes.register(app.server)  # /export/<run id>.png|svg|pdf|zip: the composed figure and the archive
 
     app.clientside_callback(
         """

@@ -9,7 +9,7 @@ names what to draw from each incoming record:
 ``path3d``      the trajectory of a 3-vector view ``col`` (``position``)
 ``head3d``      the current point of ``col`` (the replay slider moves it)
 ``particles``   the current 3D points of ``col`` (``particles``: first-layer neurons W_1[i,:])
-``jvec``        the angular-momentum direction J = w x w' (or column ``col``), scaled to ``scale``
+``jvec``        the angular-momentum direction J = w' x w (or column ``col``), scaled to ``scale``
 ``plane``       the plane through 0 normal to J (the orbit plane of Sec. 6.1), half-size ``scale``
 ``heatmap``     rows of the per-neuron view ``col`` over time; ``transform: "drift"`` subtracts row 0
 ``hist``        histogram of the per-neuron view ``col`` at the current point
@@ -23,6 +23,7 @@ Series longer than ``series.MAX_POINTS`` are drawn as min/max envelopes, and the
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -85,6 +86,92 @@ def _x_label(x_name: str) -> str:
     return "physical time t" if x_name == "t" else "step k"
 
 
+# readable names of the catalogue's law ids, for legends (the summary's full names come only when a run ends)
+LAW_LABELS = {
+    "angular_momentum": "angular momentum |J|", "orbit_plane": "distance from the orbit plane",
+    "rotation_residual": "rotation defect (relative torque)", "energy": "energy |w'|^2/2 + L",
+    "balance_sum": "balance summed over layers", "nd_bound": "ND bound", "velocity_bound": "velocity bound",
+    "ntk_drift": "NTK drift", "balance": "balance", "residual": "residual", "linear_balance": "balance matrix",
+    "chain": "p^k chain", "typed/q": "quantity", "translation": "translation", "scale": "scale",
+}
+
+
+def pointed_at(text: str | None, ids: Sequence[str]) -> list[str]:
+    """The law ids a preset's "Look at" text names as such (``(law balance/h2)``): their charts come first."""
+    named = set(re.findall(r"\blaw ([A-Za-z0-9_/\-]+)", text or ""))
+    return [i for i in ids if i in named]
+
+
+def head_name(name: str | None, limit: int = 60) -> str:
+    """A law's name up to its first top-level comma (``|J|, J = w' w^T - ...`` -> ``|J|``), at most ``limit`` long."""
+    if not name:
+        return ""
+    depth = 0
+    for i, ch in enumerate(name):
+        depth += ch in "([<{" and 1 or 0
+        depth -= ch in ")]>}" and 1 or 0
+        if ch == "," and depth <= 0:
+            name = name[:i]
+            break
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def law_label(law_id: str) -> str:
+    """A law id as a reader would name it: ``balance/h2`` -> ``balance, layer 2``, ``typed/jx`` -> ``J_x``."""
+    if law_id in LAW_LABELS:
+        return LAW_LABELS[law_id]
+    if law_id.startswith("typed/j"):
+        return f"J_{law_id[len('typed/j'):]}" if law_id[-1] in "xyz" else f"n . J ({law_id[len('typed/j'):]})"
+    family, _, where = law_id.partition("/")
+    name = LAW_LABELS.get(family, family.replace("_", " "))
+    if where.startswith("h") and where[1:].replace("-h", "").isdigit():
+        layers = where[1:].split("-h")
+        return f"{name}, layer {layers[0]}" if len(layers) == 1 else f"{name}, layers {layers[0]}-{layers[1]}"
+    if family == "typed" and where.startswith("q"):
+        return f"quantity {where[1:]}"
+    return f"{name} ({where.replace('_', ' ')})" if where else name
+
+
+# the dynamics whose exact per-step prediction a law chart draws (``<law>:pred_discrete``), by spec kind
+DYNAMICS_NAMES = {"gd": "GD", "sgd": "SGD (its own minibatches)", "momentum": "heavy-ball momentum",
+                  "nd": "ND", "nag": "NAG", "leapfrog": "leapfrog", "adam": "Adam", "rk4": "RK4"}
+
+
+def discrete_label(dynamics: str | None) -> str:
+    """The legend of a law's exact per-step prediction, naming the run's own dynamics."""
+    name = DYNAMICS_NAMES.get(dynamics or "", dynamics or "")
+    return f"{name}, exact step by step (the verdict's reference)" if name else \
+        "exact step by step (the verdict's reference)"
+
+
+LOG_FLOOR_NOTE = "0 drawn at the smallest positive value shown"
+
+
+def log_floor(values: Sequence[Any]) -> tuple[list[Any], bool]:
+    """Values for a log axis: an exact 0 (a loss that reaches 0) becomes the smallest positive value shown.
+
+    A log axis cannot draw 0 (plotly leaves the point out, and the curve ends there); clipping keeps the curve
+    on the axis's floor, and the chart says so (``LOG_FLOOR_NOTE``). Negative values stay out (None).
+    """
+    floor = min((v for v in values if is_finite(v) and v > 0), default=None)
+    out, clipped = [], False
+    for v in values:
+        if is_finite(v) and v <= 0:
+            if v == 0 and floor is not None:
+                out.append(floor)
+                clipped = True
+            else:
+                out.append(None)
+        else:
+            out.append(v)
+    return out, clipped
+
+
+def _floor_note(fig: go.Figure) -> None:
+    fig.add_annotation(text=LOG_FLOOR_NOTE, xref="paper", yref="paper", x=0.0, y=1.0, showarrow=False,
+                       xanchor="left", yanchor="bottom", font=dict(size=10, color="#666"), name="log-floor")
+
+
 # ---------------------------------------------------------------------------------------------
 # Curves
 
@@ -95,17 +182,22 @@ def loss_figure(
     """The loss L(w_k) against step or time, on a log axis by default."""
     x = columns.get(x_name) or []
     y = columns.get("loss") or []
+    clipped = False
+    if log_y:  # a loss of exactly 0 stays on the chart, at the floor (live.js does the same: meta "log_floor")
+        y, clipped = log_floor(y)
     xs, ys, down = _xy(x, y, max_points)
     fig = go.Figure(
         go.Scatter(
             x=xs, y=ys, mode="lines", name="loss", line=dict(color=PALETTE[0]),
-            meta={"live": "line", "x": x_name, "y": "loss"},
+            meta={"live": "line", "x": x_name, "y": "loss", "log_floor": True},
         ),
         layout=_base_layout("Loss", xaxis_title=_x_label(x_name), yaxis_title="L(w)"),
     )
     fig.update_yaxes(type="log" if log_y else "linear")
     if down:
         _downsample_note(fig, len(x))
+    if clipped:
+        _floor_note(fig)
     return fig
 
 
@@ -123,8 +215,11 @@ def law_figure(
     prediction: str = "",
     x_name: str = "step",
     max_points: int = MAX_POINTS,
+    dynamics: str | None = None,
 ) -> go.Figure:
     """A law's measured value with the paper's prediction beside it (dashed).
+
+    ``dynamics`` (the spec's kind: gd, sgd, ...) names the exact per-step prediction where the run has one.
 
     When the record carries the law's terms (e.g. |W_2|^2 and |W_3|^2 of the balance
     |W_2|^2 - |W_3|^2), they go on the left axis and the law on the right one, as in Fig. 1:
@@ -147,7 +242,7 @@ def law_figure(
     xs, ys, d = _xy(x, columns.get(law_id) or [], max_points)
     down |= d
     fig.add_trace(go.Scatter(
-        x=xs, y=ys, mode="lines", name=name or law_id, yaxis=law_axis,
+        x=xs, y=ys, mode="lines", name=name or law_label(law_id), yaxis=law_axis,
         line=dict(color=PALETTE[0], width=2.5), meta={"live": "line", "x": x_name, "y": law_id},
     ))
     pred_col, discrete_col = law_id + ":pred", law_id + ":pred_discrete"
@@ -163,7 +258,7 @@ def law_figure(
     if discrete:  # GD's exact per-step identity: what the verdict compares the measured value with
         xs, ys, d = _xy(x, columns.get(discrete_col) or [], max_points)
         fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines", name="GD, exact step by step (the verdict's reference)",
+            x=xs, y=ys, mode="lines", name=discrete_label(dynamics),
             yaxis=law_axis, line=dict(color="#222222", dash="dot", width=2.5),
             meta={"live": "line", "x": x_name, "y": discrete_col},
         ))
@@ -175,11 +270,11 @@ def law_figure(
             yaxis=law_axis, line=dict(color=PALETTE[3 % len(PALETTE)], dash="dashdot", width=2),
             meta={"live": "line", "x": x_name, "y": modified_col},
         ))
-    layout = _base_layout(name or law_id, xaxis_title=_x_label(x_name))
+    layout = _base_layout(name or law_label(law_id), xaxis_title=_x_label(x_name))
     if two_axes:
         layout.update(
             yaxis=dict(title="terms"),
-            yaxis2=dict(title=name or law_id, overlaying="y", side="right", showgrid=False),
+            yaxis2=dict(title=name or law_label(law_id), overlaying="y", side="right", showgrid=False),
             margin=dict(l=60, r=60, t=45, b=80),
             # Fig. 1: the right axis keeps its own offset but spans what the left one spans, so a conserved
             # difference reads flat next to the moving norms; live.js keeps it so and draws the zoom buttons' scale
@@ -238,8 +333,8 @@ def matched_range(left: Sequence[Sequence[Any]], right: Sequence[Sequence[Any]])
 def drift_figure(
     columns: dict[str, list], ids: Sequence[str], x_name: str = "step", max_points: int = MAX_POINTS
 ) -> go.Figure:
-    """Each law's drift from its initial value, Q(t) - Q(0): flat at zero when the law holds."""
-    return _lines_figure(columns, "Drift from the initial value", "Q(t) - Q(0)", [(i, i) for i in ids],
+    """Each law's drift from its initial value, Q(t) - Q(0): flat at zero when the law holds (legend: readable names)."""
+    return _lines_figure(columns, "Drift from the initial value", "Q(t) - Q(0)", [(i, law_label(i)) for i in ids],
                          x_name, max_points, transform="drift")
 
 
@@ -311,8 +406,8 @@ def power_law_figure(
     x = columns.get("t") or []
     y = columns.get(law_id) or []
     slope = fit_slope(x, y)
-    label = name or law_id
-    title = f"{label} against t, log-log: predicted slope {exponent:g}" + (
+    label = head_name(name) or law_label(law_id)  # "|J|", not the whole definition: the title must fit the chart
+    title = f"{label} against t (log-log): slope {exponent:g} predicted" + (
         f", fitted {slope:.3f}" if slope is not None else "")
     fig = go.Figure(layout=_base_layout(title, xaxis_title="physical time t (log)", yaxis_title=f"{label} (log)",
                                         meta={"power_law": {"exponent": exponent, "law": law_id}}))
@@ -376,8 +471,8 @@ def cross(a: Sequence[float], b: Sequence[float]) -> list[float]:
 
 
 def angular_momentum(position: Sequence[float], velocity: Sequence[float]) -> list[float]:
-    """J = w x w' (Sec. 6.1): conserved by Newtonian dynamics on a rotation-invariant loss."""
-    return cross(position, velocity)
+    """J = w' x w, the paper's sign (Sec. 6.1, eq. 48): conserved by Newtonian dynamics on a rotation-invariant loss."""
+    return cross(velocity, position)
 
 
 def _norm(v: Sequence[float]) -> float:
@@ -462,7 +557,7 @@ def camera_views(
 ) -> dict[str, Any]:
     """The cameras of the 3D view from the run's start (Sec. 6.1): ``face-on``, ``edge-on``, ``free``.
 
-    With angular momentum J = w(0) x w'(0) != 0 the orbit stays in the plane normal to J: face-on looks
+    With angular momentum J = w'(0) x w(0) != 0 the orbit stays in the plane normal to J: face-on looks
     along J at the whole orbit (the rosette of Fig. 3), edge-on along the plane (the orbit is a line: it stays
     in it). With J = 0 (gradient flow, or a start at rest) the path is a radial segment from w(0) towards the
     sphere |w| = radius: face-on looks across it, framed on it, edge-on along it. The scene's axes span
@@ -474,6 +569,7 @@ def camera_views(
         return {"face-on": free, "edge-on": free, "free": free, "default": "free"}
     scale = 1.0 / (2.0 * half_range)  # data -> scene units
     origin = [0.0, 0.0, 0.0]
+    # the eye sits at w x w' = -J, looking along J: the orbit turns counter-clockwise on the screen
     jv = cross(position, velocity) if velocity is not None and len(velocity) == 3 else None
     if jv is not None and _norm(jv) > 1e-9 * _norm(position) * _norm(velocity):
         j = _unit(jv)
@@ -513,7 +609,7 @@ def trajectory_figure(
     start: tuple[Sequence[float] | None, Sequence[float] | None] | None = None,
     half_range: float | None = None,
 ) -> go.Figure:
-    """The trajectory w(t) in R^3 with the sphere |w| = radius, J = w x w' and the orbit plane normal to J.
+    """The trajectory w(t) in R^3 with the sphere |w| = radius, J = w' x w and the orbit plane normal to J.
 
     ``start`` = (w(0), w'(0)) of the run chooses the camera (``camera_views``): face-on to the orbit plane,
     or across a straight path; buttons switch to edge-on and free.
@@ -556,7 +652,7 @@ def trajectory_figure(
     else:
         jx = jy = jz = []
     fig.add_trace(go.Scatter3d(
-        x=jx, y=jy, z=jz, mode="lines+markers", name="J = w x w' (direction)",
+        x=jx, y=jy, z=jz, mode="lines+markers", name="J = w' x w (direction)",
         line=dict(color=PALETTE[2], width=6), marker=dict(size=[0, 5], color=PALETTE[2]),
         meta={"live": "jvec", "col": "angular_momentum:vector", "scale": scale},
     ))
@@ -692,7 +788,7 @@ def compare_figure(
     absolute = drift and log_y
     fig = go.Figure(layout=_base_layout(compare_title(column, drift, log_y),
                                         xaxis_title=_x_label(x_name), yaxis_title=column))
-    down = False
+    down = floored = False
     for i, run in enumerate(runs):
         cols = run.get("columns") or {}
         x = cols.get(x_name) or []
@@ -704,6 +800,9 @@ def compare_figure(
             if drift:
                 y0 = next((v for v in y if is_finite(v)), None)
                 y = [(abs(v - y0) if absolute else v - y0) if is_finite(v) and y0 is not None else None for v in y]
+            elif log_y:  # a loss of exactly 0 stays on the log axis, at the smallest positive value shown
+                y, clipped = log_floor(y)
+                floored |= clipped
             xs, ys, d = _xy(x, y, max_points)
             down |= d
             fig.add_trace(go.Scatter(
@@ -712,6 +811,8 @@ def compare_figure(
             ))
     if log_y:
         fig.update_yaxes(type="log")
+    if floored:
+        _floor_note(fig)
     if down:
         fig.add_annotation(text="long series drawn as min/max envelopes", xref="paper", yref="paper",
                            x=1.0, y=1.0, showarrow=False, xanchor="right", yanchor="bottom",

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import plotly.graph_objects as go
+from dash import MATCH, Input, Output, State, clientside_callback, dcc, html
 
 MAX_STEPS = 20_000  # the backend's preview limit
 MAX_RECORDS = 400  # records per preview: enough for a smooth orbit, few law measurements
@@ -35,7 +36,7 @@ def sliders(spec: dict[str, Any]) -> list[dict[str, Any]]:
     e = math.log10(lr)
     out = [dict(id="lr", label="learning rate η (log scale)", min=round(e - 1.5, 2), max=round(e + 1.0, 2), step=0.05,
                 value=round(e, 2), marks={round(e - 1.5, 2): f"{lr / 10 ** 1.5:.0e}", round(e, 2): f"{lr:g}",
-                                          round(e + 1.0, 2): f"{lr * 10:g}"})]
+                                          round(e + 1.0, 2): f"{lr * 10:g}"}, log10=True)]
     if kind in ("nd", "nag", "momentum") and (spec.get("initial") or {}).get("velocity"):
         out.append(dict(id="speed", label="initial velocity (× the run's w'(0))", min=0.0, max=3.0, step=0.05, value=1.0,
                         marks={0: "0", 1: "1×", 2: "2×", 3: "3×"}))
@@ -50,6 +51,58 @@ def sliders(spec: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(dict(id="friction", label="friction k1 (w'' + k1 w' + grad L = 0)", min=0.0, max=3.0, step=0.05,
                         value=round(k1, 2), marks={0: "0 (ND)", 1: "1", 2: "2", 3: "3"}))
     return out
+
+
+def slider_component(s: dict[str, Any]) -> html.Div:
+    """One "What if?" control: a slider and a number box beside it. Enter in the box reruns at once (``n_submit``);
+    the learning rate's box shows η itself while its slider moves along log10 η."""
+    log10 = bool(s.get("log10"))
+    shown = round(10 ** s["value"], 12) if log10 else s["value"]
+    return html.Div(className="play-slider", children=[
+        html.Label(s["label"], className="field-label"),
+        html.Div(className="play-slider-row", style={"display": "flex", "alignItems": "center", "gap": "8px"}, children=[
+            html.Div(dcc.Slider(id={"type": "run-play", "name": s["id"]}, min=s["min"], max=s["max"], step=s["step"],
+                                value=s["value"], marks={float(k): v for k, v in s["marks"].items()},
+                                updatemode="mouseup", allow_direct_input=False,
+                                tooltip={"placement": "bottom", "always_visible": False}), style={"flex": "1"}),
+            dcc.Input(id={"type": "run-play-box", "name": s["id"]}, type="number", value=shown, debounce=True,
+                      className="play-box", style={"width": "10em", "minWidth": "10em"}, placeholder="value, Enter",
+                      **({"min": 10 ** s["min"], "max": 10 ** s["max"]} if log10 else {"min": s["min"], "max": s["max"]}),
+                      step="any"),
+            dcc.Store(id={"type": "run-play-scale", "name": s["id"]}, data="log10" if log10 else "linear"),
+        ]),
+    ])
+
+
+# The box and its slider follow each other; Enter in the box (n_submit) moves the slider, which reruns the preview.
+clientside_callback(
+    """
+    function(value, nSubmit, box, scale, min, max) {
+        const ctx = window.dash_clientside.callback_context;
+        const trig = ctx.triggered.length ? ctx.triggered[0].prop_id : "";
+        const nu = window.dash_clientside.no_update;
+        if (trig.endsWith(".n_submit")) {
+            const x = Number(box);
+            if (box === null || box === undefined || box === "" || !isFinite(x) || (scale === "log10" && !(x > 0))) {
+                return [nu, nu];
+            }
+            const v = scale === "log10" ? Math.log10(x) : x;
+            return [Math.min(max, Math.max(min, Math.round(v * 1e6) / 1e6)), nu];
+        }
+        if (value === null || value === undefined) return [nu, nu];
+        return [nu, scale === "log10" ? Number(Math.pow(10, value).toPrecision(6)) : value];
+    }
+    """,
+    Output({"type": "run-play", "name": MATCH}, "value"),
+    Output({"type": "run-play-box", "name": MATCH}, "value"),
+    Input({"type": "run-play", "name": MATCH}, "value"),
+    Input({"type": "run-play-box", "name": MATCH}, "n_submit"),
+    State({"type": "run-play-box", "name": MATCH}, "value"),
+    State({"type": "run-play-scale", "name": MATCH}, "data"),
+    State({"type": "run-play", "name": MATCH}, "min"),
+    State({"type": "run-play", "name": MATCH}, "max"),
+    prevent_initial_call=True,
+)
 
 
 def _time_per_step(dyn: dict[str, Any], lr: float) -> float:

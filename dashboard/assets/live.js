@@ -710,9 +710,21 @@
   }
 
   function noteText(ch, info) {
-    if (ch.xrange && info.range) return "zoomed in: " + info.range;
-    if (info.w > 0) return "long series: history drawn as min/max envelope (spikes kept), newest points raw";
-    return null;
+    const floor = info.floor ? "0 drawn at the smallest positive value shown" : null;  // figures.LOG_FLOOR_NOTE
+    if (ch.xrange && info.range) return "zoomed in: " + info.range + (floor ? "; " + floor : "");
+    if (info.w > 0) return "long series: history drawn as min/max envelope (spikes kept), newest points raw" + (floor ? "; " + floor : "");
+    return floor;
+  }
+
+  /* A log axis cannot draw 0 (a loss that reaches exactly 0 would end the curve there): meta.log_floor traces
+     draw it at the smallest positive value shown, and the chart says so (figures.log_floor does the same). */
+  function floorZeros(ch, ys, info) {
+    const log = ch.logY !== null ? ch.logY : (ch.fig.layout.yaxis || {}).type === "log";
+    if (!log) return;
+    let lo = Infinity;
+    for (const v of ys) if (v > 0 && v < lo) lo = v;
+    if (!(lo < Infinity)) return;
+    for (let i = 0; i < ys.length; i++) if (ys[i] === 0) { ys[i] = lo; info.floor = true; }
   }
 
   function chartLayout(ch, note) {
@@ -806,6 +818,7 @@
       emitEnvelope(x, y, env, n, off, xs, ys);
       info.w = Math.max(info.w, env.w);
     }
+    if (meta.log_floor) floorZeros(ch, ys, info);
     return Object.assign({}, tr, {x: xs, y: ys});
   }
 
@@ -828,7 +841,7 @@
     const vec = S.views["angular_momentum:vector"];
     if (vec && vec[f] && vec[f].length === 3) return vec[f];
     const p = (S.views.position || [])[f], v = (S.views.velocity || [])[f];
-    if (p && v && p.length === 3 && v.length === 3) return cross(p, v);
+    if (p && v && p.length === 3 && v.length === 3) return cross(v, p);  // J = w' x w, the paper's sign (eq. 48)
     return null;
   }
 

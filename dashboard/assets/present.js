@@ -10,6 +10,10 @@
   "use strict";
   const BIG = {font: 19, title: 24, tick: 17, legend: 17, minWidth: 3.5, factor: 1.7};
   const WORDS = /^\(?[A-Za-z][a-z]+(-[a-z]+)*[,.:;)]*$/;  // prose: "First-layer", "neurons", "(direction)"
+  // prose too, never maths: a possessive ("NAG's", which TeX would read as NAG' s: "NAG′s") and an identifier
+  // with an underscore between words ("angular_momentum", not angular with the subscript "momentum")
+  const ID = /^\(?[A-Za-z]{2,}(_[A-Za-z]{2,})*(\/[A-Za-z0-9_-]+)?(:[A-Za-z_]+)?[,.:;)]*$/;  // balance/h2, sq_norm/W1
+  const PROSE = {test: (tok) => /^\(?[A-Za-z]+'s[,.:;)]*$/.test(tok) || (ID.test(tok) && /[A-Za-z]{2}[_/:][A-Za-z]/.test(tok))};
   const MATH_WORDS = new Set(["exp", "log", "sqrt", "sin", "cos", "tanh", "int", "max", "min"]);
 
   function present() { return document.body.classList.contains("present"); }
@@ -19,6 +23,7 @@
     if (tok === "x") return "\\times";
     if (tok === "<=") return "\\le";
     if (tok === ">=") return "\\ge";
+    if (PROSE.test(tok)) return "\\text{" + tok.replace(/[{}\\$]/g, "") + "}";  // \text shows "_" as it is
     if (WORDS.test(tok) && !MATH_WORDS.has(tok.replace(/[,.:;)]+$/, ""))) {
       return "\\text{" + tok.replace(/[{}\\]/g, "") + "}";
     }
@@ -33,7 +38,9 @@
   // "|W_2|^2 - |W_3|^2" -> "$\vert W_{2}\vert ^{2} - \vert W_{3}\vert ^{2}$"; text without formulas unchanged
   function tex(s) {
     if (typeof s !== "string" || s.charAt(0) === "$" || !/[\^_]|\|[^|\s]+\|/.test(s) || /[<>$&%#~]/.test(s)) return s;
-    const toks = s.split(/\s+/).filter(Boolean).map(texToken);
+    const words = s.split(/\s+/).filter(Boolean);
+    if (!words.some((w) => !PROSE.test(w) && /[\^_]|\|[^|\s]+\|/.test(w))) return s;  // only ids: plain text
+    const toks = words.map(texToken);
     return "$" + toks.join("\\ ") + "$";
   }
 

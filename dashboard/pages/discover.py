@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +21,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dash_table, dcc, html, no_update
 
 from dashboard import api
+from dashboard.figures import LOG_FLOOR_NOTE, log_floor
 
 dash.register_page(__name__, path="/discover", name="Discover", title="Discover · Noether Lab", order=3, nav=True)
 
@@ -41,7 +43,8 @@ TERMS = {
     "quantity": "w^T A w / 2 for a symmetric generator A: conserved under gradient flow (Noether's theorem)",
     "charge": "w'^T A w for an antisymmetric generator A (a rotation): conserved under Newtonian dynamics, "
               "zero under gradient flow, decaying as t^-3 under Nesterov's flow; for rotations of w it is the "
-              "angular momentum J",
+              "angular momentum J = w' w^T - w w'^T (for A = E_ij - E_ji, w'^T A w is its entry ij), written with "
+              "the paper's sign (eq. 48), as on the run page",
     "residual": "<grad L(w), A w>: zero at every step for any dynamics, since the loss does not change along A w",
     "where": "the part of the network the symmetry acts on: a hidden layer's neurons (rescalings), the outputs "
              "(the softmax ignores a common shift), the inputs or the data (rotations), or w itself (a potential)",
@@ -230,9 +233,12 @@ def drift_figure(series: dict[str, Any]) -> go.Figure:
     """Relative drift of every discovered law over the verification run (log scale): flat and small when it holds."""
     fig = go.Figure()
     steps = series.get("step") or []
+    floored = False
     for name, env in (series.get("columns") or {}).items():
-        y = [abs(v) if isinstance(v, int | float) and math.isfinite(v) and v != 0 else None for v in env.get("max") or []]
-        fig.add_trace(go.Scatter(x=steps, y=y, mode="lines", name=name.removeprefix("discovered/").removesuffix(":drift")))
+        y = [abs(v) if isinstance(v, int | float) and math.isfinite(v) else None for v in env.get("max") or []]
+        y, clipped = log_floor(y)  # an exact 0 (a residual at rounding) stays on the log axis, at its floor
+        floored |= clipped
+        fig.add_trace(go.Scatter(x=steps, y=y, mode="lines", name=drift_name(name)))
     fig.update_layout(
         title="Verification: relative drift of each discovered law (residual laws: relative residual)",
         xaxis_title="step", yaxis_title="relative drift", yaxis_type="log", yaxis_exponentformat="power",
@@ -242,7 +248,24 @@ def drift_figure(series: dict[str, Any]) -> go.Figure:
     if not fig.data:
         fig.add_annotation(text="the verification run's drift appears here", showarrow=False, xref="paper",
                            yref="paper", x=0.5, y=0.5, font=dict(color="#888"))
+    if floored:
+        fig.add_annotation(text=LOG_FLOOR_NOTE, showarrow=False, xref="paper", yref="paper", x=0, y=1,
+                           xanchor="left", yanchor="bottom", font=dict(size=10, color="#666"))
     return fig
+
+
+def drift_name(column: str) -> str:
+    """'discovered/layer2/quantity:drift' -> 'quantity (layer 2)': the legend in words, not the column id."""
+    parts = column.removeprefix("discovered/").removesuffix(":drift").split("/")
+    if len(parts) != 2:
+        return column
+    where, kind = parts
+    data = where.endswith("~data")
+    where = where.removesuffix("~data")
+    place = {"potential": "w, the potential", "inputs": "the inputs", "outputs": "the outputs"}.get(where)
+    if place is None:
+        place = re.sub(r"^layer(\d+)$", r"layer \1", where).replace("~", " ")
+    return f"{kind} ({place}{', from the data' if data else ''})"
 
 
 def request_body(preset: str | None, spec_text: str | None, steps: Any) -> tuple[dict[str, Any] | None, str]:

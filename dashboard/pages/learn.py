@@ -57,7 +57,7 @@ Under gradient flow this is a time derivative, and the **balance** is conserved:
 
 $$\frac{d}{dt}\Big(\|W_h\|^2 - \|W_{h+1}\|^2\Big) = 0 .$$
 
-Under Newtonian dynamics the rotation symmetry conserves the angular momentum $J = w \times w'$;
+Under Newtonian dynamics the rotation symmetry conserves the angular momentum $J = w' \times w$ (the paper's sign, eq. 48);
 under Nesterov's flow it decays as $J(t) = J(t_0)\,(t_0/t)^3$.
 """,
         "look": "Every law the lab measures comes with this prediction drawn beside the data.",

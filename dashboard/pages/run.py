@@ -15,7 +15,7 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from dashboard import api, config_panel, figures, playground  # noqa: F401 (config_panel registers its callback)
+from dashboard import api, config_panel, export, figures, playground  # noqa: F401 (config_panel registers its callback)
 from dashboard.mathtext import to_markdown
 from dashboard.series import duration_seconds, eta_seconds, format_seconds, law_ids, norm_columns
 from dashboard.specurl import launch_href
@@ -63,11 +63,17 @@ def layout(run_id: str | None = None, **_: Any) -> html.Div:
                 html.A("Open in Compare", id="run-compare", href=f"/compare?ids={run_id}" if run_id else "/compare",
                        className="btn btn-light", title="overlay with other runs; log x and log y axes"),
                 html.Span("Export:", className="hint"),
-                html.A("CSV", id="run-export-csv", className="btn btn-light", target="_blank"),
+                html.A("CSV", id="run-export-csv", className="btn btn-light", target="_blank", title=export.CSV_NOTE),
                 html.A("Parquet", id="run-export-parquet", className="btn btn-light", target="_blank"),
                 html.A("Spec (JSON)", id="run-export-spec", className="btn btn-light", target="_blank"),
-                html.Button("Figures as PNG", id="run-export-png", className="btn btn-light"),
-                html.Button("Figures as SVG", id="run-export-svg", className="btn btn-light"),
+                # one composed figure (every chart, the 3D view, the verdicts), drawn on the server (dashboard/export*.py)
+                html.A("Figure PNG (300 dpi)", id="run-export-png", className="btn btn-light", download="",
+                       title=f"every chart, the 3D view and the verdict table, {export.WIDTH_IN:g} in wide at {export.DPI} dpi"),
+                html.A("SVG", id="run-export-svg", className="btn btn-light", download=""),
+                html.A("PDF", id="run-export-pdf", className="btn btn-light", download=""),
+                html.A("All (zip)", id="run-export-zip", className="btn btn-light", download="",
+                       title="spec, summary, series (Parquet and CSV), the figure as PNG, SVG and PDF, a README"),
+                html.Span(export.CSV_NOTE, id="run-export-note", className="hint"),
                 html.Span(id="run-live-text", className="hint"),
             ]),
             html.Div(className="replay", children=[
@@ -227,12 +233,7 @@ def show_controls(info, current_href):
 
 
 def slider_component(s: dict[str, Any]) -> html.Div:
-    return html.Div(className="play-slider", children=[
-        html.Label(s["label"], className="field-label"),
-        dcc.Slider(id={"type": "run-play", "name": s["id"]}, min=s["min"], max=s["max"], step=s["step"],
-                   value=s["value"], marks={float(k): v for k, v in s["marks"].items()}, updatemode="mouseup",
-                   tooltip={"placement": "bottom", "always_visible": False}),
-    ])
+    return playground.slider_component(s)  # a slider and its number box (Enter reruns)
 
 
 def play_panel() -> html.Div:
@@ -301,11 +302,16 @@ def verdict_table(summary: dict[str, Any]) -> html.Div:
     Output("run-export-csv", "href"),
     Output("run-export-parquet", "href"),
     Output("run-export-spec", "href"),
+    Output("run-export-png", "href"),
+    Output("run-export-svg", "href"),
+    Output("run-export-pdf", "href"),
+    Output("run-export-zip", "href"),
     Input("run-id", "data"),
 )
 def export_links(run_id):
     base = f"/api/runs/{run_id}/export?format="
-    return base + "csv", base + "parquet", base + "spec"
+    return (base + "csv", base + "parquet", base + "spec",
+            *(f"/export/{run_id}.{fmt}" for fmt in ("png", "svg", "pdf", "zip")))
 
 
 @callback(
@@ -378,8 +384,8 @@ def empty_figure_json(kind: str, *args: Any) -> str:
         names, log_y = args
         fig = figures.loss_figure(dict.fromkeys(names, []), log_y=log_y)
     elif kind == "law":
-        names, law_id, name, prediction = args
-        fig = figures.law_figure(dict.fromkeys(names, []), law_id, name, prediction)
+        names, law_id, name, prediction, dynamics = args
+        fig = figures.law_figure(dict.fromkeys(names, []), law_id, name, prediction, dynamics=dynamics)
     elif kind == "drift":
         names, ids = args
         fig = figures.drift_figure(dict.fromkeys(names, []), list(ids))
@@ -397,8 +403,12 @@ def empty_figure_json(kind: str, *args: Any) -> str:
     return fig.to_json()
 
 
-def build_graphs(live: dict[str, Any], info: dict[str, Any] | None, log_y: bool = True) -> list:
-    """The run's charts for the columns and views the stream has shown, empty: live.js fills them."""
+def build_graphs(live: dict[str, Any], info: dict[str, Any] | None, log_y: bool = True,
+                 look_at: str | None = None) -> list:
+    """The run's charts for the columns and views the stream has shown, empty: live.js fills them.
+
+    The charts a preset's "Look at" points at come first after the 3D views: a power law of t (NAG's |J|, on
+    log-log axes) and the laws its text names (``(law balance/h2)``)."""
     names = tuple(live.get("columns") or [])
     views = live.get("views") or {}
     spec = (info or {}).get("spec") or {}
@@ -415,16 +425,25 @@ def build_graphs(live: dict[str, Any], info: dict[str, Any] | None, log_y: bool 
     if len(views.get("particles") or []) == 2 and views["particles"][1] == 3:
         widths = (spec.get("model") or {}).get("widths") or []
         graph("run-graph-particles", "particles", widths[0] if widths else None, cls="graph graph-3d")
-    if "loss" in names:
-        graph("run-graph-loss", "loss", names, log_y)
     ids = tuple(law_ids(c for c in names if c not in ("step", "t", "loss")))
-    for i, law_id in enumerate(ids):
-        law = laws.get(law_id, {})
-        graph(f"run-graph-law-{i}", "law", names, law_id, law.get("name", ""), law.get("prediction", ""))
     for i, law_id in enumerate(law_id for law_id in ids if "t" in names):
         exponent = figures.power_law_exponent(law_id, _flow(spec))
         if exponent is not None:  # a power law: log-log with its reference line and the fitted slope
             graph(f"run-graph-powerlaw-{i}", "powerlaw", names, law_id, exponent, laws.get(law_id, {}).get("name", ""))
+    focus = figures.pointed_at(look_at, ids)
+
+    def law_graph(i: int, law_id: str) -> None:
+        law = laws.get(law_id, {})
+        graph(f"run-graph-law-{i}", "law", names, law_id, law.get("name", ""), law.get("prediction", ""),
+              (spec.get("dynamics") or {}).get("kind"))
+
+    for law_id in focus:
+        law_graph(ids.index(law_id), law_id)
+    if "loss" in names:
+        graph("run-graph-loss", "loss", names, log_y)
+    for i, law_id in enumerate(ids):
+        if law_id not in focus:
+            law_graph(i, law_id)
     if ids:
         graph("run-graph-drift", "drift", names, ids)
     norms = tuple(norm_columns(names))
@@ -444,16 +463,17 @@ def build_graphs(live: dict[str, Any], info: dict[str, Any] | None, log_y: bool 
 # browser, so that the stream's reports (once a second) and the run record's polls cost no server call.
 clientside_callback(
     """
-    function(live, info, previous) {
+    function(live, info, preset, previous) {
         if (!live || live.run === null || live.run === undefined) { return window.dash_clientside.no_update; }
         const laws = (((info || {}).summary || {}).laws || []).map((l) => l.id || "").sort();
-        const key = live.run + "|" + (live.key || "") + "|" + laws.join(",");
+        const key = live.run + "|" + (live.key || "") + "|" + laws.join(",") + "|" + ((preset || {}).name || "");
         return key === previous ? window.dash_clientside.no_update : key;
     }
     """,
     Output("run-graph-key", "data"),
     Input("run-live", "data"),
     Input("run-info", "data"),
+    Input("run-preset", "data"),
     State("run-graph-key", "data"),
 )
 
@@ -464,8 +484,9 @@ clientside_callback(
     State("run-live", "data"),
     State("run-info", "data"),
     State("run-log", "value"),
+    State("run-preset", "data"),
 )
-async def graphs(key, live, info, log_value):
+async def graphs(key, live, info, log_value, preset):
     """The charts for the columns and views the stream has shown (``run-graph-key`` changes only then).
 
     Built in a thread: Dash runs callbacks on the server's event loop, which also feeds every open
@@ -473,7 +494,7 @@ async def graphs(key, live, info, log_value):
     """
     if not key or not live or live.get("run") is None:
         return [html.P("Waiting for the first records…", className="hint")]
-    return await asyncio.to_thread(build_graphs, live, info, "log" in (log_value or []))
+    return await asyncio.to_thread(build_graphs, live, info, "log" in (log_value or []), (preset or {}).get("look_at"))
 
 
 clientside_callback(
@@ -502,14 +523,6 @@ clientside_callback(
     "function(value) { return window.dash_clientside.noether.log(value); }",
     Output("run-dummy", "children"),
     Input("run-log", "value"),
-    prevent_initial_call=True,
-)
-
-clientside_callback(
-    "function(a, b) { return window.dash_clientside.noether.download(a, b); }",
-    Output("run-dummy2", "children"),
-    Input("run-export-png", "n_clicks"),
-    Input("run-export-svg", "n_clicks"),
     prevent_initial_call=True,
 )
 

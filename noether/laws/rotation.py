@@ -2,16 +2,17 @@
 
 SO(d) acts on w for the ``sphere`` potential (|w|^2 - r^2)^2 (and a quadratic one with equal
 eigenvalues), and on the rows of W_1 when the data is rotation-symmetric (W_1 -> W_1 Q). The
-generators are antisymmetric, so the laws concern the angular momentum
+generators are antisymmetric, so the laws concern the angular momentum, in the paper's sign (eq. 48)
 
-    J = sum_i (w_i v_i^T - v_i w_i^T)    (d x d, antisymmetric; w_i the rows of W_1, or w itself),
+    J = sum_i (v_i w_i^T - w_i v_i^T) = (W_1')^T W_1 - W_1^T W_1'    (d x d, antisymmetric; w_i the rows of W_1,
+                                                                     or w itself),
 
-for d = 3 the vector sum_i w_i x v_i, with |J| = |J|_F / sqrt(2). The residual law (eq. 45, 47) is
+for d = 3 the vector sum_i v_i x w_i (the paper's (0, 3/2, -3/2) for the toy's start), with |J| = |J|_F / sqrt(2). The residual law (eq. 45, 47) is
 k2 J' + k1 J = 0, so
 - GF: J = 0 with v = w' = -grad L (the antisymmetric part of (W_1')^T W_1 vanishes): a radial segment;
 - ND: J conserved (eq. 48), and the orbit stays in the plane spanned by w(0), w'(0), normal to J;
 - NAGF: J(t) = J(t0) (t0/t)^3 (eq. 46); general: J(t) = J(t0) exp(-int k1/k2).
-Discretely, ND's J_{k+1/2} = w_k w_{k+1}^T - w_{k+1} w_k^T is exactly conserved when the loss is exactly
+Discretely, ND's J_{k+1/2} = w_{k+1} w_k^T - w_k w_{k+1}^T is exactly conserved when the loss is exactly
 symmetric (eq. 21), and so is J built from the central-difference velocity.
 
 A finite data sample is rotation-symmetric only approximately ("data-symmetry laws need the whole
@@ -47,7 +48,8 @@ ENTRIES = [
         condition="the sphere potential (or a quadratic one with equal eigenvalues), d >= 2; or a network on "
         "rotation data (kind 'rotation'). A quadratic potential with unequal eigenvalues is a control: not "
         "applicable. Other data sets: not applicable",
-        quantity="J = sum_i (w_i v_i^T - v_i w_i^T), |J| = |J|_F / sqrt 2 (for d = 3 the vector sum_i w_i x v_i); "
+        quantity="J = sum_i (v_i w_i^T - w_i v_i^T) (the paper's sign, eq. 48), |J| = |J|_F / sqrt 2 (for d = 3 the "
+        "vector sum_i v_i x w_i: (0, 3/2, -3/2) at the toy's start, Sec. 6.1); "
         "v = w', or -grad L under gradient flow",
         predictions={
             "gf": "0: the antisymmetric part of (W_1')^T W_1 vanishes, the orbit is a radial segment (Table 5)",
@@ -147,7 +149,7 @@ class _RotationBase(TrackedLaw):
 
 
 class AngularMomentum(_RotationBase):
-    """J = W^T V - V^T W with its flow's prediction (0, conserved, t^-3, exp(-int k1/k2))."""
+    """J = V^T W - W^T V (eq. 48's sign) with its flow's prediction (0, conserved, t^-3, exp(-int k1/k2))."""
 
     def __init__(self, context: Context, index: int, *, defect_tolerance: bool, **kw) -> None:
         super().__init__(context, index, **kw)
@@ -171,7 +173,7 @@ class AngularMomentum(_RotationBase):
         self._t_last, self._r_last = t, r
 
     def _J(self, W: Tensor, V: Tensor) -> Tensor:
-        A = W.T @ V
+        A = V.T @ W  # (W_1')^T W_1 - W_1^T W_1', the paper's sign (eq. 48)
         return A - A.T
 
     def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:
@@ -361,7 +363,7 @@ def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> 
     if index is None:
         return [], [
             not_applicable(context, id="angular_momentum", family="angular_momentum",
-                           name="J = sum_i w_i v_i^T - v_i w_i^T", symmetry="SO(d) rotations", reason=reason)
+                           name="J = sum_i v_i w_i^T - w_i v_i^T", symmetry="SO(d) rotations", reason=reason)
         ]
     data = spec.potential is None
     adam = context.flow == "none"
@@ -369,7 +371,7 @@ def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> 
     laws: list[Law] = [
         AngularMomentum(
             context, index, defect_tolerance=data, id="angular_momentum", family="angular_momentum",
-            name="|J|, J = W_1^T W_1' - (W_1')^T W_1" if data else "|J|, J = w w'^T - w' w^T (w x w' in 3D)",
+            name="|J|, J = (W_1')^T W_1 - W_1^T W_1'" if data else "|J|, J = w' w^T - w w'^T (w' x w in 3D)",
             symmetry=symmetry, prediction=_SHORT.get(context.flow, _SHORT["none"]),
             default_tolerance=_default_tolerance(context, data), **common,
         ),

@@ -8,7 +8,7 @@ laws are chosen. What it finds becomes laws measured like the catalogue's:
   -2 <grad L, A w> = 0). L = x y z has the two diagonal generators diag(1, -1, 0), diag(1, 0, -1), i.e.
   x^2 - y^2 and x^2 - z^2 (Marcotte et al.); a readable basis is chosen (reduced row echelon form);
 - an **antisymmetric** generator is a rotation about an axis n (A w = n x w) and gives the charge
-  n . J, J = w x w' (in 2D, J = x y' - y x'): conserved under ND, 0 under GF, J(t0) (t0/t)^3 under NAGF
+  n . J, J = w' x w (the paper's sign, eq. 48; in 2D, J = x' y - y' x): conserved under ND, 0 under GF, J(t0) (t0/t)^3 under NAGF
   (eq. 45-48). The components J_x, J_y, J_z are drawn whatever was found: those whose rotation is no symmetry
   are shown for comparison (e.g. (x^2 + y^2 - 1)^2 + z^2: J_z is conserved, J_x and J_y are not).
 
@@ -61,7 +61,7 @@ ENTRIES = [
         symmetry="rotations about an axis n (antisymmetric generator A w = n x w) found by discovery",
         condition="a potential of kind 'expression' (d = 2: J_z only); components whose rotation is no symmetry "
         "are measured and drawn, marked not applicable",
-        quantity="n . J, J = w x w' (d = 2: x y' - y x'); w' = -grad L under gradient flow",
+        quantity="n . J, J = w' x w (the paper's sign, eq. 48; d = 2: x' y - y' x); w' = -grad L under gradient flow",
         predictions={
             "gf": "0 for a symmetry axis",
             "nd": "conserved for a symmetry axis (eq. 48)",
@@ -234,7 +234,7 @@ class TypedQuantity(TrackedLaw):
 
 
 class TypedCharge(TrackedLaw):
-    """n . J, J = w x w' (2D: x y' - y x'), with the flow's prediction where rotations about n are a symmetry."""
+    """n . J, J = w' x w (2D: x' y - y' x; eq. 48's sign), with the flow's prediction where rotations about n are a symmetry."""
 
     def __init__(self, context: Context, axis: Tensor, **kw: Any) -> None:
         super().__init__(context, **kw)
@@ -260,9 +260,9 @@ class TypedCharge(TrackedLaw):
         if v is None:
             return {}
         if w.shape[0] == 2:
-            J = w[0] * v[1] - w[1] * v[0]
+            J = v[0] * w[1] - v[1] * w[0]
         else:
-            J = torch.dot(self.axis, torch.linalg.cross(w, v))
+            J = torch.dot(self.axis, torch.linalg.cross(v, w))
         t = float(snap.t)
         flow = self.context.flow
         if self._J_ref is None and (t > 0 or flow != "nagf"):
@@ -332,7 +332,7 @@ def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> 
     adam = context.flow == "none"
     symmetric_axes = [torch.tensor(n, dtype=torch.float64) for n in found.axes]
     if pot.dim == 2:
-        components = [("typed/jz", torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64), "J = x y' - y x'")]
+        components = [("typed/jz", torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64), "J = x' y - y' x")]
     else:
         components = [(f"typed/j{a}", torch.eye(3, dtype=torch.float64)[i], f"J_{a} = {_cross_text(i)}")
                       for i, a in enumerate(AXES)]
@@ -363,8 +363,8 @@ def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> 
 def _cross_text(i: int) -> str:
     a, b = [AXES[j] for j in range(3) if j != i]
     if i == 1:
-        a, b = b, a  # J_y = z x' - x z'
-    return f"{a} {b}' - {b} {a}'"
+        a, b = b, a  # J_y = z' x - x' z
+    return f"{a}' {b} - {b}' {a}"
 
 
 def _matrix_text(A: tuple[tuple[float, ...], ...]) -> str:

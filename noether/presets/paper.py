@@ -130,10 +130,10 @@ TOY = {"kind": "sphere", "dim": 3, "radius": 1.0}
 TOY_EXPLANATION = (
     "A single particle w in R^3 in the potential L(w) = (|w|^2 - 1)^2, a 'Mexican hat' whose minima form"
     " the unit sphere. L is invariant under every rotation of w, and the conserved quantity of that"
-    " symmetry is angular momentum J = w x w'."
+    " symmetry is angular momentum J = w' x w (the paper's sign, Sec. 6.1)."
 )
 
-J0 = math.sqrt(4.5)  # |J(t0)| = |w(0) x w'(0)| = |(0, -3/2, 3/2)| for the toy's start
+J0 = math.sqrt(4.5)  # |J(t0)| = |w'(0) x w(0)| = |(0, 3/2, -3/2)| for the toy's start
 
 
 def SPIRAL_RAD(t0: float) -> float:  # noqa: N802 (a formula, named as in the text)
@@ -165,11 +165,10 @@ toy_nd = make(
     explanation=TOY_EXPLANATION
     + " Here it follows Newtonian dynamics w'' = -grad L (eq. 21) from w = (0.5, 0.5, 0.5) with velocity (-2, 1, 1).",
     look_at=(
-        "The orbit stays in the plane y = z, normal to J(0) = w(0) x w'(0) = (0, -3/2, 3/2) (the paper"
-        " writes (0, 3/2, -3/2), the same axis with J = w' x w); the loss oscillates while the energy"
-        " |w'|^2/2 + L stays constant."
+        "The orbit stays in the plane y = z, normal to J(0) = w'(0) x w(0) = (0, 3/2, -3/2) (Sec. 6.1); the"
+        " loss oscillates while the energy |w'|^2/2 + L stays constant."
     ),
-    prediction="ND conserves the angular momentum J = w x w' (direction and length) and the energy.",
+    prediction="ND conserves the angular momentum J = w' x w (direction and length) and the energy.",
     spec={"potential": TOY, "initial": {"position": [0.5, 0.5, 0.5], "velocity": [-2.0, 1.0, 1.0]},
           "dynamics": {"kind": "nd", "lr": 1e-4}, "steps": 2000, "record_every": 2, "dtype": "float64"},
     runtime="under 30 s",

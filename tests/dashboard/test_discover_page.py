@@ -13,6 +13,7 @@ from dashboard.pages.discover import (
     block_figure,
     drift_columns,
     drift_figure,
+    drift_name,
     header,
     law_rows,
     plain_summary,
@@ -89,7 +90,11 @@ def test_header_blocks_and_drift_builders():
     assert drift_columns(cols) == ["discovered/potential/charge:drift", "discovered/potential/residual"]
     series = {"step": [0, 10], "columns": {"discovered/potential/charge:drift": {"max": [0.0, 1e-15]}}}
     fig = drift_figure(series)
-    assert fig.data[0].name == "potential/charge" and list(fig.data[0].y) == [None, 1e-15]
+    # the legend in words; an exact 0 stays on the log axis at the smallest positive value shown, and says so
+    assert fig.data[0].name == "charge (w, the potential)" and list(fig.data[0].y) == [1e-15, 1e-15]
+    assert any("smallest positive value" in a.text for a in fig.layout.annotations)
+    assert drift_name("discovered/layer2/quantity:drift") == "quantity (layer 2)"
+    assert drift_name("discovered/inputs~data/charge:drift") == "charge (the inputs, from the data)"
 
 
 @pytest.mark.browser

@@ -23,7 +23,7 @@ def cols(n=50):
 def test_loss_on_a_log_axis_with_live_meta():
     fig = figures.loss_figure(cols(), log_y=True)
     assert fig.layout.yaxis.type == "log"
-    assert fig.data[0].meta == {"live": "line", "x": "step", "y": "loss"}
+    assert fig.data[0].meta == {"live": "line", "x": "step", "y": "loss", "log_floor": True}
     assert fig.data[0].type == "scatter"  # SVG: Scattergl froze headless Chromium
 
 
@@ -73,7 +73,7 @@ def test_drift_is_zero_at_start():
 def test_orbit_plane_is_normal_to_angular_momentum():
     w, v = [0.5, 0.5, 0.5], [-2.0, 1.0, 1.0]
     j = figures.angular_momentum(w, v)
-    assert j == pytest.approx([0.0, -1.5, 1.5])  # the paper's toy: the orbit stays in the plane y = z
+    assert j == pytest.approx([0.0, 1.5, -1.5])  # the paper's value (Sec. 6.1): the orbit stays in the plane y = z
     xs, ys, zs = figures.orbit_plane(j, 2.0)
     for row_x, row_y, row_z in zip(xs, ys, zs, strict=True):
         for x, y, z in zip(row_x, row_y, row_z, strict=True):
@@ -92,7 +92,7 @@ def test_trajectory_has_sphere_path_head_and_j():
              if x is not None]
     assert radii and max(abs(r - 1.0) for r in radii) < 1e-12
     jvec = next(t for t in fig.data if (t.meta or {}).get("live") == "jvec")
-    assert jvec.z[1] > 0 and abs(jvec.x[1]) < 1e-9  # J = w x w' = +z for a counter-clockwise orbit
+    assert jvec.z[1] < 0 and abs(jvec.x[1]) < 1e-9  # J = w' x w = -z for a counter-clockwise orbit (the paper's sign)
     assert all(t.type != "scattergl" for t in fig.data)
 
 
@@ -153,3 +153,41 @@ def test_ticks_use_powers_of_ten_not_si_prefixes():
     for fig in (figures.loss_figure(cols(), log_y=True), figures.compare_grid([{"label": "a", "columns": cols()}], ["loss"])):
         axes = fig.to_plotly_json()["layout"]["template"]["layout"]
         assert axes["xaxis"]["exponentformat"] == axes["yaxis"]["exponentformat"] == "power"
+
+
+def test_a_loss_of_exactly_zero_stays_on_the_log_axis_at_the_floor_and_the_chart_says_so():
+    c = {"step": [0, 1, 2, 3], "loss": [1.0, 1e-20, 0.0, 0.0]}
+    fig = figures.loss_figure(c, log_y=True)
+    assert list(fig.data[0].y) == [1.0, 1e-20, 1e-20, 1e-20]  # the curve runs on to the last step
+    assert any(a.text == figures.LOG_FLOOR_NOTE for a in fig.layout.annotations)
+    linear = figures.loss_figure(c, log_y=False)
+    assert list(linear.data[0].y) == c["loss"] and not linear.layout.annotations  # a linear axis draws 0 itself
+
+
+def test_log_floor_leaves_negative_values_out_and_positive_ones_alone():
+    assert figures.log_floor([2.0, 0.0, -1.0, None, 0.5]) == ([2.0, 0.5, None, None, 0.5], True)
+    assert figures.log_floor([0.0, 0.0]) == ([None, None], False)  # nothing positive to stand on
+
+
+def test_drift_legend_reads_names_not_ids():
+    c = {"step": [0, 1], "angular_momentum": [1.0, 1.0], "balance/h2": [0.1, 0.1], "chain/h2-h4": [1.0, 1.0],
+         "typed/jx": [0.0, 0.1]}
+    fig = figures.drift_figure(c, ["angular_momentum", "balance/h2", "chain/h2-h4", "typed/jx"])
+    assert [t.name for t in fig.data] == ["angular momentum |J|", "balance, layer 2", "p^k chain, layers 2-4", "J_x"]
+    assert all("_" not in t.name.replace("J_x", "") for t in fig.data)
+
+
+def test_the_exact_step_by_step_prediction_names_the_run_s_own_dynamics():
+    c = cols()
+    c["balance/h2:pred_discrete"] = [0.5] * len(c["step"])
+    names = {kind: [t.name for t in figures.law_figure(c, "balance/h2", dynamics=kind).data] for kind in ("gd", "sgd")}
+    assert any(n.startswith("GD, exact step by step") for n in names["gd"])
+    assert any(n.startswith("SGD") and "exact step by step" in n for n in names["sgd"])
+    assert not any("GD, exact" in n and not n.startswith("SGD") for n in names["sgd"])
+
+
+def test_compare_keeps_a_loss_of_zero_on_its_log_axis():
+    runs = [{"label": "a", "columns": {"step": [0, 1, 2], "loss": [1.0, 0.5, 0.0]}}]
+    fig = figures.compare_figure(runs, "loss", log_y=True)
+    assert list(fig.data[0].y) == [1.0, 0.5, 0.5]
+    assert any(a.text == figures.LOG_FLOOR_NOTE for a in fig.layout.annotations)

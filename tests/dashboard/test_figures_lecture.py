@@ -54,7 +54,7 @@ def _eye_dir(cam):
 
 def test_camera_looks_along_j_at_an_orbit_and_across_a_straight_path():
     views = figures.camera_views([0.5, 0.5, 0.5], [-2.0, 1.0, 1.0], half_range=1.8, radius=1.0)
-    j = [0.0, -1 / math.sqrt(2), 1 / math.sqrt(2)]  # w x w' = (0, -3/2, 3/2): the orbit plane y = z
+    j = [0.0, 1 / math.sqrt(2), -1 / math.sqrt(2)]  # J = w' x w = (0, 3/2, -3/2): the orbit plane y = z
     assert views["default"] == "face-on"
     assert abs(sum(a * b for a, b in zip(_eye_dir(views["face-on"]), j, strict=True))) == pytest.approx(1.0)
     assert sum(a * b for a, b in zip(_eye_dir(views["edge-on"]), j, strict=True)) == pytest.approx(0.0, abs=1e-12)

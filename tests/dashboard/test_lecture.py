@@ -79,3 +79,32 @@ def test_the_header_shows_the_presets_title():
     assert run.run_title(None, None) == "Run"
     parts = run.story({"look_at": "the plane y = z", "prediction": "|J| ~ t^-3"})
     assert [p.id for p in parts] == ["run-story-look-at", "run-story-prediction"]
+
+
+def test_each_what_if_slider_has_a_box_that_shows_eta_itself():
+    from dashboard import playground
+
+    spec = {"potential": {"kind": "sphere"}, "dynamics": {"kind": "nag", "lr": 1e-4, "t0": 0.5},
+            "initial": {"position": [0.5, 0.5, 0.5], "velocity": [-2.0, 1.0, 1.0]}, "steps": 100}
+    boxes = {}
+    for s in playground.sliders(spec):
+        div = playground.slider_component(s)
+        found = [c for c in _walk(div) if getattr(c, "id", None) == {"type": "run-play-box", "name": s["id"]}]
+        assert len(found) == 1 and found[0].debounce is True  # Enter (n_submit) or leaving the box commits
+        boxes[s["id"]] = found[0].value
+    assert boxes["lr"] == pytest.approx(1e-4) and boxes["t0"] == pytest.approx(0.5) and boxes["speed"] == 1.0
+
+
+def _walk(node):
+    yield node
+    children = getattr(node, "children", None)
+    for child in children if isinstance(children, list) else [children] if children is not None else []:
+        yield from _walk(child)
+
+
+def test_the_chart_a_look_at_text_names_comes_first():
+    from dashboard.figures import pointed_at
+    from noether.presets import get
+
+    assert pointed_at(get("fig1-gd").look_at, ["balance/h1", "residual/h2", "balance/h2"]) == ["balance/h2"]
+    assert pointed_at("the energy |w'|^2/2 + L stays constant", ["energy"]) == []  # prose is not a pointer

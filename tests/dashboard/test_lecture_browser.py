@@ -121,10 +121,9 @@ def test_what_if_sliders_rerun_and_keep_the_previous_result_faint(lab, page):
                            " return gd && gd.data.length > 0; }", timeout=60_000)
     assert page.evaluate("() => document.querySelector('#run-play-lines .js-plotly-plot').data"
                          ".every(t => (t.opacity === undefined || t.opacity === 1))")  # nothing before: no faint curve
-    box = page.locator("[id*='\"name\":\"speed\"'] input").first  # the slider's number box: one change
+    box = page.locator("input[id*='\"type\":\"run-play-box\"'][id*='\"name\":\"speed\"']")  # the slider's box
     box.fill("1.5")  # 1.0 -> 1.5 times the initial velocity
-    box.press("Enter")
-    box.blur()
+    box.press("Enter")  # Enter alone reruns (n_submit): the box keeps the focus
     page.wait_for_function("() => document.querySelector('#run-play-text')?.innerText.includes('speed 1.5')",
                            timeout=60_000)
     faint = page.evaluate("() => document.querySelector('#run-play-lines .js-plotly-plot').data"
@@ -133,7 +132,7 @@ def test_what_if_sliders_rerun_and_keep_the_previous_result_faint(lab, page):
     path = page.evaluate("() => document.querySelector('#run-play-path .js-plotly-plot').data.map(t => [t.name, t.opacity])")
     assert path[0][0].startswith("before: η = 0.0001, speed 1×") and path[0][1] < 0.5
     assert path[1][0].startswith("now: η = 0.0001, speed 1.5×") and path[1][1] == 1
-    # |J| grows with the speed: J = w x w', the new |J| is 1.5 times the old one
+    # |J| grows with the speed: J = w' x w, the new |J| is 1.5 times the old one
     ratio = page.evaluate("() => { const d = document.querySelector('#run-play-lines .js-plotly-plot').data"
                           ".filter(t => t.legendgroup === 'angular_momentum'); return d[1].y[0] / d[0].y[0]; }")
     assert ratio == pytest.approx(1.5, rel=1e-9)

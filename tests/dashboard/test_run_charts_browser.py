@@ -123,7 +123,11 @@ def test_toy_nag_spiral_turns_once_and_its_log_log_chart_shows_the_t_minus_3_law
     assert math.log(y1 / y0) / math.log(x1 / x0) == pytest.approx(-3.0, abs=1e-6)  # the reference line: slope -3
     fitted = float(re.search(r"slope (-?[\d.]+)", chart["fit"]).group(1))
     assert fitted == pytest.approx(-3.0, abs=0.05)
-    assert f"fitted {fitted:.3f}" in plain(chart["title"]) and "predicted slope -3" in plain(chart["title"])
+    assert f"fitted {fitted:.3f}" in plain(chart["title"]) and "slope -3 predicted" in plain(chart["title"])
+    # the chart the text points at comes right after the 3D view (issue 15: it was 6th, its title clipped)
+    order = page.evaluate("() => Array.from(document.querySelectorAll('#run-graphs .plot-box')).map(b => b.id)")
+    assert order[:2] == ["run-graph-trajectory", "run-graph-powerlaw-0"], order
+    assert len(plain(chart["title"])) < 60, chart["title"]
     assert not page.errors
 
 

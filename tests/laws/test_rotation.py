@@ -22,10 +22,11 @@ def _toy(dynamics: dict, steps: int, *, position=(0.5, 0.5, 0.5), velocity=(-2.0
 
 
 def test_nd_conserves_angular_momentum_and_the_orbit_stays_in_the_plane_y_eq_z():
-    """Sec. 6.1, Fig. 3: J = w x w' = (0, -3/2, 3/2) at t = 0 stays exactly constant; the orbit stays in y = z."""
+    """Sec. 6.1, Fig. 3: J = w' x w = (0, 3/2, -3/2) (the paper's value) at t = 0 stays exactly constant; the orbit
+    stays in y = z."""
     records, summary, _ = run(preset_spec("toy-nd", steps=1500, record_every=5))
     J = np.array([r["angular_momentum:vector"] for r in records])
-    assert J[0] == pytest.approx([0.0, -1.5, 1.5], abs=1e-12)
+    assert J[0] == pytest.approx([0.0, 1.5, -1.5], abs=1e-12)
     assert np.max(np.abs(J - J[0])) < 1e-10  # eq. 21 conserves it exactly for an exactly symmetric loss
     pos = np.array([r["position"] for r in records])
     assert np.max(np.abs(pos[:, 1] - pos[:, 2])) < 1e-12
