@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEVSTAMP= $(VENV)/.dev-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint docs bench browser clean compose-smoke multihost-test
+.PHONY: run test js-test lint docs bench browser clean compose-smoke multihost-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,13 @@ run: $(STAMP)
 browser:
 	@scripts/install-browser.sh
 
-test: $(DEVSTAMP) browser
+test: $(DEVSTAMP) browser js-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# the live drawing's pure JavaScript (dashboard/assets/live-*.js), with Node's own test runner (Node 20)
+js-test:
+	node --test tests/js/
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check .

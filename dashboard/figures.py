@@ -1,20 +1,9 @@
 """Figure builders: pure functions from series columns (``dashboard.series``) to plotly figures.
 
 No I/O, no Dash: each takes plain lists and returns a ``go.Figure``, so tests call them without a
-browser. Every trace the live loop (``assets/live.js``) keeps growing carries ``meta["live"]``, which
-names what to draw from each incoming record:
-
-=============== ==============================================================================
-``line``        ``x`` (``step`` or ``t``) against column ``y``; ``transform: "drift"`` draws y - y(0)
-``path3d``      the trajectory of a 3-vector view ``col`` (``position``)
-``head3d``      the current point of ``col`` (the replay slider moves it)
-``particles``   the current 3D points of ``col`` (``particles``: first-layer neurons W_1[i,:])
-``jvec``        the angular-momentum direction J = w x w' (or column ``col``), scaled to ``scale``
-``plane``       the plane through 0 normal to J (the orbit plane of Sec. 6.1), half-size ``scale``
-``heatmap``     rows of the per-neuron view ``col`` over time; ``transform: "drift"`` subtracts row 0
-``hist``        histogram of the per-neuron view ``col`` at the current point
-``matrix``      heatmap of the matrix view ``col`` at the current point
-=============== ==============================================================================
+browser. Every trace the live loop (``assets/live-*.js``) keeps growing carries ``meta["live"]``, which
+names what to draw from each incoming record: one of ``LIVE_KINDS``, declared with their meaning once,
+in ``assets/live-kinds.json`` (read here and by the tests; live-4-render.js has one drawer per kind).
 
 SVG traces only (``Scatter``, ``Scatter3d``): ``Scattergl`` froze headless Chromium without a GPU.
 Series longer than ``series.MAX_POINTS`` are drawn as min/max envelopes, and the chart says so.
@@ -22,8 +11,10 @@ Series longer than ``series.MAX_POINTS`` are drawn as min/max envelopes, and the
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
@@ -31,6 +22,7 @@ import plotly.io as pio
 
 from dashboard.series import MAX_POINTS, is_finite, minmax_envelope, stride_indices
 
+LIVE_KINDS: dict[str, str] = json.loads((Path(__file__).parent / "assets" / "live-kinds.json").read_text())
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 PRED_DASH = "dash"
 TRAIL_POINTS = 5000  # 3D trajectories keep at most this many points

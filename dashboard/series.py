@@ -3,9 +3,11 @@
 A *record* is one flat dict of the run (``step``, ``t``, ``loss``, one column per law, list-valued
 views such as ``position`` or ``<law id>:neurons``; see ``noether/summary.py``). The dashboard keeps
 series as *columns*: ``{"step": [...], "loss": [...], ...}`` in step order, one entry per step.
-The browser's live loop (``assets/live.js``) mirrors ``dedupe_records`` and ``minmax_envelope`` (the
-latter kept incrementally there, with 256-511 buckets of 2^k records, so that a live curve costs the
-same to draw at any length).
+The browser's live loop (``assets/live-2-store.js``, ``live-1-envelope.js``) mirrors ``dedupe_records`` and
+``minmax_envelope`` (the latter kept incrementally there, with 256-511 buckets of 2^k records, so that a live
+curve costs the same to draw at any length); a long run's whole history comes from the API's envelope levels
+(``?points=``), as does every series on Compare. ``minmax_envelope`` serves the pure figure builders given
+long in-memory columns (``noether_remote``'s plots of a training loop outside the lab).
 """
 
 from __future__ import annotations

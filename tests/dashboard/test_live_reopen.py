@@ -1,0 +1,52 @@
+"""Reopening a long finished run (issue 12 item 4): the run page draws its whole history at once from the
+API's envelope levels, says it is an envelope, keeps every extreme, and draws each record of a zoomed range.
+
+Asserts on what is drawn; how fast it is drawn is measured by ``python -m bench dashboard`` (reopen).
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .test_browser import submit, toy, wait_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
+
+LOSS = "document.querySelector('#run-graph-loss .js-plotly-plot')"
+DRAWN = f"""(last) => {{
+  const gd = {LOSS};
+  if (!gd || !gd.data) return false;
+  const t = gd.data.find((t) => t.meta && t.meta.y === 'loss');
+  if (!t || !t.x.length || t.x[t.x.length - 1] < last) return false;
+  return {{x: Array.from(t.x), y: Array.from(t.y), notes: (gd.layout.annotations || []).map((a) => a.text)}};
+}}"""
+
+
+def test_a_finished_200000_step_run_opens_with_its_whole_history_as_an_envelope(lab, page):
+    run_id = submit(lab, toy("nd", steps=200_000))  # record_every 2: 100,001 records
+    rec = wait_run(lab, run_id, 800)
+    last = rec["step"]
+    assert last == 200_000
+    series = httpx.get(f"{lab.api}/runs/{run_id}/series", params={"limit": 100_000, "columns": "loss"},
+                       timeout=60).json()["records"]
+    series += httpx.get(f"{lab.api}/runs/{run_id}/series", params={"after": len(series), "columns": "loss"},
+                        timeout=60).json()["records"]
+    losses = [r["loss"] for r in series if r.get("loss") is not None]
+    assert series[-1]["step"] == last and len(series) > 100_000
+
+    page.goto(f"{lab.url}/runs/{run_id}")
+    drawn = page.wait_for_function(DRAWN, arg=last, timeout=120_000, polling="raf").json_value()
+    assert drawn["x"][0] == 0 and drawn["x"][-1] == last  # the whole run, from its first step to its last
+    assert len(drawn["x"]) <= 2000  # a bounded envelope, not one point per record
+    ys = [v for v in drawn["y"] if v is not None]
+    assert max(ys) == max(losses) and min(ys) == min(losses)  # every extreme of 100,001 records is drawn
+    assert any("envelope" in n for n in drawn["notes"])  # and the chart says it is an envelope
+
+    # zoomed in, each record of the range is drawn (fetched on its own if the page has not loaded it yet)
+    page.evaluate(f"() => Plotly.relayout({LOSS}, {{'xaxis.range': [100000, 100400]}})")
+    page.wait_for_function(f"() => ({LOSS}.layout.annotations || []).some(a => /every record/.test(a.text))",
+                           timeout=120_000)
+    xs = page.evaluate(f"() => {LOSS}.data.find(t => t.meta && t.meta.y === 'loss').x")
+    assert [s for s in xs if 100_000 <= s <= 100_400] == list(range(100_000, 100_401, 2))
+    assert not page.errors
