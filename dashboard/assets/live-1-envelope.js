@@ -102,9 +102,9 @@
     return base.columns[xName].min;
   }
 
-  /* Append to xs/ys the API envelope `base` ({step, columns: {name: {min, max}}}) of column yName against
-     xName: each bucket as a vertical stroke from its minimum to its maximum (y - off); a bucket without a
-     finite value is a gap. The line through the strokes covers every value of the series. */
+  /* Append to xs/ys the API envelope `base` ({step, columns: {name: {min, max}}, last}) of column yName against
+     xName: each bucket as a vertical stroke from its minimum to its maximum (y - off) at its first x, then the
+     last record; a bucket without a finite value is a gap. The line covers every value of the series. */
   function emitBuckets(base, xName, yName, off, xs, ys) {
     const col = base.columns[yName], x = bucketX(base, xName);
     if (!col || !x) return;
@@ -114,6 +114,9 @@
       xs.push(x[k]); ys.push(lo - off);
       if (hi !== lo) { xs.push(x[k]); ys.push(hi - off); }
     }
+    // the series' last record (base.last, when known) ends the curve: the x axis reaches the run's last step
+    const last = base.last, lx = last && (xName === "step" ? last.step : last[xName]), ly = last && last[yName];
+    if (last && isFiniteNumber(lx) && lx > xs[xs.length - 1]) { xs.push(lx); ys.push(isFiniteNumber(ly) ? ly - off : null); }
   }
 
   /* The records [first, end) that hold x in [x0, x1] by the API envelope's buckets: what to fetch to draw a

@@ -7,7 +7,8 @@
    endpoint every POLL_MS instead. A zoomed range whose records have not loaded yet is fetched on its own.
 
    `hooks`: current() the store being shown; ingest(store, records); changed(force) the state changed;
-   restart(runId) start over (the run restarted after its worker was lost).
+   restart(runId) start over (the run restarted after its worker was lost); drawn() a promise, resolved once
+   the charts have been drawn (a long run's records load after its envelope is on screen).
 */
 (function (root, factory) {
   if (typeof module === "object" && module.exports) module.exports = factory(require("./live-1-envelope.js"), require("./live-2-store.js"));
@@ -51,7 +52,14 @@
       ]);
       if (!live(store, hooks)) return;
       let more = take(store, page, hooks);
-      st.setBase(store, view);
+      if (more && view && view.downsampled && view.total > store.n) {  // long: its last record ends the envelope
+        const tail = await fetchJSON(seriesUrl(store, view.total - 1, 1)).catch(() => null);
+        if (!live(store, hooks)) return;
+        view.last = tail && tail.records && tail.records[0];
+        st.setBase(store, view);
+        hooks.changed(true);
+        await hooks.drawn();  // the charts first: the rest of the records (for zoom, replay, 3D) meanwhile loads
+      }
       hooks.changed(true);
       while (more && live(store, hooks)) more = take(store, await fetchJSON(seriesUrl(store, store.cursor, PAGE)), hooks);
     } catch (e) {

@@ -203,8 +203,15 @@
     }
     if (spent > 0) checkStamp(spent);
     if (stamp) next = 0;
+    if (waiters.length && charts.size && list.every((ch) => ch.mounted || !onScreen(ch.div))) {
+      for (const resolve of waiters.splice(0)) resolve();
+    }
     if (next < Infinity) wake(next);
   }
+
+  /* A promise resolved once every chart on screen has been drawn. */
+  const waiters = [];
+  function drawn() { return new Promise((resolve) => { waiters.push(resolve); wake(0); }); }
 
   function checkStamp(ms) {
     if (!S) return;
@@ -711,5 +718,5 @@
   /* A zoomed range's records arrived: the zoomed charts draw them. */
   function redrawZoomed() { for (const ch of charts.values()) if (ch.xrange) ch.dirty = true; wake(0); }
 
-  return {use, scan, wake, charts, stats, download, setLog, redrawAll, redrawZoomed, LINE, FRAME, RAW_MAX};
+  return {use, scan, wake, drawn, charts, stats, download, setLog, redrawAll, redrawZoomed, LINE, FRAME, RAW_MAX};
 });

@@ -11,7 +11,7 @@
   "use strict";
   if (typeof window === "undefined") return;  // the browser's part only
   const ns = root.noetherLive, envelope = ns.envelope, st = ns.store, transport = ns.transport, render = ns.render;
-  const REPORT_MS = 1000;
+  const REPORT_MS = 1000, DRAWN_WAIT_MS = 5000;
 
   let S = null;  // the store of the run being shown
   window.__noetherArrivals = [];  // [{first, last, t}]: steps first..last received at t (epoch ms)
@@ -33,6 +33,8 @@
     },
     changed(force) { render.wake(0); report(force); },
     restart: (runId) => start(runId),
+    // the charts drawn once (or DRAWN_WAIT_MS: a page whose charts never come does not wait for ever)
+    drawn: () => Promise.race([render.drawn(), new Promise((resolve) => setTimeout(resolve, DRAWN_WAIT_MS))]),
   };
   const renderHooks = {
     wantDetail: (xName, x0, x1) => { if (S) transport.fetchDetail(S, xName, x0, x1, detailHooks); },

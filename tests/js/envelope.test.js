@@ -82,3 +82,14 @@ test("without stored levels (records bucketed exactly), bucket k starts at round
   assert.deepEqual(E.recordRange(exact, "step", 4, 5), [3, 7]);
   assert.deepEqual(E.recordRange(exact, "step", 8, 100), [7, 10]);
 });
+
+test("the series' last record ends an API envelope's curve, so the x axis reaches the run's last step", () => {
+  const base = Object.assign({}, BASE, {last: {step: 100, t: 1.0, loss: 0.1}});
+  const xs = [], ys = [];
+  E.emitBuckets(base, "step", "loss", 0, xs, ys);
+  assert.deepEqual(xs, [0, 0, 40, 80, 100]);
+  assert.deepEqual(ys, [0.5, 1.0, 0.2, null, 0.1]);
+  const xt = [], yt = [];
+  E.emitBuckets(base, "t", "loss", 0, xt, yt);
+  assert.equal(xt[xt.length - 1], 1.0);
+});
