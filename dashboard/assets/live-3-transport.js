@@ -42,14 +42,31 @@
     return !!page.records && page.records.length >= PAGE;
   }
 
+  /* The envelope and the first page of a run, requested as soon as the page's scripts run on /runs/<id> (before
+     Dash has laid the page out and called follow_run): open() takes them over once. */
+  let early = null;
+  function prefetch(runId) {
+    const store = {runId};
+    early = {runId, view: fetchJSON(seriesUrl(store, null, null, ENVELOPE_POINTS)).catch(() => null),
+             page: fetchJSON(seriesUrl(store, null, PAGE))};
+    early.page.catch(() => {});  // handled when open() takes it
+  }
+
+  function firstRequests(store) {
+    if (early && early.runId === store.runId && store.cursor === null) {
+      const got = early;
+      early = null;
+      return [got.view, got.page];
+    }
+    return [fetchJSON(seriesUrl(store, null, null, ENVELOPE_POINTS)).catch(() => null),
+            fetchJSON(seriesUrl(store, store.cursor, PAGE))];
+  }
+
   /* Open a run: the envelope and the first page together (the charts are drawn from them at once), then the
      remaining records, then follow. */
   async function open(store, hooks) {
     try {
-      const [view, page] = await Promise.all([
-        fetchJSON(seriesUrl(store, null, null, ENVELOPE_POINTS)).catch(() => null),
-        fetchJSON(seriesUrl(store, store.cursor, PAGE)),
-      ]);
+      const [view, page] = await Promise.all(firstRequests(store));
       if (!live(store, hooks)) return;
       let more = take(store, page, hooks);
       if (more && view && view.downsampled && view.total > store.n) {  // long: its last record ends the envelope
@@ -144,5 +161,6 @@
     } catch (e) { store.error = String(e); store.detailKey = null; }
   }
 
-  return {POLL_MS, PAGE, ENVELOPE_POINTS, DETAIL_MAX, fetchJSON, seriesUrl, open, follow, poll, close, fetchDetail};
+  return {POLL_MS, PAGE, ENVELOPE_POINTS, DETAIL_MAX, fetchJSON, seriesUrl, prefetch, open, follow, poll, close,
+          fetchDetail};
 });

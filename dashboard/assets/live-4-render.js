@@ -40,7 +40,7 @@
   const NOTE = "downsampled";  // name of the annotation that says a chart is an envelope
 
   let S = null;  // the store of the run being shown (use)
-  let hooks = {wantDetail: () => {}};  // the bridge's: fetch a zoomed range's records
+  let hooks = {wantDetail: () => {}, drew: () => {}};  // the bridge's: fetch a zoomed range's records; a new step drawn
   win.__noetherDraws = [];  // [{first, last, t, ms}]: steps first..last on every visible 2D chart at t
 
   function now() { return performance.timeOrigin + performance.now(); }
@@ -221,7 +221,8 @@
       rows = Math.min(rows, ch.mounted && ch.store === S.id ? ch.rows : 0);
     }
     if (rows === Infinity) return;
-    S.drawnStep = rows > 0 ? S.cols.step[rows - 1] : (st.usesBase(S) ? null : S.drawnStep);
+    const drawnStep = rows > 0 ? S.cols.step[rows - 1] : (st.usesBase(S) ? null : S.drawnStep);
+    if (drawnStep !== S.drawnStep) { S.drawnStep = drawnStep; hooks.drew(); }
     if (rows <= S.stamped) return;
     const steps = S.cols.step;
     stamp = {first: steps[S.stamped], last: steps[rows - 1], ms, store: S.id};

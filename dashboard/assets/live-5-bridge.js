@@ -13,6 +13,10 @@
   const ns = root.noetherLive, envelope = ns.envelope, st = ns.store, transport = ns.transport, render = ns.render;
   const REPORT_MS = 1000, DRAWN_WAIT_MS = 5000;
 
+  // a run page opened directly (a link, a reload): its first requests go out now, not after Dash's layout
+  const direct = /^\/runs\/([^/?#]+)/.exec(location.pathname);
+  if (direct) transport.prefetch(decodeURIComponent(direct[1]));
+
   let S = null;  // the store of the run being shown
   window.__noetherArrivals = [];  // [{first, last, t}]: steps first..last received at t (epoch ms)
   function now() { return performance.timeOrigin + performance.now(); }
@@ -38,6 +42,7 @@
   };
   const renderHooks = {
     wantDetail: (xName, x0, x1) => { if (S) transport.fetchDetail(S, xName, x0, x1, detailHooks); },
+    drew: () => report(false),  // the lag badge follows what is drawn
   };
   const detailHooks = Object.assign({}, hooks, {changed: () => render.redrawZoomed()});
 

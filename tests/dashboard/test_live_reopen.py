@@ -24,29 +24,29 @@ DRAWN = f"""(last) => {{
 
 
 def test_a_finished_200000_step_run_opens_with_its_whole_history_as_an_envelope(lab, page):
-    run_id = submit(lab, toy("nd", steps=200_000))  # record_every 2: 100,001 records
+    # every 20th step recorded (10,001 records): the worker finishes in minutes on a busy 2-core machine, and the
+    # series is longer than what the API buckets from its records (16 x 500), so the stored levels serve it
+    run_id = submit(lab, toy("nd", steps=200_000) | {"record_every": 20})
     rec = wait_run(lab, run_id, 800)
     last = rec["step"]
     assert last == 200_000
     series = httpx.get(f"{lab.api}/runs/{run_id}/series", params={"limit": 100_000, "columns": "loss"},
                        timeout=60).json()["records"]
-    series += httpx.get(f"{lab.api}/runs/{run_id}/series", params={"after": len(series), "columns": "loss"},
-                        timeout=60).json()["records"]
     losses = [r["loss"] for r in series if r.get("loss") is not None]
-    assert series[-1]["step"] == last and len(series) > 100_000
+    assert series[-1]["step"] == last and len(series) == 10_001
 
     page.goto(f"{lab.url}/runs/{run_id}")
     drawn = page.wait_for_function(DRAWN, arg=last, timeout=120_000, polling="raf").json_value()
     assert drawn["x"][0] == 0 and drawn["x"][-1] == last  # the whole run, from its first step to its last
     assert len(drawn["x"]) <= 2000  # a bounded envelope, not one point per record
     ys = [v for v in drawn["y"] if v is not None]
-    assert max(ys) == max(losses) and min(ys) == min(losses)  # every extreme of 100,001 records is drawn
+    assert max(ys) == max(losses) and min(ys) == min(losses)  # every extreme of 10,001 records is drawn
     assert any("envelope" in n for n in drawn["notes"])  # and the chart says it is an envelope
 
     # zoomed in, each record of the range is drawn (fetched on its own if the page has not loaded it yet)
-    page.evaluate(f"() => Plotly.relayout({LOSS}, {{'xaxis.range': [100000, 100400]}})")
+    page.evaluate(f"() => Plotly.relayout({LOSS}, {{'xaxis.range': [100000, 104000]}})")
     page.wait_for_function(f"() => ({LOSS}.layout.annotations || []).some(a => /every record/.test(a.text))",
                            timeout=120_000)
     xs = page.evaluate(f"() => {LOSS}.data.find(t => t.meta && t.meta.y === 'loss').x")
-    assert [s for s in xs if 100_000 <= s <= 100_400] == list(range(100_000, 100_401, 2))
+    assert [s for s in xs if 100_000 <= s <= 104_000] == list(range(100_000, 104_001, 20))
     assert not page.errors
