@@ -232,14 +232,16 @@ def since_navigation(page) -> float:
     return page.evaluate("() => performance.now()")
 
 
-def opening(lab: Lab, page, reopen_steps: int, repeat: int) -> dict:
+def opening(lab: Lab, page, reopen_steps: int, reopen_every: int, repeat: int) -> dict:
     """Page load of a finished toy run, reopening a long one, Compare with 3 runs (ms after navigation)."""
     short = [lab.submit(preset_spec(lab, "toy-nd", seed=seed)) for seed in range(3)]
-    long_id = lab.submit(preset_spec(lab, "toy-nd", steps=reopen_steps))
+    long_id = lab.submit(preset_spec(lab, "toy-nd", steps=reopen_steps, record_every=reopen_every))
     for run_id in short:
         finish(lab, run_id)
     long_rec = finish(lab, long_id)
     last = long_rec.get("step") or reopen_steps
+    records = len(httpx.get(f"{lab.url}/api/runs/{long_id}/series", params={"limit": 100_000, "columns": "loss"},
+                            timeout=120).json()["records"])
     first, every, reopen, loaded, compare = [], [], [], [], []
     for _ in range(repeat):
         page.goto(f"{lab.url}/runs/{short[0]}")
@@ -265,7 +267,8 @@ def opening(lab: Lab, page, reopen_steps: int, repeat: int) -> dict:
     page.wait_for_function(LOSS_REACH, arg=last, timeout=120_000)
     page.screenshot(path=str(SHOTS / "bench-reopen.png"), timeout=60_000)
     return {"page_first_chart_ms": pct(first, 0.5), "page_all_charts_ms": pct(every, 0.5),
-            "reopen_ms": pct(reopen, 0.5), "reopen_all_records_ms": pct(loaded, 0.5), "reopen_records": last,
+            "reopen_ms": pct(reopen, 0.5), "reopen_all_records_ms": pct(loaded, 0.5), "reopen_steps": last,
+            "reopen_records": records,
             "reopen_ratio": pct(reopen, 0.5) / max(pct(loaded, 0.5), 1.0), "compare3_ms": pct(compare, 0.5),
             "repeat": repeat}
 
@@ -300,7 +303,8 @@ def responsiveness(lab: Lab, page, seconds: float) -> dict:
 def print_opening(o: dict) -> None:
     print(f"finished run page (toy-nd): first chart {o['page_first_chart_ms']:.0f} ms, all charts "
           f"{o['page_all_charts_ms']:.0f} ms after navigation (aim 1000 / 1500; median of {o['repeat']})")
-    print(f"reopen a finished {o['reopen_records']:,}-step run: whole history drawn {o['reopen_ms']:.0f} ms after "
+    print(f"reopen a finished {o['reopen_steps']:,}-step run ({o['reopen_records']:,} records): whole history drawn "
+          f"{o['reopen_ms']:.0f} ms after "
           f"navigation; every record loaded {o['reopen_all_records_ms']:.0f} ms (ratio {o['reopen_ratio']:.2f})")
     print(f"Compare with 3 runs: drawn {o['compare3_ms']:.0f} ms after navigation (aim 1500)")
 
@@ -310,6 +314,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--latency-steps", type=int, default=300_000, help="steps of the latency run (record_every 100)")
     ap.add_argument("--long-seconds", type=float, default=30.0, help="seconds to watch the 1e6-step run stream")
     ap.add_argument("--reopen-steps", type=int, default=200_000, help="steps of the toy-nd run reopened when finished")
+    ap.add_argument("--reopen-every", type=int, default=20, help="record_every of that run (20: 10,001 records)")
     ap.add_argument("--repeat", type=int, default=3, help="loads per opening measurement (the median is reported)")
     ap.add_argument("--only-opening", action="store_true", help="measure opening finished runs only")
     ap.add_argument("--json", type=Path, help="write the numbers here too")
@@ -325,7 +330,7 @@ def main(argv: list[str]) -> int:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.add_init_script(PROBE)
-            opened = opening(lab, page, args.reopen_steps, args.repeat)
+            opened = opening(lab, page, args.reopen_steps, args.reopen_every, args.repeat)
             print_opening(opened)
             if args.only_opening:
                 browser.close()

@@ -145,16 +145,18 @@
     return count(live.n) + " records · " + (live.done ? "complete" : "live (" + live.mode + ")");
   }
 
-  /* How far the drawing is behind the worker, in records (the run record's step against the last step drawn on
-     every chart): [text, level] with level "ok", "behind" or "" (not running). */
+  /* How far the drawing is behind the worker, in records: the worker's step (the run record's, polled once a
+     second, or the newest record received, whichever is further) against the last step drawn on every chart
+     (none yet: every record is behind). [text, level] with level "ok", "behind" or "" (not running). */
   function lagText(live, info) {
     if (!live || !info || info.status !== "running" || typeof info.step !== "number") return ["", ""];
     const every = Math.max(1, ((info.spec || {}).record_every) || 1);
-    const drawn = typeof live.drawn_step === "number" ? live.drawn_step : (typeof live.last_step === "number" ? live.last_step : -every);
-    const behind = Math.max(0, Math.floor((info.step - drawn) / every));
+    const worker = Math.max(info.step, typeof live.last_step === "number" ? live.last_step : 0);
+    const drawn = typeof live.drawn_step === "number" ? live.drawn_step : -every;
+    const behind = Math.max(0, Math.floor((worker - drawn) / every));
     if (behind <= LAG_OK) return ["live: drawing keeps up with the worker (step " + count(drawn < 0 ? 0 : drawn) + ")", "ok"];
     return ["drawing is " + count(behind) + " records behind the worker (drawn to step " + count(Math.max(0, drawn)) +
-      " of " + count(info.step) + ")", "behind"];
+      " of " + count(worker) + ")", "behind"];
   }
   const LAG_OK = 200;  // records: about a second of a fast run (the run record is polled once a second)
 

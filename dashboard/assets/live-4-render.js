@@ -215,13 +215,16 @@
 
   function checkStamp(ms) {
     if (!S) return;
-    let rows = Infinity;
+    let rows = Infinity, all = true;
     for (const ch of charts.values()) {
       if (ch.kind !== "line" || !onScreen(ch.div)) continue;
-      rows = Math.min(rows, ch.mounted && ch.store === S.id ? ch.rows : 0);
+      const current = ch.mounted && ch.store === S.id;
+      all = all && current;
+      rows = Math.min(rows, current ? ch.rows : 0);
     }
     if (rows === Infinity) return;
-    const drawnStep = rows > 0 ? S.cols.step[rows - 1] : (st.usesBase(S) ? null : S.drawnStep);
+    // the step drawn on every visible chart (-1 rows: the API's envelope, which ends at the series' last record)
+    const drawnStep = !all ? S.drawnStep : rows > 0 ? S.cols.step[rows - 1] : rows < 0 && S.base.last ? S.base.last.step : S.drawnStep;
     if (drawnStep !== S.drawnStep) { S.drawnStep = drawnStep; hooks.drew(); }
     if (rows <= S.stamped) return;
     const steps = S.cols.step;

@@ -37,7 +37,9 @@ def test_a_finished_200000_step_run_opens_with_its_whole_history_as_an_envelope(
 
     page.goto(f"{lab.url}/runs/{run_id}")
     drawn = page.wait_for_function(DRAWN, arg=last, timeout=120_000, polling="raf").json_value()
-    assert drawn["x"][0] == 0 and drawn["x"][-1] == last  # the whole run, from its first step to its last
+    # the whole run: from its first bucket (an envelope draws a bucket's extremes, which need not be its first
+    # record) to its last step
+    assert drawn["x"][0] <= last / 200 and drawn["x"][-1] == last
     assert len(drawn["x"]) <= 2000  # a bounded envelope, not one point per record
     ys = [v for v in drawn["y"] if v is not None]
     assert max(ys) == max(losses) and min(ys) == min(losses)  # every extreme of 10,001 records is drawn

@@ -67,5 +67,9 @@ test("the lag badge says how many records the drawing is behind the worker", () 
   assert.equal(level, "behind");
   assert.equal(text, "drawing is 5,220 records behind the worker (drawn to step 10,584 of 21,024)");
   assert.equal(St.lagText({drawn_step: 21000}, info)[1], "ok");
+  // the newest record received is further than the run record says (polled once a second): it counts
+  assert.match(St.lagText({drawn_step: 21000, last_step: 25000}, info)[0], /2,000 records behind .* of 25,000/);
+  // nothing drawn yet: every record is behind
+  assert.equal(St.lagText({drawn_step: null, last_step: 500}, info)[1], "behind");
   assert.deepEqual(St.lagText({drawn_step: 5}, {status: "succeeded", step: 10}), ["", ""]);
 });
