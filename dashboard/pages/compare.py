@@ -18,7 +18,7 @@ from dashboard.series import law_ids, norm_columns
 
 dash.register_page(__name__, path="/compare", name="Compare", title="Compare · Noether Lab", order=3)
 
-ENVELOPE_POINTS = 1000  # buckets per run (2 points each: min and max); shorter runs come record by record
+ENVELOPE_POINTS = 300  # buckets per run (2 points each: min and max); shorter runs come record by record
 
 
 def layout(ids: str | None = None, **_: Any) -> html.Div:
@@ -140,7 +140,8 @@ async def load(ids, chosen):
         cols = columns_from_downsampled(data.get(run["id"]) or {})
         name = run.get("name")
         label = name if name and names.count(name) == 1 else run_label(run, runs)
-        out.append({"id": run["id"], "label": label, "columns": cols, "color": colour})
+        out.append({"id": run["id"], "label": label, "columns": cols, "color": colour,
+                    "envelope": bool((data.get(run["id"]) or {}).get("downsampled"))})
     common: list[str] = []
     for r in out:
         for c in ["loss", *law_ids(r["columns"]), *norm_columns(r["columns"])]:
@@ -148,6 +149,10 @@ async def load(ids, chosen):
                 common.append(c)
     value = [c for c in (chosen or []) if c in common] or common[:4]
     legend = ["Comparing: " + "; ".join(r["label"] for r in out)] if out else ["Select runs on the Runs page."]
+    long = [r["label"] for r in out if r["envelope"]]
+    if long:
+        legend.append(html.Div(f"Drawn as min/max envelopes of {ENVELOPE_POINTS} buckets (every spike kept): "
+                               + "; ".join(long), className="hint", id="compare-envelope-note"))
     if missing:
         legend.append(html.Div("Not found: " + "; ".join(missing), className="error"))
     return out, [{"label": c, "value": c} for c in common], value, legend
