@@ -30,9 +30,11 @@ test: $(DEVSTAMP) browser js-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# the live drawing's pure JavaScript (dashboard/assets/live-*.js), with Node's own test runner (Node 20)
+# the live drawing's pure JavaScript (dashboard/assets/live-*.js), with Node's own test runner (Node >= 20;
+# skipped with a warning where there is no node, as the browser tests are without Chromium)
 js-test:
-	node --test tests/js/
+	@if command -v node >/dev/null 2>&1; then node --test tests/js/; \
+	else echo "warning: no node found; the JavaScript tests (tests/js) are skipped" >&2; fi
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check .
