@@ -404,15 +404,16 @@ def readable_names(ids: Any, catalogue: list[dict[str, Any]]) -> dict[str, str]:
     patterns = []
     for entry in catalogue:
         for pattern in entry.get("ids") or []:
-            fields = re.findall(r"\{(\w+)\}", pattern)
-            rx = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+?)", re.escape(pattern)) + "$"
+            fields = re.findall(r"\{([^}]*)\}", pattern)  # 'chain/h{h}-h{h+k}' -> ['h', 'h+k']
+            rx = "^" + "([\\w.]+)".join(re.escape(part) for part in re.split(r"\{[^}]*\}", pattern)) + "$"
             patterns.append((re.compile(rx), fields, entry.get("title") or entry.get("id")))
     out = {}
     for law_id in ids:
         for rx, fields, title in patterns:
             m = rx.match(law_id)
             if m and title:
-                out[law_id] = title + (" (" + ", ".join(f"{f} = {m.group(f)}" for f in fields) + ")" if fields else "")
+                values = ", ".join(f"{f} = {v}" for f, v in zip(fields, m.groups(), strict=True))
+                out[law_id] = title + (f" ({values})" if fields else "")
                 break
     return out
 

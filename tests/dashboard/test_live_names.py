@@ -23,6 +23,9 @@ def test_law_ids_get_the_catalogue_title_with_their_instance():
     assert names["balance/h2"].endswith("(h = 2)") and not names["balance/h2"].startswith("balance/")
     assert names["energy"] == "Energy"
     assert "not_a_law" not in names  # an unknown column keeps its id (nothing is invented)
+    chain = run.readable_names(["chain/h1-h3", "balance/h1-h3"], CATALOGUE)
+    assert chain["chain/h1-h3"].endswith("(h = 1, h+k = 3)")
+    assert "balance/h1-h3" not in chain  # not a balance of layer "1-h3"
 
 
 def test_a_running_runs_law_charts_are_titled_in_words_before_its_summary():
