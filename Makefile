@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEVSTAMP= $(VENV)/.dev-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint docs bench browser clean compose-smoke multihost-test
+.PHONY: run test js-test lint docs bench browser clean compose-smoke multihost-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,15 @@ run: $(STAMP)
 browser:
 	@scripts/install-browser.sh
 
-test: $(DEVSTAMP) browser
+test: $(DEVSTAMP) browser js-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# the live drawing's pure JavaScript (dashboard/assets/live-*.js), with Node's own test runner (Node >= 20;
+# skipped with a warning where there is no node, as the browser tests are without Chromium)
+js-test:
+	@if command -v node >/dev/null 2>&1; then node --test tests/js/; \
+	else echo "warning: no node found; the JavaScript tests (tests/js) are skipped" >&2; fi
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check .

@@ -1,6 +1,14 @@
-"""The dashboard in headless Chromium against a lab it starts: publish-to-draw latency and page responsiveness.
+"""The dashboard in headless Chromium against a lab it starts: page load, reopening a long run, Compare,
+publish-to-draw latency and live lag, page responsiveness.
 
-    python -m bench dashboard [--latency-steps 300000] [--long-seconds 30] [--json out.json]
+    python -m bench dashboard [--latency-steps 300000] [--long-seconds 30] [--reopen-steps 200000] [--json out.json]
+
+0. Opening finished runs (times from navigation; each a median of ``--repeat`` loads):
+   - page load of a finished toy-nd run: first chart and all charts drawn (mounted) on the run page;
+   - reopen of a finished toy-nd run of ``--reopen-steps`` steps: until the loss chart's drawn curve reaches
+     the last step (its whole history, as a min/max envelope), against the baseline measured in the same
+     run: until every record has loaded into the page (what drawing the whole history took before);
+   - Compare with 3 finished runs: until the comparison chart holds a curve of each run.
 
 1. Latency: a toy run (sphere potential, ND) streams into its run page. A Redis reader in this process
    notes when each batch lands on the run's stream (the worker's publish, within a millisecond);
@@ -8,6 +16,7 @@
    animation frame (``window.__noetherDraws``). Delay = drawn - published, per step, for steps
    published once the page is ready (following live, every chart drawn once); the page's load
    (first and last chart drawn, after navigation) is reported beside it. Target: p95 < 250 ms.
+   Live lag in records: at each drawn frame, records published so far minus records drawn (p95, max).
 2. Responsiveness: a 1e6-step run (record_every 5: 200,000 records) streams for ``--long-seconds``
    while the page records long tasks (PerformanceObserver) and the lag of a 50 ms timer. The same
    timer on the idle page first is the baseline; the ratio is the number to compare across machines.
@@ -22,6 +31,7 @@ Chromium without a GPU renders in software: the worst case for the page.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import signal
@@ -174,9 +184,93 @@ def latency(lab: Lab, page, steps: int) -> dict:
                 drawn[step] = d["t"]
     delays = [drawn[s] - t for s, t in tap.published.items() if s in drawn and t >= following_since]
     flush_ms = [d["ms"] for d in draws]
+    lag = records_behind(tap.published, draws, following_since)
     return {"run": run_id, "points": len(delays), "p50_ms": pct(delays, 0.5), "p95_ms": pct(delays, 0.95),
             "max_ms": max(delays) if delays else float("nan"), "flush_p95_ms": pct(flush_ms, 0.95),
-            "first_chart_ms": min(mounted, default=float("nan")), "all_charts_ms": max(mounted, default=float("nan"))}
+            "first_chart_ms": min(mounted, default=float("nan")), "all_charts_ms": max(mounted, default=float("nan")),
+            "lag_records_p95": pct(lag, 0.95), "lag_records_max": max(lag, default=float("nan"))}
+
+
+def records_behind(published: dict[int, float], draws: list[dict], since: float) -> list[int]:
+    """At each drawn frame (after ``since``): the records published by then that were not drawn yet."""
+    times = sorted(published.values())
+    steps = sorted(published)
+    out = []
+    for d in draws:
+        if d["t"] < since:
+            continue
+        out_by_then = bisect.bisect_right(times, d["t"])
+        drawn = bisect.bisect_right(steps, d["last"])
+        out.append(max(0, out_by_then - drawn))
+    return out
+
+
+LOSS_REACH = """(last) => {
+  const gd = document.querySelector('#run-graph-loss .js-plotly-plot');
+  if (!gd || !gd.data) return false;
+  const t = gd.data.find((t) => t.meta && t.meta.y === 'loss');
+  return !!t && t.x.length > 0 && t.x[t.x.length - 1] >= last && t.x[0] <= 2;
+}"""
+
+
+def preset_spec(lab: Lab, name: str, **changes) -> dict:
+    spec = next(p for p in httpx.get(f"{lab.url}/api/presets", timeout=30).json() if p["name"] == name)["spec"]
+    return spec | changes
+
+
+def finish(lab: Lab, run_id: str, seconds: float = 1800) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        rec = httpx.get(f"{lab.url}/api/runs/{run_id}", timeout=30).json()
+        if rec.get("status") in ("succeeded", "failed", "cancelled", "diverged") and rec.get("summary") is not None:
+            return rec
+        time.sleep(0.5)
+    raise SystemExit(f"run {run_id} did not finish in {seconds:.0f} s")
+
+
+def since_navigation(page) -> float:
+    return page.evaluate("() => performance.now()")
+
+
+def opening(lab: Lab, page, reopen_steps: int, reopen_every: int, repeat: int) -> dict:
+    """Page load of a finished toy run, reopening a long one, Compare with 3 runs (ms after navigation)."""
+    short = [lab.submit(preset_spec(lab, "toy-nd", seed=seed)) for seed in range(3)]
+    long_id = lab.submit(preset_spec(lab, "toy-nd", steps=reopen_steps, record_every=reopen_every))
+    for run_id in short:
+        finish(lab, run_id)
+    long_rec = finish(lab, long_id)
+    last = long_rec.get("step") or reopen_steps
+    records = len(httpx.get(f"{lab.url}/api/runs/{long_id}/series", params={"limit": 100_000, "columns": "loss"},
+                            timeout=120).json()["records"])
+    first, every, reopen, loaded, compare = [], [], [], [], []
+    for _ in range(repeat):
+        page.goto(f"{lab.url}/runs/{short[0]}")
+        page.wait_for_function("() => window.NoetherLive && window.NoetherLive.state() && window.NoetherLive.state().done"
+                               " && document.querySelectorAll('.live-plot').length > 0 && Object.values("
+                               "window.NoetherLive.stats()).every((c) => c.mounted_at_ms !== null)", timeout=120_000)
+        mounted = [c["mounted_at_ms"] for c in page.evaluate("() => window.NoetherLive.stats()").values()]
+        first.append(min(mounted))
+        every.append(max(mounted))
+        page.goto(f"{lab.url}/runs/{long_id}")
+        page.wait_for_function(LOSS_REACH, arg=last, timeout=120_000, polling="raf")
+        reopen.append(since_navigation(page))
+        page.wait_for_function("() => window.NoetherLive.state() && window.NoetherLive.state().done", timeout=600_000,
+                               polling=100)
+        loaded.append(since_navigation(page))
+        page.goto(f"{lab.url}/compare?ids={','.join(short)}")
+        page.wait_for_function("() => { const g = document.querySelector('#compare-graph .js-plotly-plot');"
+                               " return !!g && g.data && new Set(g.data.map((t) => t.legendgroup || t.name)).size >= 3; }",
+                               timeout=120_000, polling="raf")
+        compare.append(since_navigation(page))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(f"{lab.url}/runs/{long_id}")
+    page.wait_for_function(LOSS_REACH, arg=last, timeout=120_000)
+    page.screenshot(path=str(SHOTS / "bench-reopen.png"), timeout=60_000)
+    return {"page_first_chart_ms": pct(first, 0.5), "page_all_charts_ms": pct(every, 0.5),
+            "reopen_ms": pct(reopen, 0.5), "reopen_all_records_ms": pct(loaded, 0.5), "reopen_steps": last,
+            "reopen_records": records,
+            "reopen_ratio": pct(reopen, 0.5) / max(pct(loaded, 0.5), 1.0), "compare3_ms": pct(compare, 0.5),
+            "repeat": repeat}
 
 
 def probe(page, seconds: float) -> dict:
@@ -206,10 +300,23 @@ def responsiveness(lab: Lab, page, seconds: float) -> dict:
             "lag_p95_ratio": streaming["lag_p95_ms"] / max(idle["lag_p95_ms"], 1.0)}
 
 
+def print_opening(o: dict) -> None:
+    print(f"finished run page (toy-nd): first chart {o['page_first_chart_ms']:.0f} ms, all charts "
+          f"{o['page_all_charts_ms']:.0f} ms after navigation (aim 1000 / 1500; median of {o['repeat']})")
+    print(f"reopen a finished {o['reopen_steps']:,}-step run ({o['reopen_records']:,} records): whole history drawn "
+          f"{o['reopen_ms']:.0f} ms after "
+          f"navigation; every record loaded {o['reopen_all_records_ms']:.0f} ms (ratio {o['reopen_ratio']:.2f})")
+    print(f"Compare with 3 runs: drawn {o['compare3_ms']:.0f} ms after navigation (aim 1500)")
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench dashboard", description=__doc__.splitlines()[0])
     ap.add_argument("--latency-steps", type=int, default=300_000, help="steps of the latency run (record_every 100)")
     ap.add_argument("--long-seconds", type=float, default=30.0, help="seconds to watch the 1e6-step run stream")
+    ap.add_argument("--reopen-steps", type=int, default=200_000, help="steps of the toy-nd run reopened when finished")
+    ap.add_argument("--reopen-every", type=int, default=20, help="record_every of that run (20: 10,001 records)")
+    ap.add_argument("--repeat", type=int, default=3, help="loads per opening measurement (the median is reported)")
+    ap.add_argument("--only-opening", action="store_true", help="measure opening finished runs only")
     ap.add_argument("--json", type=Path, help="write the numbers here too")
     args = ap.parse_args(argv)
     if not Path(CHROMIUM).exists():
@@ -223,6 +330,13 @@ def main(argv: list[str]) -> int:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.add_init_script(PROBE)
+            opened = opening(lab, page, args.reopen_steps, args.reopen_every, args.repeat)
+            print_opening(opened)
+            if args.only_opening:
+                browser.close()
+                if args.json:
+                    args.json.write_text(json.dumps({"opening": opened}, indent=2))
+                return 0
             lat = latency(lab, page, args.latency_steps)
             resp = responsiveness(lab, page, args.long_seconds)
             browser.close()
@@ -233,6 +347,8 @@ def main(argv: list[str]) -> int:
           f"over {lat['points']} points (target p95 < 250 ms); one frame's drawing p95 {lat['flush_p95_ms']:.1f} ms")
     print(f"  page load: first chart drawn {lat['first_chart_ms'] / 1000:.1f} s after navigation, "
           f"all {lat['all_charts_ms'] / 1000:.1f} s (latency counted from then)")
+    print(f"  live lag: p95 {lat['lag_records_p95']:.0f} records, max {lat['lag_records_max']:.0f} records "
+          "published but not yet drawn")
     print(f"1e6-step run, {args.long_seconds:.0f} s streaming, {resp['records_drawn']:,} records drawn "
           f"(up to step {resp['last_step']:,}):")
     print(f"  50 ms timer lag p95 {s['lag_p95_ms']:.0f} ms, max {s['lag_max_ms']:.0f} ms "
@@ -247,7 +363,7 @@ def main(argv: list[str]) -> int:
     print(f"  page {'FROZE' if frozen else 'stayed responsive'} (frozen: a pause of {FROZEN_MS} ms or more); "
           f"screenshots in {SHOTS.relative_to(ROOT)}/bench-*.png")
     if args.json:
-        args.json.write_text(json.dumps({"latency": lat, "responsiveness": resp}, indent=2))
+        args.json.write_text(json.dumps({"opening": opened, "latency": lat, "responsiveness": resp}, indent=2))
     ok = lat["p95_ms"] < 250 and not frozen
     return 0 if ok else 1
 

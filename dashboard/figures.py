@@ -1,10 +1,6 @@
 """Figure builders: pure functions from series columns (``dashboard.series``) to plotly figures.
 
 No I/O, no Dash: each takes plain lists and returns a ``go.Figure``, so tests call them without a
-browser. Every trace the live loop (``assets/live.js``) keeps growing carries ``meta["live"]``, which
-names what to draw from each incoming record:
-
-=============== ==============================================================================
 ``line``        ``x`` (``step`` or ``t``) against column ``y``; ``transform: "drift"`` draws y - y(0)
 ``path3d``      the trajectory of a 3-vector view ``col`` (``position``)
 ``head3d``      the current point of ``col`` (the replay slider moves it)
@@ -15,6 +11,10 @@ names what to draw from each incoming record:
 ``hist``        histogram of the per-neuron view ``col`` at the current point
 ``matrix``      heatmap of the matrix view ``col`` at the current point
 =============== ==============================================================================
+=======
+browser. Every trace the live loop (``assets/live-*.js``) keeps growing carries ``meta["live"]``, which
+names what to draw from each incoming record: one of ``LIVE_KINDS``, declared with their meaning once,
+in ``assets/live-kinds.json`` (read here and by the tests; live-4-render.js has one drawer per kind).
 
 SVG traces only (``Scatter``, ``Scatter3d``): ``Scattergl`` froze headless Chromium without a GPU.
 Series longer than ``series.MAX_POINTS`` are drawn as min/max envelopes, and the chart says so.
@@ -22,9 +22,11 @@ Series longer than ``series.MAX_POINTS`` are drawn as min/max envelopes, and the
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
@@ -32,6 +34,7 @@ import plotly.io as pio
 
 from dashboard.series import MAX_POINTS, is_finite, minmax_envelope, stride_indices
 
+LIVE_KINDS: dict[str, str] = json.loads((Path(__file__).parent / "assets" / "live-kinds.json").read_text())
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 PRED_DASH = "dash"
 TRAIL_POINTS = 5000  # 3D trajectories keep at most this many points
@@ -778,6 +781,7 @@ def compare_figure(
     log_y: bool = False,
     drift: bool = False,
     max_points: int = MAX_POINTS,
+    layout: bool = True,
 ) -> go.Figure:
     """One column of several runs overlaid on shared axes (GD vs ND vs NAG, seeds, step sizes, widths).
 
@@ -786,8 +790,9 @@ def compare_figure(
     shows). The prediction column (``<column>:pred``), where a run has it, is drawn dashed in the same colour.
     """
     absolute = drift and log_y
+    # layout=False: only the traces are wanted (compare_grid); a layout validates its template, about 0.1 s each
     fig = go.Figure(layout=_base_layout(compare_title(column, drift, log_y),
-                                        xaxis_title=_x_label(x_name), yaxis_title=column))
+                                        xaxis_title=_x_label(x_name), yaxis_title=column) if layout else None)
     down = floored = False
     for i, run in enumerate(runs):
         cols = run.get("columns") or {}
@@ -879,7 +884,7 @@ def compare_grid(
                         subplot_titles=[compare_title(c, drift and c != "loss", log_y) for c in columns])
     for r, column in enumerate(columns, 1):
         single = compare_figure(runs, column, x_name=x_name, drift=drift and column != "loss", max_points=max_points,
-                                log_y=log_y)
+                                log_y=log_y, layout=False)
         for tr in single.data:
             tr.showlegend = r == 1
             fig.add_trace(tr, row=r, col=1)

@@ -1,11 +1,14 @@
-"""Pure helpers on run series: records to columns, duplicates dropped by step, min/max envelopes, ETA.
+"""Pure helpers on run series: law and norm columns, min/max envelopes, ETA, durations, list parsing.
 
 A *record* is one flat dict of the run (``step``, ``t``, ``loss``, one column per law, list-valued
 views such as ``position`` or ``<law id>:neurons``; see ``noether/summary.py``). The dashboard keeps
 series as *columns*: ``{"step": [...], "loss": [...], ...}`` in step order, one entry per step.
-The browser's live loop (``assets/live.js``) mirrors ``dedupe_records`` and ``minmax_envelope`` (the
-latter kept incrementally there, with 256-511 buckets of 2^k records, so that a live curve costs the
-same to draw at any length).
+The browser's live loop keeps the records itself (``assets/live-2-store.js``: each step once, a batch
+delivered twice dropped) and their min/max envelope incrementally (``live-1-envelope.js``: 256-511 buckets of
+2^k records, so that a live curve costs the same to draw at any length); a long run's whole history comes
+from the API's envelope levels (``?points=``), as does every series on Compare. ``minmax_envelope`` serves
+the pure figure builders given long in-memory columns (``noether_remote``'s plots of a training loop
+outside the lab).
 """
 
 from __future__ import annotations
@@ -17,34 +20,6 @@ from typing import Any
 
 MAX_POINTS = 2000  # beyond this many points a trace is drawn as a min/max envelope
 ENVELOPE_BUCKETS = 500  # buckets of an envelope: 2 points (min and max) each
-
-
-def dedupe_records(records: Iterable[dict[str, Any]], after_step: int | None = None) -> list[dict[str, Any]]:
-    """Records in step order with each step once (the first copy wins), keeping only steps > after_step.
-
-    Appended batches can arrive twice (a reconnect, a retried poll): the step number decides.
-    """
-    seen: set[int] = set()
-    out = []
-    for rec in records:
-        step = rec.get("step")
-        if step is None or step in seen or (after_step is not None and step <= after_step):
-            continue
-        seen.add(step)
-        out.append(rec)
-    out.sort(key=lambda r: r["step"])
-    return out
-
-
-def to_columns(records: Iterable[dict[str, Any]]) -> dict[str, list[Any]]:
-    """Columns of deduplicated records; a key missing from a record is None in that row."""
-    rows = dedupe_records(records)
-    keys: list[str] = []
-    for rec in rows:
-        for k in rec:
-            if k not in keys:
-                keys.append(k)
-    return {k: [rec.get(k) for rec in rows] for k in keys}
 
 
 def is_finite(v: Any) -> bool:

@@ -1,23 +1,24 @@
 """Compare: several runs overlaid on shared axes (GD vs ND vs NAG, seeds, step sizes, widths).
 
-``/compare?ids=a,b,c``. Each run's series comes from the API; long ones come downsampled with
-min/max envelopes (``?points=``) and the chart says so.
+``/compare?ids=a,b,c``. Each run's series comes from the API's envelopes (``?points=``, read from the
+levels the workers keep, whatever the run's length), all runs at once: a run of at most ENVELOPE_POINTS
+records comes whole, a longer one as min/max envelopes, and the chart says so.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import api, figures
-from dashboard.series import law_ids, norm_columns, to_columns
+from dashboard.series import law_ids, norm_columns
 
 dash.register_page(__name__, path="/compare", name="Compare", title="Compare · Noether Lab", order=3)
 
-FULL_LIMIT = 4000  # runs with at most this many records are fetched whole; longer ones as envelopes
-ENVELOPE_POINTS = 1000
+ENVELOPE_POINTS = 300  # buckets per run (2 points each: min and max); shorter runs come record by record
 
 
 def layout(ids: str | None = None, **_: Any) -> html.Div:
@@ -46,8 +47,12 @@ def layout(ids: str | None = None, **_: Any) -> html.Div:
 
 
 def columns_from_downsampled(data: dict[str, Any]) -> dict[str, list]:
-    """Columns from the API's bucketed series: each bucket drawn as its min and its max (an envelope)."""
+    """Columns from the API's bucketed series: each bucket drawn as its min and its max (an envelope), or,
+    when every record is its own bucket (``downsampled`` false), the records as they are."""
     steps = data.get("step") or []
+    if not data.get("downsampled", True):
+        return {"step": list(steps)} | {name: list(agg.get("mean") or agg.get("min") or [])
+                                         for name, agg in (data.get("columns") or {}).items() if name != "step"}
     cols: dict[str, list] = {"step": []}
     for s in steps:
         cols["step"] += [s, s]
@@ -116,29 +121,27 @@ def set_ids(text):
     State("compare-columns", "value"),
 )
 async def load(ids, chosen):
-    """Each run's record and series (whole, or as envelopes when long)."""
-    runs, missing = [], []
-    for run_id in ids or []:
-        res = await api.get(f"/runs/{run_id}")
+    """Each run's record and series (whole, or as envelopes when long), every run at once."""
+    ids = list(ids or [])
+    records = await asyncio.gather(*(api.get(f"/runs/{run_id}") for run_id in ids))
+    series = await asyncio.gather(*(api.downsampled(run_id, ENVELOPE_POINTS) if res.ok else _none()
+                                    for run_id, res in zip(ids, records, strict=True)))
+    runs, missing, data = [], [], {}
+    for run_id, res, got in zip(ids, records, series, strict=True):
         if not res.ok:
             missing.append(f"{run_id}: {res.message()}")
             continue
         runs.append(res.data)
+        data[res.data["id"]] = got
     runs, colours = ordered(runs)
     names = [r.get("name") for r in runs]
     out = []
     for run, colour in zip(runs, colours, strict=True):
-        total = run.get("step") or 0
-        every = ((run.get("spec") or {}).get("record_every") or 1)
-        if total // every <= FULL_LIMIT:
-            cols = to_columns(await api.all_records(run["id"]))
-            cols = {k: v for k, v in cols.items() if not any(isinstance(x, list) for x in v[:1])}
-        else:
-            data = await api.downsampled(run["id"], ENVELOPE_POINTS)
-            cols = columns_from_downsampled(data or {})
+        cols = columns_from_downsampled(data.get(run["id"]) or {})
         name = run.get("name")
         label = name if name and names.count(name) == 1 else run_label(run, runs)
-        out.append({"id": run["id"], "label": label, "columns": cols, "color": colour})
+        out.append({"id": run["id"], "label": label, "columns": cols, "color": colour,
+                    "envelope": bool((data.get(run["id"]) or {}).get("downsampled"))})
     common: list[str] = []
     for r in out:
         for c in ["loss", *law_ids(r["columns"]), *norm_columns(r["columns"])]:
@@ -146,9 +149,17 @@ async def load(ids, chosen):
                 common.append(c)
     value = [c for c in (chosen or []) if c in common] or common[:4]
     legend = ["Comparing: " + "; ".join(r["label"] for r in out)] if out else ["Select runs on the Runs page."]
+    long = [r["label"] for r in out if r["envelope"]]
+    if long:
+        legend.append(html.Div(f"Drawn as min/max envelopes of {ENVELOPE_POINTS} buckets (every spike kept): "
+                               + "; ".join(long), className="hint", id="compare-envelope-note"))
     if missing:
         legend.append(html.Div("Not found: " + "; ".join(missing), className="error"))
     return out, [{"label": c, "value": c} for c in common], value, legend
+
+
+async def _none() -> None:
+    return None
 
 
 @callback(

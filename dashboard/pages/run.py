@@ -1,8 +1,9 @@
 """One run, live: trajectory, loss, each law beside its prediction, balance diagnostics, verdicts.
 
 The charts are laid out here from the pure builders (empty, with ``meta.live`` on each trace);
-``assets/live.js`` streams the records into them (``run-live`` is its report back to Dash: the columns
-and views it has seen, the frame count for the replay slider, whether the stream is done).
+``assets/live-*.js`` streams the records into them (``run-live`` is its report back to Dash: the columns
+and views it has seen, the frame count for the replay slider, whether the stream is done). Every
+clientside function is in the ``dash_clientside.noether`` namespace (``assets/live-5-bridge.js``).
 Status, progress, ETA and the verdict table come from the run record, polled once a second.
 """
 
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from typing import Any
 
 import dash
-from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from dashboard import api, config_panel, export, figures, playground  # noqa: F401 (config_panel registers its callback)
 from dashboard.mathtext import to_markdown
@@ -56,6 +58,7 @@ def layout(run_id: str | None = None, **_: Any) -> html.Div:
                 html.Span(id="run-eta", className="hint"),
             ]),
             html.Div(id="run-reason", className="errors"),
+            html.Div(id="run-lag", className="lag"),
             html.Details(id="run-config", className="run-config", open=False),
             html.Div(className="toolbar", children=[
                 dcc.Checklist(id="run-log", options=[{"label": " log loss axis", "value": "log"}], value=["log"],
@@ -85,13 +88,10 @@ def layout(run_id: str | None = None, **_: Any) -> html.Div:
             play_panel(),
             html.Div(id="run-graphs", className="graphs"),
             # loads plotly.js (and MathJax, for typeset titles and legends) for the live charts (they are drawn by
-            # assets/live.js, not by dcc.Graph)
+            # assets/live-*.js, not by dcc.Graph)
             dcc.Graph(id="run-plotly-loader", figure={"data": [], "layout": {}}, style={"display": "none"}, mathjax=True),
             html.H2("Verdicts"),
             html.Div(id="run-verdicts", children=html.P("The verdicts appear when the run ends.", className="hint")),
-            html.Div(id="run-dummy", hidden=True),
-            html.Div(id="run-dummy2", hidden=True),
-            html.Div(id="run-dummy3", hidden=True),
         ],
     )
 
@@ -326,7 +326,7 @@ async def cancel(_n, run_id):
 
 
 def live_plot(gid: str, figure_json: str) -> html.Div:
-    """A chart that live.js draws and grows (``Plotly.react`` from ``data-figure``), not a ``dcc.Graph``.
+    """A chart that assets/live-4-render.js draws and grows (``Plotly.react`` from ``data-figure``), not a ``dcc.Graph``.
 
     A dcc.Graph answers each restyle with new ``restyleData``/``relayoutData`` props and draws itself
     again from its ``figure`` prop, which throws away the streamed points and loops; live charts are
@@ -365,7 +365,7 @@ def empty_figure_json(kind: str, *args: Any) -> str:
     """The JSON of an empty live chart, cached by what it shows (column names, law texts, radius...).
 
     Building a plotly figure costs tens of milliseconds (templates are validated and deep-copied),
-    and the runs of one preset share their charts; live.js fills them with the points.
+    and the runs of one preset share their charts; live-*.js fills them with the points.
     """
     if kind == "trajectory":
         radius, w0, v0 = (*args, None, None)[:3]
@@ -403,16 +403,53 @@ def empty_figure_json(kind: str, *args: Any) -> str:
     return fig.to_json()
 
 
+def readable_names(ids: Any, catalogue: list[dict[str, Any]]) -> dict[str, str]:
+    """Each law id's title from the catalogue (GET /api/laws), with its instance: 'balance/h2' -> 'Balance ... (h = 2)'.
+
+    The run summary names its laws only when the run has ended; the catalogue does from the first record."""
+    patterns = []
+    for entry in catalogue:
+        for pattern in entry.get("ids") or []:
+            fields = re.findall(r"\{([^}]*)\}", pattern)  # 'chain/h{h}-h{h+k}' -> ['h', 'h+k']
+            rx = "^" + "([\\w.]+)".join(re.escape(part) for part in re.split(r"\{[^}]*\}", pattern)) + "$"
+            patterns.append((re.compile(rx), fields, entry.get("title") or entry.get("id")))
+    out = {}
+    for law_id in ids:
+        for rx, fields, title in patterns:
+            m = rx.match(law_id)
+            if m and title:
+                values = ", ".join(f"{f} = {v}" for f, v in zip(fields, m.groups(), strict=True))
+                out[law_id] = title + (f" ({values})" if fields else "")
+                break
+    return out
+
+
+_CATALOGUE: list[dict[str, Any]] = []
+
+
+async def catalogue() -> list[dict[str, Any]]:
+    """The law catalogue (GET /api/laws), fetched once per dashboard process."""
+    if not _CATALOGUE:
+        res = await api.get("/laws")
+        if res.ok and isinstance(res.data, list):
+            _CATALOGUE.extend(res.data)
+    return _CATALOGUE
+
+
 def build_graphs(live: dict[str, Any], info: dict[str, Any] | None, log_y: bool = True,
-                 look_at: str | None = None) -> list:
-    """The run's charts for the columns and views the stream has shown, empty: live.js fills them.
+                 look_at: str | None = None, catalogue: list[dict[str, Any]] | None = None) -> list:
+    """The run's charts for the columns and views the stream has shown, empty: live-*.js fills them.
 
     The charts a preset's "Look at" points at come first after the 3D views: a power law of t (NAG's |J|, on
-    log-log axes) and the laws its text names (``(law balance/h2)``)."""
+    log-log axes) and the laws its text names (``(law balance/h2)``). Laws are titled by the run summary's
+    names once it is in, before that by the catalogue's titles."""
     names = tuple(live.get("columns") or [])
     views = live.get("views") or {}
     spec = (info or {}).get("spec") or {}
     laws = {law["id"]: law for law in ((info or {}).get("summary") or {}).get("laws") or [] if "id" in law}
+    titles = readable_names(law_ids(c for c in names if c not in ("step", "t", "loss")), catalogue or [])
+    for law_id, title in titles.items():
+        laws.setdefault(law_id, {"name": title})
     out = []
 
     def graph(gid: str, kind: str, *args: Any, cls: str = "graph") -> None:
@@ -459,17 +496,20 @@ def build_graphs(live: dict[str, Any], info: dict[str, Any] | None, log_y: bool 
     return out
 
 
+def js(name: str) -> ClientsideFunction:
+    """A clientside function of the run page (``window.dash_clientside.noether``, assets/live-5-bridge.js)."""
+    return ClientsideFunction("noether", name)
+
+
+# Streaming starts with the run-id store (its output only makes Dash call it when the page is laid out: the
+# stream reports into run-live itself) and stops when the path leaves the run pages.
+clientside_callback(js("follow_run"), Output("run-live", "data"), Input("run-id", "data"))
+clientside_callback(js("route"), Input("_pages_location", "pathname"))
+
 # The charts are laid out again only when the set of columns, views or law ids changes: decided in the
 # browser, so that the stream's reports (once a second) and the run record's polls cost no server call.
 clientside_callback(
-    """
-    function(live, info, preset, previous) {
-        if (!live || live.run === null || live.run === undefined) { return window.dash_clientside.no_update; }
-        const laws = (((info || {}).summary || {}).laws || []).map((l) => l.id || "").sort();
-        const key = live.run + "|" + (live.key || "") + "|" + laws.join(",") + "|" + ((preset || {}).name || "");
-        return key === previous ? window.dash_clientside.no_update : key;
-    }
-    """,
+    js("graph_key"),
     Output("run-graph-key", "data"),
     Input("run-live", "data"),
     Input("run-info", "data"),
@@ -494,45 +534,38 @@ async def graphs(key, live, info, log_value, preset):
     """
     if not key or not live or live.get("run") is None:
         return [html.P("Waiting for the first records…", className="hint")]
-    return await asyncio.to_thread(build_graphs, live, info, "log" in (log_value or []), (preset or {}).get("look_at"))
+    laws = await catalogue()
+    return await asyncio.to_thread(build_graphs, live, info, "log" in (log_value or []), (preset or {}).get("look_at"),
+                                   laws)
 
 
 clientside_callback(
-    """
-    function(live) {
-        if (!live) { return [window.dash_clientside.no_update, ""]; }
-        const frames = Math.max(1, live.frames || 0);
-        const state = live.done ? "complete" : "live (" + live.mode + ")";
-        return [frames - 1, (live.n || 0).toLocaleString("en-US") + " records · " + state];
-    }
-    """,
+    js("live_text"),
     Output("run-slider", "max"),
     Output("run-live-text", "children"),
     Input("run-live", "data"),
 )
 
 clientside_callback(
-    "function(value, live) { return window.dash_clientside.noether.seek(value, live); }",
+    js("lag"),
+    Output("run-lag", "children"),
+    Output("run-lag", "className"),
+    Input("run-live", "data"),
+    Input("run-info", "data"),
+)
+
+clientside_callback(
+    js("seek"),
     Output("run-frame-text", "children"),
     Input("run-slider", "value"),
     State("run-live", "data"),
     prevent_initial_call=True,
 )
 
-clientside_callback(
-    "function(value) { return window.dash_clientside.noether.log(value); }",
-    Output("run-dummy", "children"),
-    Input("run-log", "value"),
-    prevent_initial_call=True,
-)
+clientside_callback(js("log"), Input("run-log", "value"), prevent_initial_call=True)
 
 clientside_callback(
-    """
-    function(n, disabled) {
-        const playing = !disabled;
-        return [playing, playing ? "Play" : "Pause"];
-    }
-    """,
+    js("play_toggle"),
     Output("run-play-tick", "disabled"),
     Output("run-play", "children"),
     Input("run-play", "n_clicks"),
@@ -541,13 +574,7 @@ clientside_callback(
 )
 
 clientside_callback(
-    """
-    function(n, value, max) {
-        const step = Math.max(1, Math.round((max || 1) / 200));
-        let v = (value === null || value === undefined || value >= max) ? 0 : value + step;
-        return Math.min(v, max);
-    }
-    """,
+    js("play_step"),
     Output("run-slider", "value"),
     Input("run-play-tick", "n_intervals"),
     State("run-slider", "value"),

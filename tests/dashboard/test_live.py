@@ -1,4 +1,4 @@
-"""The run page's live loop (assets/live.js) in a real headless Chromium against the real lab.
+"""The run page's live loop (assets/live-*.js) in a real headless Chromium against the real lab.
 
 Long series stay a fixed-size min/max envelope that keeps every spike, and say so; zooming in shows
 every record of the range; a stream cut mid-run resumes without losing or repeating a point (over

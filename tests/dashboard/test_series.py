@@ -1,11 +1,11 @@
-"""Pure series helpers: duplicates dropped by step, min/max envelopes keep spikes, ETA, list parsing."""
+"""Pure series helpers: min/max envelopes keep spikes, ETA, list parsing. (A batch delivered twice is drawn
+once: the browser's store, tests/js/store.test.js.)"""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from dashboard.series import (
-    dedupe_records,
     eta_seconds,
     format_seconds,
     law_ids,
@@ -14,20 +14,7 @@ from dashboard.series import (
     parse_list,
     parse_widths_list,
     stride_indices,
-    to_columns,
 )
-
-
-def test_a_batch_delivered_twice_is_drawn_once():
-    batch = [{"step": s, "loss": 1.0 / (s + 1)} for s in range(5)]
-    rows = dedupe_records(batch + batch[2:] + [{"step": 5, "loss": 0.1}])
-    assert [r["step"] for r in rows] == [0, 1, 2, 3, 4, 5]
-    assert [r["step"] for r in dedupe_records(batch, after_step=2)] == [3, 4]
-
-
-def test_columns_fill_missing_keys_with_none():
-    cols = to_columns([{"step": 0, "loss": 1.0}, {"step": 1, "loss": 0.5, "energy": 2.0}])
-    assert cols["energy"] == [None, 2.0] and cols["step"] == [0, 1]
 
 
 def test_envelope_keeps_a_single_spike_and_bounds_the_size():

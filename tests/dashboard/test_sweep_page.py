@@ -100,7 +100,8 @@ def test_a_run_page_says_what_ran(lab, sweep, page):
     config = page.locator("#run-config").inner_text()
     assert "MLP 64-16-16-10, activation relu" in config and "digits" in config and "float64" in config
     assert "worker" in config and "device used" in config and "noether" in config
-    assert page.locator("#run-title").inner_text().startswith("relu 64-16-16-10 · gd lr ")
+    # the title and the configuration come from separate callbacks on the run record: wait for the title too
+    page.wait_for_function("() => document.querySelector('#run-title').innerText.startsWith('relu 64-16-16-10 · gd lr ')")
 
 
 def test_compare_orders_a_hand_picked_set_by_value_and_keeps_log_y_on_drifts(lab, sweep, page):

@@ -1,315 +1,50 @@
-/* Noether Lab live loop: streams a run's records into the run page's charts.
+/* Noether Lab live drawing, part 4 of 5: render, the store into the run page's charts.
 
-   Transport: catch up with GET /api/runs/{id}/series?after=cursor (pages of 2000), then follow with
-   the WebSocket /api/runs/{id}/stream?after=cursor (reconnects and resumes from the last cursor);
-   after repeated WebSocket failures it polls the series endpoint every 150 ms instead.
-
-   Store: one growable Float64Array per scalar column (NaN where a record has no finite value), rows
-   deduplicated by step (a batch delivered twice is dropped); list-valued views (position, particles,
-   per-neuron values) kept per frame, thinned by 2 beyond MAX_FRAMES.
+   Python lays out <div class="live-plot" data-figure="{...}">; this part plots and owns them. Each chart: its
+   figure (traces with meta.live say what to draw from the store: the kinds of live-kinds.json, one drawer
+   each in LINE and FRAME below), its kind ("line": 2D curves, "gl": a 3D scene, "slow": heatmaps and
+   histograms of the current frame, "static"), what it has drawn (rows, frame) and what a draw costs it.
 
    Drawing has a fixed cost whatever the length of the run (measured with `python -m bench dashboard`):
-   - a curve never holds more than about 1500 points: up to RAW_MAX records it shows every one;
-     beyond, the history is a min/max envelope of 256-511 buckets (2 points each: the bucket's
-     extremes, so a one-record spike stays visible) kept up to date incrementally in O(1) per record,
-     plus the newest records raw; the chart says so. Zoomed in, the visible range is drawn from the
-     raw records (every one, or an envelope of that range).
-   - new points are drawn by rewriting the curves' SVG paths in place (about 1 ms a chart) while they
-     fit the axes as drawn; a full Plotly.react (50-100 ms a chart on a busy 2-core machine: axes,
-     ticks, legend) runs when they would not, when half the headroom that invisible "keeper" traces
-     give the autoranged axes is used, or every FULL_MS (hover data); optional ones FULL_SPACING_MS apart.
-   - one requestAnimationFrame scheduler for all charts: about FRAME_BUDGET_MS of drawing per frame
-     (a full redraw or a 3D scene gets a frame of its own), each curve at most every LINE_MS, heatmaps
-     and histograms every SLOW_MS, 3D scenes every GL_MIN_MS-GL_MAX_MS by their measured cost
-     (software WebGL without a GPU: the compositor reads the canvas back, 50-300 ms); drawing keeps
-     to about DUTY of the main thread; off-screen charts wait until scrolled into view.
-   Telemetry for the benchmark: window.__noetherDraws, window.__noetherArrivals; NoetherLive.stats().
+   - a curve never holds more than about 1500 points: up to RAW_MAX records it shows every one; beyond, the
+     history is a min/max envelope (live-1-envelope.js), plus the newest records raw; the chart says so. A run
+     that was long when opened is drawn whole from the API's envelope until its records have loaded. Zoomed
+     in, the visible range is drawn from the raw records (every one, or an envelope of that range), fetched
+     on their own when they have not loaded yet.
+   - new points are drawn by rewriting the curves' SVG paths in place (about 1 ms a chart) while they fit the
+     axes as drawn; a full Plotly.react (50-100 ms a chart on a busy 2-core machine: axes, ticks, legend) runs
+     when they would not, when half the headroom that invisible "keeper" traces give the autoranged axes is
+     used, or every FULL_MS (hover data); optional ones FULL_SPACING_MS apart.
+   - one requestAnimationFrame scheduler for all charts: about FRAME_BUDGET_MS of drawing per frame (a full
+     redraw or a 3D scene gets a frame of its own), each curve at most every LINE_MS, heatmaps and histograms
+     every SLOW_MS, 3D scenes every GL_MIN_MS-GL_MAX_MS by their measured cost (software WebGL without a GPU:
+     the compositor reads the canvas back, 50-300 ms); drawing keeps to about DUTY of the main thread;
+     off-screen charts wait until scrolled into view.
+   Telemetry for the benchmark: window.__noetherDraws.
 */
-(function () {
+(function (root, factory) {
+  if (typeof module === "object" && module.exports) module.exports = factory(require("./live-1-envelope.js"), require("./live-2-store.js"));
+  else { const ns = root.noetherLive = root.noetherLive || {}; ns.render = factory(ns.envelope, ns.store); }
+})(typeof self !== "undefined" ? self : this, function (envelope, st) {
   "use strict";
-  const RAW_MAX = 2000, BUCKETS = 256, MAX_FRAMES = 20000, TRAIL = 1000, HEAT_ROWS = 300;
+  const win = typeof window !== "undefined" ? window : {};
+  const RAW_MAX = 2000, BUCKETS = envelope.BUCKETS, TRAIL = 1000, HEAT_ROWS = 300;
   const FRAME_BUDGET_MS = 12, LINE_MS = 50, FULL_MS = 5000, FULL_SPACING_MS = 250, SLOW_MS = 500, SEEK_MS = 150, DUTY = 0.6;
   const GL_SHARE = 0.1, GL_MIN_MS = 1000, GL_MAX_MS = 5000;  // 3D scenes: at most this share of the main thread
   const HEADROOM = 0.15, AHEAD_S = 5;  // while streaming, autoranged axes reach this far beyond the data
   const MIN_REL_SPAN = 1e-6;  // a linear axis spans at least this fraction of its values' size
-  const POLL_MS = 150, PAGE = 2000, REPORT_MS = 1000;
   const CONFIG = {displaylogo: false, responsive: true, toImageButtonOptions: {format: "png", scale: 2}};
   // 3D scenes render at the screen's pixel ratio, not Plotly's default 2: without a GPU every pixel is
   // software-rendered and read back for the compositor (4x the pixels cost about 2x the time per frame)
-  const CONFIG_3D = Object.assign({}, CONFIG, {plotGlPixelRatio: Math.max(1, Math.min(2, window.devicePixelRatio || 1))});
+  const CONFIG_3D = Object.assign({}, CONFIG, {plotGlPixelRatio: Math.max(1, Math.min(2, win.devicePixelRatio || 1))});
   const NOTE = "downsampled";  // name of the annotation that says a chart is an envelope
 
-  let S = null;          // the store of the run being shown
-  window.__noetherDraws = [];     // [{first, last, t, ms}]: steps first..last on every visible 2D chart at t
-  window.__noetherArrivals = [];  // [{first, last, t}]: steps first..last received at t (epoch ms)
+  let S = null;  // the store of the run being shown (use)
+  let hooks = {wantDetail: () => {}, drew: () => {}};  // the bridge's: fetch a zoomed range's records; a new step drawn
+  win.__noetherDraws = [];  // [{first, last, t, ms}]: steps first..last on every visible 2D chart at t
 
   function now() { return performance.timeOrigin + performance.now(); }
-  function finite(v) { return typeof v === "number" && isFinite(v); }
-
-  // ------------------------------------------------------------------ envelopes (pure)
-  /* Incremental min/max envelope of a column: complete buckets of w = 2^k consecutive rows, each
-     remembered by the rows of its minimum and maximum (-1: no finite value). When 2 * buckets are
-     complete, neighbours merge (w doubles), so there are always between `buckets` and 2 * buckets. */
-  function Envelope(buckets) {
-    this.buckets = buckets || BUCKETS; this.w = 1; this.nb = 0;
-    this.lo = new Int32Array(2 * this.buckets); this.hi = new Int32Array(2 * this.buckets);
-  }
-  Envelope.prototype.update = function (y, n) {
-    while ((this.nb + 1) * this.w <= n) {
-      const a = this.nb * this.w, b = a + this.w;
-      const [iMin, iMax] = extremes(y, a, b);
-      this.lo[this.nb] = iMin; this.hi[this.nb] = iMax; this.nb += 1;
-      if (this.nb === 2 * this.buckets) this.halve(y);
-    }
-  };
-  Envelope.prototype.halve = function (y) {
-    const lo = this.lo, hi = this.hi;
-    for (let k = 0; k < this.buckets; k++) {
-      const a = lo[2 * k], b = lo[2 * k + 1], c = hi[2 * k], d = hi[2 * k + 1];
-      lo[k] = a < 0 ? b : b < 0 ? a : (y[b] < y[a] ? b : a);
-      hi[k] = c < 0 ? d : d < 0 ? c : (y[d] > y[c] ? d : c);
-    }
-    this.nb = this.buckets; this.w *= 2;
-  };
-
-  /* Append to xs/ys the curve of rows [0, n): each complete bucket's extremes in row order, then the
-     rows after the last complete bucket as they are; y - off, NaN as null (a gap). */
-  function emitEnvelope(x, y, env, n, off, xs, ys) {
-    const lo = env.lo, hi = env.hi, w = env.w;
-    for (let k = 0; k < env.nb; k++) emitPair(x, y, lo[k], hi[k], k * w, off, xs, ys);
-    emitRaw(x, y, env.nb * w, n, off, xs, ys);
-  }
-
-  /* Rows [a, b)'s lowest and highest finite values, as row indices [iMin, iMax] (-1: none finite). */
-  function extremes(y, a, b) {
-    let iMin = -1, iMax = -1;
-    for (let i = a; i < b; i++) {
-      const v = y[i];
-      if (!(v === v) || v === Infinity || v === -Infinity) continue;
-      if (iMin < 0 || v < y[iMin]) iMin = i;
-      if (iMax < 0 || v > y[iMax]) iMax = i;
-    }
-    return [iMin, iMax];
-  }
-
-  /* One bucket's extremes in row order, y - off; a gap at x[gap] when it has no finite value. */
-  function emitPair(x, y, iMin, iMax, gap, off, xs, ys) {
-    if (iMin < 0) { xs.push(x[gap]); ys.push(null); return; }
-    const i = Math.min(iMin, iMax), j = Math.max(iMin, iMax);
-    xs.push(x[i]); ys.push(y[i] - off);
-    if (j !== i) { xs.push(x[j]); ys.push(y[j] - off); }
-  }
-
-  function emitRaw(x, y, a, b, off, xs, ys) {
-    for (let i = a; i < b; i++) {
-      const v = y[i];
-      xs.push(x[i]); ys.push(v === v && v !== Infinity && v !== -Infinity ? v - off : null);
-    }
-  }
-
-  /* One-off envelope of rows [a, b) in `buckets` buckets (a zoomed-in range): O(b - a). */
-  function emitRange(x, y, a, b, buckets, off, xs, ys) {
-    const n = b - a;
-    if (n <= 2 * buckets) { emitRaw(x, y, a, b, off, xs, ys); return; }
-    for (let k = 0; k < buckets; k++) {
-      const lo = a + Math.floor(k * n / buckets), hi = a + Math.floor((k + 1) * n / buckets);
-      const [iMin, iMax] = extremes(y, lo, hi);
-      emitPair(x, y, iMin, iMax, lo, off, xs, ys);
-    }
-  }
-
-  /* First row whose x >= v (x non-decreasing over rows [0, n)). */
-  function lowerBound(x, n, v) {
-    let a = 0, b = n;
-    while (a < b) { const m = (a + b) >> 1; if (x[m] < v) a = m + 1; else b = m; }
-    return a;
-  }
-
-  // ------------------------------------------------------------------ store
-  function newStore(runId) {
-    return {
-      runId, id: Math.random(), cursor: null, n: 0, cap: 0, lastStep: -Infinity, cols: {}, envs: {}, first: {},
-      views: {}, viewDims: {}, frameSteps: [], frameRows: [], viewStride: 1, done: false, status: null, seek: null,
-      stopped: false, ws: null, wsFailures: 0, mode: "catchup", marks: [], reported: "", lastReport: 0, error: null, stamped: 0,
-    };
-  }
-
-  function column(name) {
-    let col = S.cols[name];
-    if (!col) { col = S.cols[name] = new Float64Array(S.cap).fill(NaN); }
-    return col;
-  }
-
-  function grow(rows) {
-    if (rows <= S.cap) return;
-    let cap = Math.max(1024, S.cap);
-    while (cap < rows) cap *= 2;
-    for (const name in S.cols) {
-      const col = new Float64Array(cap).fill(NaN);
-      col.set(S.cols[name].subarray(0, S.n));
-      S.cols[name] = col;
-    }
-    S.cap = cap;
-  }
-
-  function ingest(records) {
-    if (!S || !records || !records.length) return 0;
-    grow(S.n + records.length);
-    let added = 0;
-    const n0 = S.n;
-    for (const rec of records) {
-      const step = rec.step;
-      if (typeof step !== "number" || step <= S.lastStep) continue;  // duplicate or out of order: drop
-      const row = S.n;
-      let any = false;
-      for (const key in rec) {
-        const v = rec[key];
-        if (Array.isArray(v)) { any = true; continue; }
-        column(key)[row] = typeof v === "number" ? v : NaN;
-      }
-      if (any && row % S.viewStride === 0) {
-        for (const key in rec) {
-          const v = rec[key];
-          if (!Array.isArray(v)) continue;
-          if (!S.views[key]) { S.views[key] = new Array(S.frameSteps.length).fill(null); }
-          S.viewDims[key] = Array.isArray(v[0]) ? [v.length, v[0].length] : [v.length];
-        }
-        for (const key in S.views) S.views[key].push(Array.isArray(rec[key]) ? rec[key] : null);
-        S.frameSteps.push(step); S.frameRows.push(row);
-        if (S.frameSteps.length > MAX_FRAMES) thinFrames();
-      }
-      S.lastStep = step; S.n += 1; added += 1;
-    }
-    if (added) {
-      const arrivals = window.__noetherArrivals;
-      arrivals.push({first: S.cols.step[n0], last: S.lastStep, t: now()});
-      if (arrivals.length > 20000) arrivals.splice(0, arrivals.length - 10000);
-      if (S.mode !== "catchup") {  // the pace of the live stream (rows per second), for the axes' headroom
-        const t = performance.now(), m = S.marks;
-        if (!m.length || t - m[m.length - 1][0] >= 250) { m.push([t, S.n]); if (m.length > 12) m.shift(); }
-      }
-      wake(0);
-    }
-    return added;
-  }
-
-  function thinFrames() {
-    const keep = (arr) => arr.filter((_, i) => i % 2 === 0);
-    for (const key in S.views) S.views[key] = keep(S.views[key]);
-    S.frameSteps = keep(S.frameSteps); S.frameRows = keep(S.frameRows);
-    S.viewStride *= 2;
-    if (S.seek !== null) S.seek = Math.floor(S.seek / 2);
-  }
-
-  function envelopeOf(name) {
-    let env = S.envs[name];
-    if (!env) env = S.envs[name] = new Envelope(BUCKETS);
-    env.update(S.cols[name], S.n);
-    return env;
-  }
-
-  function firstFinite(name) {
-    if (S.first[name] !== undefined) return S.first[name];
-    const y = S.cols[name];
-    for (let i = 0; i < S.n; i++) if (isFinite(y[i])) return (S.first[name] = y[i]);
-    return 0;  // none yet: looked for again next time
-  }
-
-  // ------------------------------------------------------------------ transport
-  async function fetchJSON(url) {
-    const r = await fetch(url, {cache: "no-store"});
-    if (!r.ok) { const t = await r.text(); throw new Error(r.status + " " + t.slice(0, 200)); }
-    return r.json();
-  }
-
-  function seriesUrl(store, after, limit) {
-    const q = new URLSearchParams();
-    if (after !== null && after !== undefined) q.set("after", after);
-    if (limit) q.set("limit", limit);
-    return "/api/runs/" + encodeURIComponent(store.runId) + "/series?" + q.toString();
-  }
-
-  async function catchUp(store) {
-    for (;;) {
-      if (store !== S || store.stopped) return;
-      const page = await fetchJSON(seriesUrl(store, store.cursor, PAGE));
-      if (store !== S) return;
-      ingest(page.records || []);
-      if (page.cursor !== undefined && page.cursor !== null) store.cursor = page.cursor;
-      store.status = page.status || store.status;
-      if (page.done) { store.done = true; return; }
-      if (!page.records || page.records.length < PAGE) return;
-    }
-  }
-
-  function follow(store) {
-    if (store !== S || store.stopped || store.done) return;
-    if (store.mode === "poll" || !window.WebSocket) { store.mode = "poll"; report(true); poll(store); return; }
-    const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const q = store.cursor !== null ? "?after=" + encodeURIComponent(store.cursor) : "";
-    let ws;
-    try { ws = new WebSocket(proto + "//" + location.host + "/api/runs/" + encodeURIComponent(store.runId) + "/stream" + q); }
-    catch (e) { store.wsFailures += 1; return retry(store); }
-    store.ws = ws; store.mode = "ws"; report(true);
-    let got = false;
-    ws.onmessage = (ev) => {
-      if (store !== S) { ws.close(); return; }
-      got = true; store.wsFailures = 0;
-      let msg; try { msg = JSON.parse(ev.data); } catch (e) { return; }
-      if (msg.reset) { start(store.runId); return; }  // the run restarted after its worker was lost
-      if (msg.error) { store.error = msg.error; }
-      if (msg.records) ingest(msg.records);
-      if (msg.cursor !== undefined && msg.cursor !== null) store.cursor = msg.cursor;
-      if (msg.done) { store.done = true; store.status = msg.status || store.status; wake(0); report(true); ws.close(); }
-    };
-    ws.onclose = () => {
-      store.ws = null;
-      if (store !== S || store.stopped || store.done) return;
-      if (!got) store.wsFailures += 1;
-      retry(store);
-    };
-    ws.onerror = () => {};
-  }
-
-  function retry(store) {
-    if (store.wsFailures >= 3) store.mode = "poll";
-    const wait = Math.min(5000, 250 * Math.pow(2, store.wsFailures));
-    setTimeout(() => follow(store), store.mode === "poll" ? 0 : wait);
-  }
-
-  async function poll(store) {
-    while (store === S && !store.stopped && !store.done) {
-      try {
-        const page = await fetchJSON(seriesUrl(store, store.cursor, PAGE));
-        if (store !== S) return;
-        ingest(page.records || []);
-        if (page.cursor !== undefined && page.cursor !== null) store.cursor = page.cursor;
-        store.status = page.status || store.status;
-        if (page.done) { store.done = true; wake(0); report(true); return; }
-        if (page.records && page.records.length >= PAGE) continue;
-      } catch (e) { store.error = String(e); }
-      await new Promise((r) => setTimeout(r, POLL_MS));
-    }
-  }
-
-  async function start(runId) {
-    stop();
-    const store = S = newStore(runId);
-    try { await catchUp(store); }
-    catch (e) {
-      store.error = String(e);
-      if (/^404\b/.test(e.message || "")) { store.done = true; store.status = "not found"; }  // nothing to follow
-    }
-    wake(0); report(true);
-    if (store === S && !store.done) follow(store);
-  }
-
-  function stop() {
-    if (!S) return;
-    S.stopped = true;
-    if (S.ws) { try { S.ws.close(); } catch (e) { /* closed */ } }
-    S = null;
-  }
+  function use(store, h) { S = store; if (h) hooks = h; }
 
   // ------------------------------------------------------------------ charts
   /* Python lays out <div class="live-plot" data-figure="{...}">; this loop plots and owns them. Each
@@ -319,7 +54,7 @@
   const charts = new Map();  // div -> chart
 
   const visible = new WeakMap();
-  const io = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
+  const io = "IntersectionObserver" in win ? new IntersectionObserver((entries) => {
     for (const e of entries) visible.set(e.target, e.isIntersecting);
     wake(0);  // scrolled into view: catch up now
   }, {rootMargin: "0px"}) : null;
@@ -332,7 +67,13 @@
     return lives.length ? "slow" : "static";
   }
 
+  /* Find the page's live plots (called when Dash lays them out): new or changed ones are drawn afresh. */
+  let scanTimer = 0;
   function scan() {
+    if (!win.Plotly) {  // plotly.js is still loading (the run page's hidden dcc.Graph brings it): once it is there
+      if (!scanTimer) scanTimer = setTimeout(() => { scanTimer = 0; scan(); }, 50);
+      return;
+    }
     const divs = document.querySelectorAll(".live-plot");
     const seen = new Set();
     for (const div of divs) {
@@ -352,13 +93,13 @@
     for (const div of Array.from(charts.keys())) {
       if (!seen.has(div)) { if (io) io.unobserve(div); charts.delete(div); }
     }
+    wake(0);
   }
 
-  function currentFrame() {
-    const nf = S ? S.frameSteps.length : 0;
-    if (!nf) return -1;
-    return S.seek === null ? nf - 1 : Math.max(0, Math.min(nf - 1, S.seek));
-  }
+  function currentFrame() { return st.currentFrame(S); }
+
+  /* What a line chart has drawn of the store: its rows, or -1 while the whole history is the API's envelope. */
+  function rowsKey() { return st.usesBase(S) ? -1 : S.n; }
 
   /* Milliseconds before this chart may draw again (0: now), or Infinity when it has nothing new. */
   function due(ch, t) {
@@ -367,7 +108,7 @@
     const fresh = !S || ch.store !== S.id;
     let changed = ch.dirty || fresh;
     if (!changed && S) {
-      if (ch.kind === "line") changed = S.n !== ch.rows;
+      if (ch.kind === "line") changed = rowsKey() !== ch.rows;
       else changed = currentFrame() !== ch.frame || S.frameSteps.length !== ch.frames;
     }
     if (!changed) return Infinity;
@@ -385,7 +126,7 @@
      (measured up to the next frame, so with the compositor's read-back of a software-rendered canvas:
      about 50 ms on an idle machine without a GPU, 250 ms on a busy one, a few with a GPU) over GL_SHARE. */
   function glGap(ch) {
-    if (window.NOETHER_3D_MS) return window.NOETHER_3D_MS;
+    if (win.NOETHER_3D_MS) return win.NOETHER_3D_MS;
     return Math.max(GL_MIN_MS, Math.min(GL_MAX_MS, ch.cost / GL_SHARE));
   }
 
@@ -462,17 +203,30 @@
     }
     if (spent > 0) checkStamp(spent);
     if (stamp) next = 0;
+    if (waiters.length && charts.size && list.every((ch) => ch.mounted || !onScreen(ch.div))) {
+      for (const resolve of waiters.splice(0)) resolve();
+    }
     if (next < Infinity) wake(next);
   }
 
+  /* A promise resolved once every chart on screen has been drawn. */
+  const waiters = [];
+  function drawn() { return new Promise((resolve) => { waiters.push(resolve); wake(0); }); }
+
   function checkStamp(ms) {
     if (!S) return;
-    let rows = Infinity;
+    let rows = Infinity, all = true;
     for (const ch of charts.values()) {
       if (ch.kind !== "line" || !onScreen(ch.div)) continue;
-      rows = Math.min(rows, ch.mounted && ch.store === S.id ? ch.rows : 0);
+      const current = ch.mounted && ch.store === S.id;
+      all = all && current;
+      rows = Math.min(rows, current ? ch.rows : 0);
     }
-    if (rows === Infinity || rows <= S.stamped) return;
+    if (rows === Infinity) return;
+    // the step drawn on every visible chart (-1 rows: the API's envelope, which ends at the series' last record)
+    const drawnStep = !all ? S.drawnStep : rows > 0 ? S.cols.step[rows - 1] : rows < 0 && S.base.last ? S.base.last.step : S.drawnStep;
+    if (drawnStep !== S.drawnStep) { S.drawnStep = drawnStep; hooks.drew(); }
+    if (rows <= S.stamped) return;
     const steps = S.cols.step;
     stamp = {first: steps[S.stamped], last: steps[rows - 1], ms, store: S.id};
     S.stamped = rows;
@@ -480,7 +234,7 @@
 
   function recordDraw(s) {
     if (!S || s.store !== S.id) return;
-    const draws = window.__noetherDraws;
+    const draws = win.__noetherDraws;
     draws.push({first: s.first, last: s.last, t: now(), ms: s.ms});
     if (draws.length > 20000) draws.splice(0, draws.length - 10000);
   }
@@ -494,10 +248,10 @@
     if (S) {
       const f = currentFrame();
       if (ch.kind === "line") {
-        const info = {w: 0, range: null};
-        data = data.map((tr) => lineTrace(ch, tr, info));
+        const info = {w: 0, range: null, base: 0};
+        data = data.map((tr) => (tr.meta && LINE[tr.meta.live] ? LINE[tr.meta.live](ch, tr, info) : tr));
         note = noteText(ch, info);
-        ch.rows = S.n;
+        ch.rows = rowsKey();
         // optional full redraws (hover data, annotation, headroom half used) keep FULL_SPACING_MS apart
         const spaced = t0 - lastFullAt >= FULL_SPACING_MS;
         const why = !ch.mounted ? "mount" : forced ? "forced" : S.done ? "done"
@@ -514,9 +268,9 @@
       ch.store = S.id;
     }
     // presentation mode and typeset maths (assets/present.js)
-    const st = window.NoetherStyle ? window.NoetherStyle.apply(data, chartLayout(ch, note), ch.kind) : {data, layout: chartLayout(ch, note)};
-    data = st.data;
-    const layout = st.layout;
+    const styled = win.NoetherStyle ? win.NoetherStyle.apply(data, chartLayout(ch, note), ch.kind) : {data, layout: chartLayout(ch, note)};
+    data = styled.data;
+    const layout = styled.layout;
     const first = !ch.mounted;
     ch.mounted = true; ch.busy = true; ch.note = note; ch.lastFull = t0; ch.soft = false; lastFullAt = t0;
     let p;
@@ -634,7 +388,7 @@
     }
     if (!(x1 > x0)) return [];
     byAxis.x = [x0, x1, x0];
-    const live = S && !S.done;
+    const live = st.streaming(S);
     let xr = [x0, x1];
     if (live) {
       // room for about AHEAD_S seconds of the live stream (at least HEADROOM, at most half the span)
@@ -711,8 +465,10 @@
 
   function noteText(ch, info) {
     const floor = info.floor ? "0 drawn at the smallest positive value shown" : null;  // figures.LOG_FLOOR_NOTE
-    if (ch.xrange && info.range) return "zoomed in: " + info.range + (floor ? "; " + floor : "");
-    if (info.w > 0) return "long series: history drawn as min/max envelope (spikes kept), newest points raw" + (floor ? "; " + floor : "");
+    const and = (text) => text + (floor ? "; " + floor : "");
+    if (ch.xrange && info.range) return and("zoomed in: " + info.range);
+    if (info.base) return and("whole run: " + info.base.toLocaleString("en-US") + " records drawn as a min/max envelope (spikes kept)");
+    if (info.w > 0) return and("long series: history drawn as min/max envelope (spikes kept), newest points raw");
     return floor;
   }
 
@@ -781,7 +537,9 @@
   /* A power law's least-squares line through the measured points on log-log axes (figures.power_law_figure):
      the slope goes into the legend and the chart's title. */
   function fitTrace(ch, tr) {
-    const meta = tr.meta, x = S.cols[meta.x], y = S.cols[meta.y], n = S.n;
+    const meta = tr.meta, base = st.usesBase(S) ? S.base : null;
+    const bx = base && base.columns[meta.x], by = base && base.columns[meta.y];
+    const x = bx ? bx.mean : S.cols[meta.x], y = by ? by.mean : S.cols[meta.y], n = bx ? bx.mean.length : S.n;
     if (!x || !y) return tr;
     let k = 0, sx = 0, sy = 0, sxx = 0, sxy = 0, x0 = Infinity, x1 = -Infinity;
     for (let i = 0; i < n; i++) {
@@ -800,26 +558,56 @@
       name: "fit: slope " + slope.toFixed(3)});
   }
 
+  /* A "line" trace: column meta.y against meta.x from the store, as it is or as a min/max envelope; while a run
+     that was long when opened loads, from the API's envelope of the whole run; zoomed in, from the records of
+     the range (the store's, or fetched on their own). */
   function lineTrace(ch, tr, info) {
     const meta = tr.meta;
-    if (meta && meta.live === "fit") return fitTrace(ch, tr);
-    if (!meta || meta.live !== "line" || !S.cols[meta.y]) return tr;
-    const x = S.cols[meta.x] || S.cols.step, y = S.cols[meta.y], n = S.n;
-    const off = meta.transform === "drift" ? firstFinite(meta.y) : 0;
+    const base = st.usesBase(S) ? S.base : null;
+    if (!S.cols[meta.y] && !(base && base.columns[meta.y])) return tr;
+    const xName = meta.x || "step";
+    const off = meta.transform === "drift" ? st.firstFinite(S, meta.y) : 0;
     const xs = [], ys = [];
     if (ch.xrange) {
-      const a = Math.max(0, lowerBound(x, n, ch.xrange[0]) - 1), b = Math.min(n, lowerBound(x, n, ch.xrange[1]) + 1);
-      emitRange(x, y, a, b, 2 * BUCKETS, off, xs, ys);
-      info.range = b - a > 4 * BUCKETS ? "min/max envelope of " + (b - a).toLocaleString() + " records" : "every record";
-    } else if (n <= RAW_MAX) {
-      emitRaw(x, y, 0, n, off, xs, ys);
+      const D = zoomSource(xName, ch.xrange);
+      if (D) {
+        const x = D.cols[xName] || D.cols.step, y = D.cols[meta.y], n = D.n;
+        if (y) {
+          const a = Math.max(0, envelope.lowerBound(x, n, ch.xrange[0]) - 1), b = Math.min(n, envelope.lowerBound(x, n, ch.xrange[1]) + 1);
+          envelope.emitRange(x, y, a, b, 2 * BUCKETS, off, xs, ys);
+          info.range = b - a > 4 * BUCKETS ? "min/max envelope of " + (b - a).toLocaleString("en-US") + " records" : "every record";
+        }
+      } else {
+        envelope.emitBuckets(base, xName, meta.y, off, xs, ys);
+        info.range = "min/max envelope of the whole run; zoom in further to draw each record";
+        hooks.wantDetail(xName, ch.xrange[0], ch.xrange[1]);
+      }
+    } else if (base) {
+      envelope.emitBuckets(base, xName, meta.y, off, xs, ys);
+      info.base = base.total;
     } else {
-      const env = envelopeOf(meta.y);
-      emitEnvelope(x, y, env, n, off, xs, ys);
-      info.w = Math.max(info.w, env.w);
+      const x = S.cols[xName] || S.cols.step, y = S.cols[meta.y], n = S.n;
+      if (n <= RAW_MAX) {
+        envelope.emitRaw(x, y, 0, n, off, xs, ys);
+      } else {
+        const env = st.envelopeOf(S, meta.y);
+        envelope.emitEnvelope(x, y, env, n, off, xs, ys);
+        info.w = Math.max(info.w, env.w);
+      }
     }
     if (meta.log_floor) floorZeros(ch, ys, info);
     return Object.assign({}, tr, {x: xs, y: ys});
+  }
+
+  /* Where a zoomed range's records are: the store (once it holds them), the fetched detail, or nowhere yet. */
+  function zoomSource(xName, r) {
+    if (!st.usesBase(S)) return S;
+    const last = (D) => (D.cols[xName] || D.cols.step)[D.n - 1];
+    if (S.n && last(S) >= r[1]) return S;
+    const D = S.detail;
+    if (D && D.n && (D.range[0] === 0 || (D.cols[xName] || D.cols.step)[0] <= r[0])
+        && (D.range[1] >= S.base.total || last(D) >= r[1])) return D;
+    return null;
   }
 
   function stride(n, limit) {
@@ -846,117 +634,79 @@
   }
 
   /* A trace of the current frame f (3D views, per-neuron heatmaps and histograms, matrices). */
+  /* A trace of the current frame f (3D views, per-neuron heatmaps and histograms, matrices). */
   function frameTrace(tr, f) {
-    const meta = tr.meta;
-    const live = meta && meta.live;
-    if (!live || f < 0) return tr;
-    const upd = frameData(meta, f);
+    const draw = tr.meta && FRAME[tr.meta.live];
+    if (!draw || f < 0) return tr;
+    const upd = draw(tr.meta, f);
     return upd ? Object.assign({}, tr, upd) : tr;
   }
 
-  function frameData(meta, f) {
-    const live = meta.live;
-    if (live === "path3d") {
+  /* The drawers of the meta.live kinds (declared with their meaning in live-kinds.json, which
+     dashboard/figures.py reads): 2D curves grown from the store's columns ... */
+  const LINE = {line: lineTrace, fit: (ch, tr) => fitTrace(ch, tr)};
+
+  /* ... and the current frame's views (f: the frame index). */
+  const FRAME = {
+    path3d(meta, f) {
       const pos = S.views[meta.col] || [];
       const idx = stride(f + 1, TRAIL).filter((k) => pos[k]);
       return {x: idx.map((k) => pos[k][0]), y: idx.map((k) => pos[k][1]), z: idx.map((k) => pos[k][2])};
-    }
-    if (live === "head3d") {
+    },
+    head3d(meta, f) {
       const p = (S.views[meta.col] || [])[f];
       return p ? {x: [p[0]], y: [p[1]], z: [p[2]]} : null;
-    }
-    if (live === "particles") {
+    },
+    particles(meta, f) {
       const ps = (S.views[meta.col] || [])[f];
       return ps ? {x: ps.map((p) => p[0]), y: ps.map((p) => p[1]), z: ps.map((p) => p[2])} : null;
-    }
-    if (live === "jvec" || live === "plane") {
-      const j = jAt(f);
-      if (!j || !(norm(j) > 0)) return {x: [], y: [], z: []};
-      const n = j.map((c) => c / norm(j)), s = meta.scale || 1;
-      if (live === "jvec") return {x: [0, n[0] * s], y: [0, n[1] * s], z: [0, n[2] * s]};
+    },
+    jvec(meta, f) {
+      const n = jUnit(f), s = meta.scale || 1;
+      return n ? {x: [0, n[0] * s], y: [0, n[1] * s], z: [0, n[2] * s]} : {x: [], y: [], z: []};
+    },
+    plane(meta, f) {
+      const n = jUnit(f), s = meta.scale || 1;
+      if (!n) return {x: [], y: [], z: []};
       const helper = Math.abs(n[0]) < 0.9 ? [1, 0, 0] : [0, 1, 0];
       let u = cross(n, helper); u = u.map((c) => c / norm(u));
       const v = cross(n, u), corners = [[-s, -s], [-s, s], [s, s], [s, -s], [-s, -s]];
       const P = (k) => corners.map(([a, b]) => a * u[k] + b * v[k]);
       return {x: P(0), y: P(1), z: P(2)};
-    }
-    if (live === "heatmap") {
+    },
+    heatmap(meta, f) {
       const rows = S.views[meta.col] || [];
       const idx = stride(f + 1, HEAT_ROWS).filter((k) => rows[k]);
       const first = rows.find((r) => r);
       const z = idx.map((k) => (meta.transform === "drift" && first ? rows[k].map((v, j) => v - first[j]) : rows[k]));
       return {z, y: idx.map((k) => S.frameSteps[k])};
-    }
-    if (live === "hist") {
+    },
+    hist(meta, f) {
       const vals = (S.views[meta.col] || [])[f];
       return vals ? {x: vals} : null;
-    }
-    if (live === "matrix") {
+    },
+    matrix(meta, f) {
       const m = (S.views[meta.col] || [])[f];
       return m ? {z: m} : null;
-    }
-    return null;
-  }
+    },
+  };
 
-  // ------------------------------------------------------------------ Dash bridge
-  function liveKey(cols, views) {
-    return cols.slice().sort().join(",") + "|" + Object.keys(views).sort().join(",");
-  }
-
-  function summary() {
-    const cols = Object.keys(S.cols);
-    return {
-      run: S.runId, n: S.n, last_step: S.lastStep === -Infinity ? null : S.lastStep, frames: S.frameSteps.length,
-      columns: cols, views: S.viewDims, done: S.done, status: S.status, mode: S.mode, error: S.error,
-      key: liveKey(cols, S.viewDims),
-    };
-  }
-
-  /* What the page shows about the stream (columns, views, counts, done) goes to Dash's run-live store:
-     at most once a second, or at once when the set of columns or views or the state changes. */
-  function report(force) {
-    if (!S || !window.dash_clientside || !window.dash_clientside.set_props) return;
-    const info = summary();
-    const key = [info.key, info.done, info.status, info.mode].join("|");
-    const t = now();
-    if (!force && key === S.reported && (t - S.lastReport < REPORT_MS || info.n === S.reportedN)) return;
-    S.reported = key; S.lastReport = t; S.reportedN = info.n;
-    if (!document.getElementById("run-page")) return;
-    try { window.dash_clientside.set_props("run-live", {data: info}); } catch (e) { /* page left */ }
-  }
-
-  // Watch the page: start streaming when a run page appears, stop when it goes, find its charts.
-  function watch() {
-    const el = document.getElementById("run-page");
-    const runId = el ? el.getAttribute("data-run") : null;
-    if (runId && (!S || S.runId !== runId)) start(runId);
-    else if (!runId && S) stop();
-    if (window.Plotly) {
-      scan();
-      for (const ch of charts.values()) {
-        if (!ch.mounted || (S && ch.store !== S.id && ch.kind !== "static")) { wake(0); break; }
-      }
-    }
-    report(false);
-  }
-  setInterval(watch, 250);
-
-  function download(format) {
-    const jobs = Array.from(charts.values()).filter((c) => c.mounted).map((c, k) => Plotly.downloadImage(c.div, {
-      format, filename: (S ? S.runId : "run") + "-" + (c.id || k),
-      width: c.div.clientWidth || 900, height: c.div.clientHeight || 500}));
-    return Promise.all(jobs);
+  /* J / |J| at frame f (None when J = 0 or unknown). */
+  function jUnit(f) {
+    const j = jAt(f);
+    if (!j || !(norm(j) > 0)) return null;
+    return j.map((c) => c / norm(j));
   }
 
   /* Per chart: draws by kind (fast: paths rewritten in place; full: Plotly.react; mount), mean and max ms. */
   function stats() {
     const out = {};
     for (const ch of charts.values()) {
-      const st = ch.stats || {}, row = {kind: ch.kind, draws: 0, total_ms: 0, max_ms: 0,
+      const cs = ch.stats || {}, row = {kind: ch.kind, draws: 0, total_ms: 0, max_ms: 0,
         points: ch.div.data ? ch.div.data.reduce((s, t) => s + (t.x ? t.x.length : 0), 0) : 0,
         why: ch.why || {}, cost_ms: ch.cost, block_max_ms: ch.blockMax || null, mounted_at_ms: ch.mountedAt === undefined ? null : ch.mountedAt};  // since the page's navigation
-      for (const how in st) {
-        const [n, total, max] = st[how];
+      for (const how in cs) {
+        const [n, total, max] = cs[how];
         row[how] = {n, mean_ms: n ? total / n : 0, max_ms: max};
         if (how !== "mount") { row.draws += n; row.total_ms += total; row.max_ms = Math.max(row.max_ms, max); }
       }
@@ -966,48 +716,17 @@
     return out;
   }
 
-  window.NoetherLive = {
-    state: () => (S ? summary() : null),
-    store: () => S,
-    stats,
-    // replay: the 3D views, heatmaps and histograms show frame `frame` (redrawn at most every
-    // max(SEEK_MS, twice their cost), so that dragging the slider or playing cannot pile up redraws)
-    seek: (frame) => { if (S) { S.seek = frame === null || frame === undefined ? null : frame; wake(0); } },
-    follow: () => { if (S) { S.seek = null; wake(0); } },
-    frameLabel: (frame) => {  // what the slider's position shows: the frame's step k and time t
-      if (!S || !S.frameSteps.length) return "";
-      const f = Math.max(0, Math.min(S.frameSteps.length - 1, frame === null || frame === undefined ? S.frameSteps.length - 1 : frame));
-      const row = S.frameRows[f], t = S.cols.t ? S.cols.t[row] : NaN;
-      return "step " + S.frameSteps[f].toLocaleString("en-US") + (isFinite(t) ? " · t = " + Number(t.toPrecision(4)) : "");
-    },
-    setLog: (on) => {
-      for (const ch of charts.values()) {
-        if (ch.id === "run-graph-loss") { ch.logY = !!on; ch.dirty = true; }
-      }
-      wake(0);
-    },
-    download,
-    redrawAll: () => { for (const ch of charts.values()) ch.dirty = true; wake(0); },  // assets/present.js
-    ingest: (records) => ingest(records),  // records into the store as if streamed (deduplicated by step)
-    // pure helpers, for tests
-    Envelope, emitEnvelope, emitRange,
-  };
+  function setLog(on) {
+    for (const ch of charts.values()) {
+      if (ch.id === "run-graph-loss") { ch.logY = !!on; ch.dirty = true; }
+    }
+    wake(0);
+  }
 
-  window.dash_clientside = window.dash_clientside || {};
-  window.dash_clientside.noether = {
-      seek: function (value, frames) {
-        if (!window.NoetherLive) return "";
-        const info = frames || {};
-        if (value === null || value === undefined || (info.frames && value >= info.frames - 1 && !info.done)) {
-          window.NoetherLive.follow();
-        } else { window.NoetherLive.seek(value); }
-        return window.NoetherLive.frameLabel(value);
-      },
-      log: function (value) { window.NoetherLive.setLog((value || []).indexOf("log") >= 0); return ""; },
-      download: function (nPng, nSvg) {
-        const id = window.dash_clientside.callback_context.triggered_id;
-        if (id) window.NoetherLive.download(id === "run-export-svg" ? "svg" : "png");
-        return "";
-      },
-  };
-})();
+  function redrawAll() { for (const ch of charts.values()) ch.dirty = true; wake(0); }
+
+  /* A zoomed range's records arrived: the zoomed charts draw them. */
+  function redrawZoomed() { for (const ch of charts.values()) if (ch.xrange) ch.dirty = true; wake(0); }
+
+  return {use, scan, wake, drawn, charts, stats, setLog, redrawAll, redrawZoomed, LINE, FRAME, RAW_MAX};
+});
