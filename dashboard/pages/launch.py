@@ -456,14 +456,20 @@ def _error_outputs(by_path: dict[str, list[str]]) -> list:
     Input("launch-validate", "n_clicks"),
     Input("launch-submit", "n_clicks"),
     *FORM_STATE,
+    State("launch-base", "data"),
     prevent_initial_call=True,
 )
-async def check_or_run(_v, _s, values, ids, problem, data_kind, potential_kind, dynamics_kind):
-    """Validate with the backend; show its 422 messages next to the fields; on Run, submit and open the run."""
+async def check_or_run(_v, _s, values, ids, problem, data_kind, potential_kind, dynamics_kind, base):
+    """Validate with the backend; show its 422 messages next to the fields; on Run, submit and open the run.
+
+    A spec that came from a preset or a run ("Edit in form", "Edit and re-run") keeps its name, so the new
+    run's page finds the preset's teaching text again."""
     clicks = {"launch-validate": _v, "launch-submit": _s}
     if not clicks.get(ctx.triggered_id):  # fields appearing in the layout are not a click
         return [no_update] * len(ctx.outputs_list[0]), no_update, no_update, no_update
     spec = collect_spec(values, ids, problem, data_kind, potential_kind, dynamics_kind)
+    if isinstance(base, dict) and isinstance(base.get("name"), str) and base["name"] and not spec.get("name"):
+        spec["name"] = base["name"]
     known = {i["path"] for i in ids}
     res = await api.post("/validate", {"spec": spec})
     if not res.ok:
