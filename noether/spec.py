@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -581,6 +582,26 @@ class ExperimentSpec(_Strict):
         if isinstance(v, dict) and "kind" not in v and "expression" in v:
             return {"kind": "expression", **v}
         return v
+
+    @field_validator("dynamics", mode="wrap")
+    @classmethod
+    def _registered_kind(cls, v: Any, handler: Any) -> Any:
+        """A kind registered in ``noether.dynamics`` beyond the built-in ones validates with its own model."""
+        kind = v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None)
+        if isinstance(kind, str) and kind not in DYNAMICS_KINDS:
+            from noether.dynamics import DYNAMICS  # here, not at the top: the dynamics modules import this one
+
+            if kind in DYNAMICS:
+                config = DYNAMICS[kind].config
+                return v if isinstance(v, config) else config.model_validate(v)
+        return handler(v)
+
+    @field_serializer("dynamics", mode="wrap")
+    def _dump_registered_kind(self, value: Any, handler: Any, info: Any) -> Any:
+        """A registered kind beyond the built-in ones dumps itself (it is no branch of the ``Dynamics`` union)."""
+        if value.kind in DYNAMICS_KINDS:
+            return handler(value)
+        return value.model_dump(mode="json" if info.mode_is_json() else "python")
 
     @model_validator(mode="after")
     def _check(self) -> ExperimentSpec:
