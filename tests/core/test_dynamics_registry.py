@@ -111,3 +111,15 @@ def test_registering_a_taken_name_is_refused(heavy_ball):
     with pytest.raises(ValueError, match="'heavy_ball' is already registered"):
         register(other)
     assert DYNAMICS["heavy_ball"].label == "Heavy ball with friction"
+
+
+def test_the_spec_schema_gives_the_form_each_kinds_label_and_description():
+    """GET /api/schema/spec serves this schema; the launch form can show 'Nesterov (NAG), eq. 20' instead of 'nag'."""
+    schema = noether.spec.ExperimentSpec.model_json_schema()
+    mapping = schema["properties"]["dynamics"]["discriminator"]["mapping"]
+    assert set(mapping) == set(noether.spec.DYNAMICS_KINDS)
+    for kind, ref in mapping.items():
+        node = schema["$defs"][ref.rsplit("/", 1)[-1]]
+        assert node["x-label"] == DYNAMICS[kind].label
+        assert node["x-description"] == DYNAMICS[kind].description.format(flow="chosen")
+    assert schema["$defs"]["NAG"]["x-label"] == "Nesterov (NAG), eq. 20"
