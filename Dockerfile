@@ -82,6 +82,7 @@ COPY workers ./workers
 COPY backend ./backend
 COPY dashboard ./dashboard
 COPY lab ./lab
+COPY labsettings ./labsettings
 RUN --mount=type=secret,id=extra_ca \
     with-extra-ca pip install --no-deps . \
     && noether --help > /dev/null

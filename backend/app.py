@@ -22,10 +22,9 @@ from backend.deps import LabState
 from backend.errors import install_handlers
 from backend.limits import BodySizeLimit
 from backend.routes import catalogue, discover, external, health, preview, runs, series, specs, sweeps
-from lab.settings import Settings, get_settings
+from labsettings import Settings, get_settings
 from noether import __version__
 from workers import client as jobs
-from workers.reaper import Reaper
 
 log = logging.getLogger("backend")
 
@@ -113,8 +112,7 @@ def _add_lifespan(app: FastAPI, state: LabState, *, reaper: bool) -> None:
         except Exception as exc:  # Redis may come up later; the list route retries
             log.warning("could not index the run store: %s", exc)
         if reaper:
-            thread = Reaper(state.settings)
-            thread.start()
+            thread = jobs.start_reaper(state.settings)
         try:
             async with outer(a) as inner:
                 yield inner

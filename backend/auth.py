@@ -40,7 +40,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import HTTPConnection
 
-from lab.settings import Settings
+from labsettings import Settings
 
 COOKIE = "noether_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

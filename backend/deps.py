@@ -7,13 +7,16 @@ from typing import Annotated, Any
 
 import redis
 import redis.asyncio as aredis
-from fastapi import Depends, HTTPException, Request, WebSocket
+from fastapi import Depends, HTTPException, Path, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from backend.auth import UNAUTHORIZED, caller_of
 from backend.reads import HeavyReads
-from lab.settings import Settings
+from backend.schemas import RUN_ID_PATTERN
+from labsettings import Settings
 from workers import client as jobs
+
+RunIdPath = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="run id")]
 
 
 @dataclass
@@ -41,9 +44,7 @@ class LabState:
         if self._aredis is None:
             from backend.fanout import pool_size
 
-            pool = aredis.BlockingConnectionPool.from_url(
-                self.settings.redis_url, socket_connect_timeout=5, max_connections=pool_size(self.settings), timeout=30)
-            self._aredis = aredis.Redis.from_pool(pool)
+            self._aredis = jobs.connect_async(self.settings.redis_url, max_connections=pool_size(self.settings))
         return self._aredis
 
     def hub(self) -> Any:

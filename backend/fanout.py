@@ -2,8 +2,8 @@
 
 A stream (``WS /api/runs/{id}/stream?after=``) first replays the records after its cursor from Redis,
 in chunks of ``REPLAY_CHUNK`` (at most ``REPLAY_SLOTS`` reads at once), then takes the run's new
-batches from the run's ``Feed``: one task per followed run waits on the run's Redis stream (XREAD
-BLOCK from the last entry it saw), encodes each batch as JSON once, and puts it in every
+batches from the run's ``Feed``: one task per followed run reads the job system's ``follow`` (one
+XREAD BLOCK reader of the run's stream, workers.client), encodes each batch as JSON once, and puts it in every
 subscriber's queue without waiting for anyone. So 200 browsers on one run cost one Redis reader and
 one encoding per batch, and the Redis connections in use are at most one per followed run plus the
 replays (``pool_size``), whatever the number of browsers.
@@ -29,12 +29,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
 from fastapi import WebSocket
 from fastapi.concurrency import run_in_threadpool
 
+from noether.io import finite
 from workers import client as jobs
-from workers import keys, records, series
 
 log = logging.getLogger("backend")
 
@@ -42,11 +41,26 @@ REPLAY_CHUNK = 2000  # records per message while replaying history
 REPLAY_SLOTS = 8  # replay reads from Redis at once, per process
 QUEUE_BYTES = 1 << 20  # unsent messages a subscriber may hold before it is skipped forward
 SEND_TIMEOUT = 30.0  # seconds a browser may take to accept one message before it is dropped
-BLOCK_MS = 1000  # a feed's XREAD BLOCK (it also looks at the run's record between reads)
-FEED_COUNT = 64  # stream entries per XREAD
+BLOCK_MS = 1000  # a feed's blocking read (it also looks at the run's record between reads)
+FEED_COUNT = 64  # stream entries per read
 
 CLOSE_TRY_AGAIN = 1013
 CLOSE_TOO_SLOW = 1008
+
+
+RETRIES = 5  # tries again after 0.5, 1, 2, 4, 5 s before a stream or feed gives up with an error
+
+
+async def retrying(work: Any, what: str) -> Any:
+    """Run ``work()`` again after a transient Redis failure (it resumes from its own state), RETRIES times."""
+    for k in range(RETRIES + 1):
+        try:
+            return await work()
+        except jobs.TRANSIENT as exc:
+            if k == RETRIES:
+                raise
+            log.warning("%s: %r; trying again", what, exc)
+            await asyncio.sleep(min(0.5 * 2**k, 5.0))
 
 
 def pool_size(settings: Any) -> int:
@@ -77,6 +91,7 @@ class Batch:
     first: int
     end: int
     text: str
+    attempt: int = 0  # the attempt whose records these are
 
     def body(self, cursor: int | None = None) -> str:
         """The JSON of its records from ``cursor`` on, without the brackets (to join batches into one message)."""
@@ -149,62 +164,36 @@ class Feed:
 
     async def run(self) -> None:
         try:
-            await self._loop()
+            await retrying(self._loop, f"feed of run {self.run_id}")
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # Redis down: every stream of the run says so and ends
+        except Exception as exc:  # Redis down for good: every stream of the run says so and ends
             log.warning("feed of run %s failed: %r", self.run_id, exc)
             self.broadcast(Signal("error", text=dumps({"error": f"stream failed: {type(exc).__name__}"})))
         finally:
             self.hub.ended(self)
 
-    async def _state(self, ar: Any) -> tuple[str | None, int]:
-        status, attempt = await ar.hmget(keys.run(self.run_id), "status", "attempt")
-        return (status.decode() if status else None), int(attempt or 0)
-
     async def _loop(self) -> None:
         ar = self.hub.state.aredis()
-        key = keys.series(self.run_id)
-        status, attempt = await self._state(ar)
-        last = await ar.xrevrange(key, "+", "-", count=1)
-        last_id = last[0][0] if last else b"0-0"
-        while True:
-            if status is None:
-                self.broadcast(Signal("error", text=dumps({"error": "the run was deleted"})))
-                return
-            if last_id != b"0-0" and keys.entry_index(last_id)[1] == 2:
-                await self._done(ar, keys.entry_index(last_id)[0])
-                return
-            try:
-                got = await ar.xread({key: last_id}, block=BLOCK_MS, count=FEED_COUNT)
-            except redis.ResponseError:
-                got = []
-            status, now = await self._state(ar)
-            if now != attempt:  # a new attempt: its stream starts again at record 0
-                attempt, last_id = now, b"0-0"
-                self.broadcast(Signal("reset", attempt=attempt))
-                continue
-            for _key, entries in got or []:
-                for entry_id, fields in entries:
-                    index, kind = keys.entry_index(entry_id)
-                    last_id = entry_id
-                    if kind == 2:
-                        break
-                    batch = series.unpack(fields[b"b"])
-                    end = index + len(batch)
-                    self.broadcast(Batch(index, end, dumps({"records": batch, "cursor": end})))
-            if not got and status in records.TERMINAL and not await ar.exists(key):
-                self.broadcast(Signal("gone"))  # archived and expired from Redis: read from the store
-                return
-
-    async def _done(self, ar: Any, end: int) -> None:
-        self.broadcast(Signal("done", end=end, text=await done_text(ar, self.run_id, None)))
+        async for event in jobs.follow(ar, self.run_id, block_ms=BLOCK_MS, count=FEED_COUNT):
+            match event:
+                case jobs.Published(first=first, records=batch, attempt=attempt):
+                    end = first + len(batch)
+                    self.broadcast(Batch(first, end, dumps({"records": batch, "cursor": end}), attempt))
+                case jobs.Restarted(attempt=attempt):
+                    self.broadcast(Signal("reset", attempt=attempt))
+                case jobs.Ended(end=end):
+                    self.broadcast(Signal("done", end=end, text=await done_text(ar, self.run_id, None)))
+                case jobs.Deleted():
+                    self.broadcast(Signal("error", text=dumps({"error": "the run was deleted"})))
+                case jobs.Expired():
+                    self.broadcast(Signal("gone"))  # archived and expired from Redis: read from the store
 
 
 async def done_text(ar: Any, run_id: str, status: str | None) -> str:
-    raw = await ar.hgetall(keys.run(run_id))
-    rec = records.decode(raw) if raw else {}
-    return dumps({"done": True, "status": rec.get("status") or status, "summary": records.finite(rec.get("summary"))})
+    rec = await jobs.aget(ar, run_id)
+    return dumps({"done": True, "status": (rec.status if rec else None) or status,
+                  "summary": finite(rec.summary if rec else None)})
 
 
 class Hub:
@@ -265,6 +254,7 @@ class Stream:
         self.ws, self.state, self.run_id, self.cursor = websocket, state, run_id, cursor
         self.hub: Hub = state.hub()
         self.attempt = 0
+        self.started = False
 
     async def send(self, text: str) -> None:
         try:
@@ -274,11 +264,11 @@ class Stream:
             raise TooSlow from None
 
     async def run(self) -> None:
-        if not keys.RUN_ID.match(self.run_id):
+        if not jobs.valid_run_id(self.run_id):
             await self.send(dumps({"error": f"invalid run id '{self.run_id}'"}))
             return
         ar = self.state.aredis()
-        status, attempt = await ar.hmget(keys.run(self.run_id), "status", "attempt")
+        status, attempt = await jobs.state(ar, self.run_id)
         if status is None:
             rec = await run_in_threadpool(jobs.get, self.state.redis, self.state.settings, self.run_id)
             if rec is None:
@@ -286,7 +276,10 @@ class Stream:
                 return
             await self.from_store(rec)
             return
-        self.attempt = int(attempt or 0)
+        if self.started:  # resumed after a transient Redis failure: the run may have restarted meanwhile
+            await self.reset(attempt)
+        else:
+            self.attempt, self.started = attempt, True
         feed, sub = self.hub.subscribe(self.run_id)
         try:
             if await self.catch_up():
@@ -294,6 +287,12 @@ class Stream:
             while True:
                 item = await sub.next()
                 if isinstance(item, Batch):
+                    if item.attempt < self.attempt:
+                        continue  # queued before the feed saw the new attempt: records of the lost one
+                    if item.attempt > self.attempt:
+                        # a stream that read the run's attempt before a (re)start but subscribed after the
+                        # feed's reset: it learns the attempt here (a reset goes out only if it holds records)
+                        await self.reset(item.attempt)
                     if item.first > self.cursor and await self.catch_up():
                         return
                     if item.end <= self.cursor or item.first > self.cursor:
@@ -315,7 +314,7 @@ class Stream:
                     return
                 elif item.kind == "gone":
                     rec = await run_in_threadpool(jobs.get, self.state.redis, self.state.settings, self.run_id)
-                    await self.from_store(rec or {})
+                    await self.from_store(rec)
                     return
                 else:
                     await self.send(item.text)
@@ -324,7 +323,9 @@ class Stream:
             self.hub.unsubscribe(feed, sub)
 
     async def reset(self, attempt: int) -> None:
-        """A new attempt: a browser holding records of the old one is told to drop them."""
+        """A new attempt: a browser holding records of the old one is told to drop them (once per attempt)."""
+        if attempt == self.attempt:
+            return
         self.attempt = attempt
         if self.cursor > 0:
             self.cursor = 0
@@ -335,23 +336,19 @@ class Stream:
         ar = self.state.aredis()
         while True:
             async with self.hub.replays:
-                try:
-                    chunk = await series.aread(ar, self.run_id, self.cursor, REPLAY_CHUNK)
-                except redis.ResponseError:
-                    chunk = None
-                status, attempt = await ar.hmget(keys.run(self.run_id), "status", "attempt")
+                chunk = await jobs.read_after(ar, self.run_id, self.cursor, REPLAY_CHUNK)
+                status, attempt = await jobs.state(ar, self.run_id)
                 text = dumps({"records": chunk.records, "cursor": chunk.cursor}) if chunk and chunk.records else None
             if status is None:
                 await self.send(dumps({"error": "the run was deleted"}))
                 return True
-            status = status.decode()
-            if int(attempt or 0) != self.attempt and status in (records.QUEUED, records.RUNNING):
-                await self.reset(int(attempt or 0))
+            if attempt != self.attempt and status not in jobs.TERMINAL:
+                await self.reset(attempt)
                 continue
             if chunk is None:
-                if status in records.TERMINAL:
+                if status in jobs.TERMINAL:
                     rec = await run_in_threadpool(jobs.get, self.state.redis, self.state.settings, self.run_id)
-                    await self.from_store(rec or {})
+                    await self.from_store(rec)
                     return True
                 return False
             if text is not None:
@@ -363,20 +360,15 @@ class Stream:
             if len(chunk.records) < REPLAY_CHUNK:
                 return False
 
-    async def from_store(self, rec: dict[str, Any]) -> None:
+    async def from_store(self, rec: jobs.Job | None) -> None:
         """A finished run whose stream has expired: its archived records after the cursor, then done."""
         pages = await run_in_threadpool(
-            lambda: list(_pages(self.state.settings, self.run_id, self.cursor)))
+            lambda: list(jobs.stored_pages(self.state.settings, self.run_id, self.cursor, REPLAY_CHUNK)))
         for page in pages:
             self.cursor += len(page)
             await self.send(dumps({"records": page, "cursor": self.cursor}))
-        await self.send(dumps({"done": True, "status": rec.get("status"), "summary": records.finite(rec.get("summary"))}))
-
-
-def _pages(settings: Any, run_id: str, after: int) -> Any:
-    from workers import archive
-
-    return archive.iter_series(settings.run_store, run_id, after, REPLAY_CHUNK)
+        await self.send(dumps({"done": True, "status": rec.status if rec else None,
+                               "summary": finite(rec.summary if rec else None)}))
 
 
 async def serve(websocket: WebSocket, state: Any, run_id: str, after: int) -> None:
@@ -390,7 +382,7 @@ async def serve(websocket: WebSocket, state: Any, run_id: str, after: int) -> No
         return
     try:
         stream = Stream(websocket, state, run_id, max(0, after))
-        follower = asyncio.create_task(stream.run())
+        follower = asyncio.create_task(retrying(stream.run, f"stream of run {run_id}"))  # resumes at its cursor
         listener = asyncio.create_task(_until_disconnect(websocket))
         try:
             done, _ = await asyncio.wait({follower, listener}, return_when=asyncio.FIRST_COMPLETED)

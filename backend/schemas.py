@@ -7,11 +7,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from noether.spec import MAX_TAGS, ExperimentSpec, Text
+from workers.client import JobView, WithSpec
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 Tag = Annotated[str, Field(pattern=r"^[\w.:-]{1,64}$")]
-Status = Literal["queued", "running", "succeeded", "failed", "cancelled", "diverged"]
-Kind = Literal["run", "discovery", "external"]
 
 
 class _In(BaseModel):
@@ -46,41 +45,17 @@ class RunPatch(_In):
     note: Text | None = Field(None, max_length=4000)
 
 
-class RunItem(BaseModel):
+class RunItem(JobView):
     """The job record of a run (source of truth for its status), without its spec."""
 
-    id: str
-    kind: str = "run"
-    status: Status
-    reason: str | None = None
-    created_at: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    worker: str | None = None
-    device: str | None = None
-    progress: float = 0.0
-    step: int = 0
-    steps: int = 0
-    attempt: int = 0
-    preset: str | None = None
-    name: str = ""
-    dynamics: str = ""
-    tags: list[str] = Field(default_factory=list)
-    note: str = ""
-    group: str | None = None
-    summary: dict[str, Any] | None = None
     overview: dict[str, Any] | None = Field(None, description="in lists: model, widths, activation, dynamics, lr, steps")
     swept: dict[str, Any] = Field(default_factory=dict, description="in lists: for a sweep's members on the page, "
                                                                     "the values of the fields the sweep varies")
-    archived: bool = Field(
-        False, description="true once the finished run is in the run store; false while its archive is pending"
-    )
 
 
-class Run(RunItem):
+class Run(RunItem, WithSpec):
     """The job record of a run with its full spec and (once finished) its summary."""
 
-    spec: dict[str, Any] | None = None
     configuration: list[list[str]] = Field(default_factory=list, description="(label, value) rows: model, data, "
                                            "loss, dynamics with every coefficient, steps, seed, dtype, device, code")
 
@@ -92,15 +67,6 @@ class RunList(BaseModel):
     total: int
     limit: int
     offset: int
-
-
-class SeriesPage(BaseModel):
-    """Records after the cursor, in step order; pass ``cursor`` back as ``after`` for the next page."""
-
-    records: list[dict[str, Any]]
-    cursor: int = Field(..., description="position after the last record returned (records seen so far)")
-    done: bool = Field(..., description="true once the run has ended and every record has been returned")
-    status: str
 
 
 class Envelope(BaseModel):
@@ -172,7 +138,10 @@ class Health(BaseModel):
     version: str
 
 
-class Problem(BaseModel):
+class ErrorBody(BaseModel):
     """An error: what went wrong and what to change."""
 
     detail: Any
+
+
+ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}  # a route's answers when a run id is unknown or bad

@@ -22,10 +22,7 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime
@@ -35,59 +32,11 @@ import httpx
 import redis
 import websockets
 
-from lab.redis_server import RedisServer, free_port
+from bench._common import Lab, latency_under_load, ms, pct
 from workers import keys
-from workers.proc import die_with_parent, stop_process
 
 SPHERE = {"potential": {"kind": "sphere", "dim": 3}, "dynamics": {"kind": "nd", "lr": 0.0001},
           "initial": {"position": [1.0, 0.2, 0.0], "velocity": [0.0, 0.5, 0.1]}}
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-quantile (0..1) of ``values`` (nearest rank)."""
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
-
-
-def ms(x: float) -> str:
-    return f"{1000 * x:7.1f} ms"
-
-
-class Lab:
-    """A Redis server and ``noether up`` (one worker, the web server) as child processes."""
-
-    def __init__(self, root: Path, workers: int = 1):
-        self.root, self.port = root, free_port()
-        self.redis = RedisServer(root / "redis")
-        self.redis_url = self.redis.start() + "/0"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NOETHER_") and k != "REDIS_URL"}
-        env.update(NOETHER_DATA_DIR=str(root), NOETHER_PORT=str(self.port), NOETHER_HOST="127.0.0.1",
-                   NOETHER_REDIS_URL=self.redis_url,
-                   NOETHER_WORKERS=str(workers), NOETHER_MAX_QUEUED_PER_CLIENT="1000", PYTHONUNBUFFERED="1")
-        self.log = root / "up.log"
-        out = open(self.log, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "lab.cli", "up"], env=env, stdout=out,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
-        out.close()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.api = self.url + "/api"
-
-    def wait(self, timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"noether up exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.api}/health", timeout=2).json().get("workers", 0) >= 1:
-                    return
-            except (httpx.HTTPError, ValueError):
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("noether up did not come up in time")
-
-    def stop(self) -> None:
-        stop_process(self.proc, signals=(signal.SIGINT,), grace=30)
-        self.redis.stop()
 
 
 def submit_and_wait(api: str, spec: dict, run_id: str | None = None, timeout: float = 120) -> dict:
@@ -102,26 +51,6 @@ def submit_and_wait(api: str, spec: dict, run_id: str | None = None, timeout: fl
         time.sleep(0.05)
         rec = httpx.get(f"{api}/runs/{rec['id']}", timeout=30).json()
     return rec
-
-
-# --- 1. API latency ------------------------------------------------------------------------------
-
-
-async def latency_under_load(api: str, run_id: str, clients: int, per_client: int) -> list[float]:
-    paths = [f"/runs/{run_id}", "/runs?limit=20", f"/runs/{run_id}/series?limit=200", "/health"]
-    out: list[float] = []
-    limits = httpx.Limits(max_connections=clients + 5, max_keepalive_connections=clients + 5)
-    async with httpx.AsyncClient(base_url=api, timeout=60, limits=limits) as http:
-
-        async def one(c: int) -> None:
-            for i in range(per_client):
-                t = time.perf_counter()
-                resp = await http.get(paths[(c + i) % len(paths)])
-                out.append(time.perf_counter() - t)
-                resp.raise_for_status()
-
-        await asyncio.gather(*(one(c) for c in range(clients)))
-    return out
 
 
 # --- 2 and 3. streams ----------------------------------------------------------------------------

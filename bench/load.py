@@ -24,8 +24,6 @@ import asyncio
 import json
 import math
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,11 +35,9 @@ import httpx
 import redis
 import websockets
 
-from bench.api import latency_under_load, ms, pct
-from lab.redis_server import RedisServer, free_port
-from lab.settings import Settings
+from bench._common import Lab, latency_under_load, ms, pct
 from workers import keys, records
-from workers.proc import die_with_parent, stop_process
+from workers.job import Status
 from workers.task import Attempt
 
 COMPRESSION = os.environ.get("BENCH_WS_COMPRESSION", "deflate") or None
@@ -57,60 +53,6 @@ def record(i: int) -> dict[str, Any]:
             "angular_momentum:pred": 0.51, "rotation_residual": 4e-9 * c, "rotation_residual:pred": 0.0,
             "orbit_plane": 2.7e-9 * s, "orbit_plane:pred": 0.0, "energy": 0.1316 + 1e-6 * c, "energy:pred": 0.1316,
             "angular_momentum:vector": [0.02, -0.1, 0.5], "position": [c, s, 0.005], "velocity": [-s, c, 0.1]}
-
-
-class Lab:
-    """A Redis server and ``noether up`` without workers (the benchmark plays the worker)."""
-
-    def __init__(self, root: Path):
-        self.root, self.port = root, free_port()
-        self.redis = RedisServer(root / "redis")
-        self.redis_url = self.redis.start() + "/0"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NOETHER_") and k != "REDIS_URL"}
-        env.update(NOETHER_DATA_DIR=str(root), NOETHER_PORT=str(self.port), NOETHER_HOST="127.0.0.1",
-                   NOETHER_REDIS_URL=self.redis_url, NOETHER_WORKERS="0", NOETHER_MAX_QUEUED_PER_CLIENT="1000",
-                   PYTHONUNBUFFERED="1")
-        self.settings = Settings(_env_file=None, redis_url=self.redis_url, data_dir=root, stream_ttl_seconds=3600)
-        self.log = root / "up.log"
-        out = open(self.log, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "lab.cli", "up"], env=env, stdout=out,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
-        out.close()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.api = self.url + "/api"
-
-    def wait(self, timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"noether up exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.api}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("noether up did not come up in time")
-
-    def memory(self) -> dict[str, int]:
-        """The web process's resident memory now and at its peak (kB, from /proc)."""
-        out = {}
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                out[line.split(":")[0]] = int(line.split()[1])
-        return out
-
-    def reset_peak(self) -> bool:
-        """Start VmHWM again from the current resident memory (Linux: clear_refs 5)."""
-        try:
-            Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
-            return True
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        stop_process(self.proc, signals=(signal.SIGINT,), grace=30)
-        self.redis.stop()
 
 
 class Player:
@@ -131,7 +73,7 @@ class Player:
         self.n += count
 
     def finish(self) -> None:
-        records.finish(self.r, self.attempt.run_id, 1, records.SUCCEEDED, step=self.n, progress=1.0)
+        records.finish(self.r, self.attempt.run_id, 1, Status.SUCCEEDED, step=self.n, progress=1.0)
         self.r.close()
 
 
@@ -227,7 +169,7 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
 
     root = Path(tempfile.mkdtemp(prefix="noether-bench-load-"))
-    lab = Lab(root)
+    lab = Lab(root, workers=0)
     try:
         lab.wait()
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

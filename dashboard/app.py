@@ -86,7 +86,7 @@ def shell(signin: bool = False) -> html.Div:
 def create_dash(settings: Any = None) -> Dash:
     """The dashboard as a Dash app on the FastAPI backend (serve it with uvicorn)."""
     if settings is None:
-        from lab.settings import get_settings
+        from labsettings import get_settings
 
         settings = get_settings()
     api.configure(settings)

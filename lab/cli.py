@@ -18,7 +18,7 @@ def worker(
     """Run a worker: takes runs from the queue, one work horse process per run."""
     import re
 
-    from lab.settings import get_settings
+    from labsettings import get_settings
     from workers.worker import run_worker
 
     if device is not None and not re.fullmatch(r"auto|cpu|cuda(:\d{1,2})?", device):
@@ -39,7 +39,7 @@ def api(
     import os
 
     from lab.server import serve
-    from lab.settings import get_settings
+    from labsettings import get_settings
 
     if processes is not None:
         os.environ["NOETHER_WEB_PROCESSES"] = str(processes)
@@ -60,8 +60,8 @@ def up(
     data_dir: Annotated[Path | None, typer.Option(help="run store and Redis files (default NOETHER_DATA_DIR)")] = None,
 ) -> None:
     """Start the whole lab on this machine (Redis, workers, web server); Ctrl-C stops it."""
-    from lab.settings import get_settings
     from lab.up import up as run_up
+    from labsettings import get_settings
 
     settings = get_settings()
     changes = {k: v for k, v in (("host", host), ("port", port), ("workers", workers), ("data_dir", data_dir))
@@ -78,7 +78,7 @@ def import_run(
     """Import a watched run's folder into a lab, where it appears in Runs like a live external run."""
     import httpx
 
-    from lab.settings import get_settings
+    from labsettings import get_settings
     from noether_remote.lab import import_folder
 
     if not (folder / "spec.json").is_file() or not (folder / "summary.json").is_file():

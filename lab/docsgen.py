@@ -2,7 +2,7 @@
 
 Three sources, four outputs:
 
-- ``lab.settings.Settings`` gives the configuration table of ``docs/operations.md`` and the variable
+- ``labsettings.Settings`` gives the configuration table of ``docs/operations.md`` and the variable
   block of ``.env.example`` (each between marker comments; the prose around them is hand-written);
 - ``noether.spec.ExperimentSpec``'s JSON schema gives the field reference of ``docs/spec.md`` (every
   field of every sub-model with type, default, bounds and description) and the table of size limits;
@@ -151,7 +151,7 @@ def _settings_type(schema: dict[str, Any]) -> str:
 
 def _settings_rows() -> list[tuple[str, str, str, str, str]]:
     """(variable, type, default, bounds, description) for every field of Settings."""
-    from lab.settings import Settings
+    from labsettings import Settings
 
     schema = Settings.model_json_schema()["properties"]
     prefix = Settings.model_config.get("env_prefix", "")
@@ -184,7 +184,7 @@ def settings_table() -> str:
 
 def env_block() -> str:
     """.env.example's block: every variable, commented out at its default, with its description."""
-    from lab.settings import Settings
+    from labsettings import Settings
 
     out = []
     for var, kind, _default, bound, desc in _settings_rows():

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from backend.app import create_app, install
-from lab.settings import Settings, get_settings
+from labsettings import Settings, get_settings
 
 log = logging.getLogger("lab.server")
 

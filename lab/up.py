@@ -28,7 +28,7 @@ from pathlib import Path
 import redis
 
 from lab.redis_server import RedisServer, RedisServerError, free_port
-from lab.settings import Settings
+from labsettings import Settings
 from workers import keys, registration
 from workers.proc import die_with_parent, stop_process
 

@@ -140,14 +140,17 @@ def _unflatten(row: dict[str, Any]) -> Record:
     return {k: v for k, v in out.items() if k not in empty}
 
 
-def _json_safe(obj: Any) -> Any:
-    """NaN and infinities as null, so that the file is strict JSON."""
+def finite(obj: Any) -> Any:
+    """The same structure with every NaN or infinity as None, so that it is strict JSON (JSON has neither).
+
+    Plain floats, the common case (a record's 200 per-neuron values), are checked inline, without a call.
+    """
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
+        return {k: (v if math.isfinite(v) else None) if type(v) is float else finite(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
+        return [(v if math.isfinite(v) else None) if type(v) is float else finite(v) for v in obj]
     return obj
 
 
@@ -156,7 +159,7 @@ def write_summary(summary: RunSummary, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / SUMMARY_JSON
-    path.write_text(json.dumps(_json_safe(summary.model_dump(mode="json")), indent=2) + "\n")
+    path.write_text(json.dumps(finite(summary.model_dump(mode="json")), indent=2) + "\n")
     return path
 
 

@@ -31,7 +31,7 @@ import pytest
 import redis
 
 from lab.redis_server import RedisServer, free_port
-from lab.settings import Settings
+from labsettings import Settings
 from workers.proc import die_with_parent, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]

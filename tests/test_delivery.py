@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab.settings import Settings
+from labsettings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN = "docker-compose.yml"

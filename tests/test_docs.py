@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from lab import docsgen
-from lab.settings import Settings
+from labsettings import Settings
 from noether.spec import ExperimentSpec, parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 import noether
 from backend.app import create_app
 from lab.redis_server import RedisServer, free_port
-from lab.settings import Settings
+from labsettings import Settings
 from workers import keys, series
 from workers.proc import pid_alive, stop_process
 

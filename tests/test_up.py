@@ -84,6 +84,6 @@ def test_noether_up_serves_a_run_end_to_end_and_stops_cleanly_on_sigint(tmp_path
     with RedisServer(tmp_path / "lab" / "redis") as server:
         r = redis.Redis.from_url(server.url)
         rec = records.get(r, "interrupted-by-ctrl-c")
-        assert rec["status"] == "queued" and "worker was stopped" in rec["reason"], rec
+        assert rec.status == "queued" and "worker was stopped" in rec.reason, rec
         assert keys.rq_job_id("interrupted-by-ctrl-c", 2) in Queue("noether", connection=r).job_ids
         r.close()

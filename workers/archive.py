@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from workers import envelopes, keys, records, series
+from workers.job import Job, dumps
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def write_series(rows: list[dict[str, Any]], out_dir: Path) -> None:
     core_write(rows, out_dir)
 
 
-def read_series(
+def stored_page(
     store: Path, run_id: str, after: int = 0, limit: int | None = None
 ) -> tuple[list[dict[str, Any]], int] | None:
     """Records ``after..after+limit`` of an archived run and how many it has; None without an archive.
@@ -81,10 +82,10 @@ def iter_series(store: Path, run_id: str, after: int = 0, batch: int = 2000) -> 
         seen += rows
 
 
-def read_job(store: Path, run_id: str) -> dict[str, Any] | None:
+def read_job(store: Path, run_id: str) -> Job | None:
     """The job record as archived (job.json), or None."""
     try:
-        return json.loads((run_dir(store, run_id) / "job.json").read_text())
+        return Job.model_validate_json((run_dir(store, run_id) / "job.json").read_bytes())
     except (OSError, ValueError):
         return None
 
@@ -92,7 +93,7 @@ def read_job(store: Path, run_id: str) -> dict[str, Any] | None:
 def archive(r: Any, store: Path, run_id: str, *, stream_ttl: int) -> bool:
     """Write a finished run to the store and let its stream expire; False if it is not finished (or gone)."""
     rec = records.get(r, run_id)
-    if rec is None or rec.get("status") not in records.TERMINAL:
+    if rec is None or not rec.terminal:
         return False
     got = series.read_all(r, run_id)
     rows = got[0] if got is not None else []
@@ -104,11 +105,9 @@ def archive(r: Any, store: Path, run_id: str, *, stream_ttl: int) -> bool:
         if rows:
             write_series(rows, tmp)
             envelopes.write(rows, tmp)
-        job = records.public(rec)
-        job["archived"] = True
-        (tmp / "job.json").write_text(records.dumps(job))
-        (tmp / "spec.json").write_text(json.dumps(rec.get("spec") or {}, indent=2))
-        (tmp / "summary.json").write_text(records.dumps(rec.get("summary") or {}))
+        (tmp / "job.json").write_text(_job_json(rec))
+        (tmp / "spec.json").write_text(json.dumps(rec.spec or {}, indent=2))
+        (tmp / "summary.json").write_text(dumps(rec.summary or {}))
         if not r.exists(keys.run(run_id)):  # deleted while we wrote: leave nothing behind
             shutil.rmtree(tmp, ignore_errors=True)
             return False
@@ -129,18 +128,21 @@ def archive(r: Any, store: Path, run_id: str, *, stream_ttl: int) -> bool:
         pipe.execute()
     # tags or note changed while we wrote: PATCH saw archived=0 and left the file to us
     latest = records.get(r, run_id)
-    if latest is not None and (latest.get("tags"), latest.get("note")) != (rec.get("tags"), rec.get("note")):
+    if latest is not None and (latest.tags, latest.note) != (rec.tags, rec.note):
         write_job(store, run_id, latest)
     return True
 
 
-def write_job(store: Path, run_id: str, rec: dict[str, Any]) -> None:
+def _job_json(rec: Job) -> str:
+    """job.json: the public record, archived."""
+    return dumps(rec.model_copy(update={"archived": True}).public())
+
+
+def write_job(store: Path, run_id: str, rec: Job) -> None:
     """(Re)write job.json atomically from a record."""
-    job = records.public(rec)
-    job["archived"] = True
     folder = run_dir(store, run_id)
     tmp = folder / f".job.{uuid.uuid4().hex[:8]}.tmp"
-    tmp.write_text(records.dumps(job))
+    tmp.write_text(_job_json(rec))
     tmp.replace(folder / "job.json")
 
 

@@ -1,7 +1,10 @@
-"""How the rest of the lab submits, reads, cancels and deletes runs: the one door into the job system.
+"""How the rest of the lab submits, reads, follows, cancels and deletes runs: the one door into the job system.
 
-The backend calls these functions and never touches Redis keys itself. Reads fall back to the run
-store, so finished runs stay readable after a Redis flush.
+The backend imports this module and no other of ``workers`` (tests/test_layering.py): it never touches
+Redis keys, the record's encoding, the reaper or the queue library itself. Records are ``Job`` values
+(workers/job.py); the record's types and ``follow`` (workers/follow.py) are re-exported here
+(``import X as X``), as part of this door. Reads fall back to the run store, so finished
+runs stay readable after a Redis flush; ``follow`` is the asynchronous reader of a live run's series.
 """
 
 from __future__ import annotations
@@ -11,19 +14,41 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
+import redis.asyncio as aredis
+from pydantic import BaseModel, ConfigDict, Field
 from redis.commands.core import Script
-from rq import Queue
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 
-from workers import archive, envelopes, keys, records, series
+from workers import archive, envelopes, keys, records, series, speed
+from workers.follow import Deleted as Deleted
+from workers.follow import Ended as Ended
+from workers.follow import Expired as Expired
+from workers.follow import FollowEvent as FollowEvent
+from workers.follow import Published as Published
+from workers.follow import Restarted as Restarted
+from workers.follow import aget as aget
+from workers.follow import follow as follow
+from workers.follow import read_after as read_after
+from workers.follow import state as state
+from workers.job import TERMINAL as TERMINAL
+from workers.job import CancelOutcome, Job, Status, encode_fields
+from workers.job import JobView as JobView
+from workers.job import Kind as Kind
+from workers.job import WithSpec as WithSpec
+from workers.queue import enqueue, rq_queue
+from workers.series import Chunk as Chunk
 
-TASK = "workers.task.run"
+# Failures of Redis that pass: a slow reply, a restart, a pool with no free connection for a while.
+# A reader that meets one may try again from where it was (backend/fanout.py does).
+TRANSIENT = (TimeoutError, redis.TimeoutError, redis.ConnectionError)
+
 CANCEL_WAIT = 0.7  # seconds a cancel waits for the worker to stop cooperatively before it stops it by force
 
 
@@ -54,6 +79,28 @@ def connect(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5, health_check_interval=30)
 
 
+def connect_async(url: str, *, max_connections: int) -> aredis.Redis:
+    """An asyncio Redis client whose pool holds at most ``max_connections``: a caller waits for a free
+    connection instead of failing (make it inside the event loop that uses it)."""
+    pool = aredis.BlockingConnectionPool.from_url(url, socket_connect_timeout=5, max_connections=max_connections,
+                                                  timeout=30)
+    return aredis.Redis.from_pool(pool)
+
+
+def valid_run_id(run_id: str) -> bool:
+    """Whether ``run_id`` can name a run (letters, digits, _ and -, 8 to 64 of them)."""
+    return bool(keys.RUN_ID.match(run_id))
+
+
+def start_reaper(settings: Any) -> Any:
+    """Start this process's reaper thread (lost runs re-queued, stragglers archived); call ``.stop()`` on it."""
+    from workers.reaper import Reaper
+
+    reaper = Reaper(settings)
+    reaper.start()
+    return reaper
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -61,24 +108,6 @@ def new_id() -> str:
 def request_hash(body: Any) -> str:
     """Fingerprint of a submission, to tell a retry (same body) from a conflicting reuse of an id."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-def rq_queue(r: redis.Redis, settings: Any) -> Queue:
-    return Queue(settings.queue, connection=r)
-
-
-def enqueue(r: redis.Redis, settings: Any, run_id: str, attempt: int, *, pipeline: Any = None) -> None:
-    """Put one attempt of a run on the RQ queue (inside ``pipeline``'s transaction when given)."""
-    rq_queue(r, settings).enqueue_call(
-        TASK,
-        args=(run_id, attempt),
-        job_id=keys.rq_job_id(run_id, attempt),
-        timeout=-1,  # runs take seconds to hours: the lease, not a timeout, detects dead workers
-        result_ttl=60,
-        failure_ttl=24 * 3600,
-        description=f"noether run {run_id} attempt {attempt}",
-        pipeline=pipeline,
-    )
 
 
 @dataclass
@@ -97,19 +126,17 @@ class Submission:
     steps: int = 0
     request_hash: str = ""
 
-    def fields(self, run_id: str, client: str) -> dict[str, Any]:
-        return {
-            "id": run_id, "kind": self.kind, "status": records.QUEUED, "reason": None,
-            "created_at": records.iso(), "started_at": None, "finished_at": None, "worker": None,
-            "progress": 0.0, "step": 0, "steps": self.steps, "attempt": 0, "preset": self.preset,
-            "name": self.name, "dynamics": self.dynamics, "tags": list(self.tags), "note": self.note,
-            "group": self.group, "client": client, "spec": self.spec, "summary": None,
-            "request_hash": self.request_hash, "rq_job": keys.rq_job_id(run_id, 1),
-            "cancel_requested": False, "archived": False,
-        }
+    def job(self, run_id: str, client: str) -> Job:
+        """The queued record of this submission."""
+        return Job(
+            id=run_id, kind=self.kind, status=Status.QUEUED, created_at=records.iso(), steps=self.steps,
+            preset=self.preset, name=self.name, dynamics=self.dynamics, tags=self.tags, note=self.note,
+            group=self.group, client=client, spec=self.spec, request_hash=self.request_hash,
+            rq_job=keys.rq_job_id(run_id, 1),
+        )
 
 
-def submit(r: redis.Redis, settings: Any, items: list[Submission], *, client: str) -> list[tuple[dict, bool]]:
+def submit(r: redis.Redis, settings: Any, items: list[Submission], *, client: str) -> list[tuple[Job, bool]]:
     """Create and enqueue runs in one transaction; returns (record, created) per item.
 
     An item whose id exists with the same request is returned as it is (created False: an idempotent
@@ -124,12 +151,12 @@ def submit(r: redis.Redis, settings: Any, items: list[Submission], *, client: st
             try:
                 pipe.watch(ckey, *run_keys)
                 existing = [pipe.hgetall(k) for k in run_keys]
-                out: list[tuple[dict, bool] | None] = []
+                out: list[tuple[Job, bool] | None] = []
                 fresh = 0
                 for it, run_id, raw in zip(items, ids, existing, strict=True):
                     if raw:
-                        rec = records.decode(raw)
-                        if rec.get("request_hash") != it.request_hash:
+                        rec = Job.from_hash(raw)
+                        if rec.request_hash != it.request_hash:
                             raise Conflict(f"run id '{run_id}' already exists with a different request")
                         out.append((rec, False))
                     else:
@@ -149,12 +176,12 @@ def submit(r: redis.Redis, settings: Any, items: list[Submission], *, client: st
                     if got is not None:
                         result.append(got)
                         continue
-                    fields = it.fields(run_id, client)
-                    pipe.hset(keys.run(run_id), mapping=records.encode(fields))
+                    job = it.job(run_id, client)
+                    pipe.hset(keys.run(run_id), mapping=job.to_hash())
                     pipe.zadd(keys.RUNS, {run_id: ms})
                     pipe.sadd(ckey, run_id)
                     enqueue(r, settings, run_id, 1, pipeline=pipe)
-                    result.append((records.decode(records.encode(fields)), True))
+                    result.append((job, True))
                 pipe.execute()
                 return result
             except redis.WatchError:
@@ -163,7 +190,7 @@ def submit(r: redis.Redis, settings: Any, items: list[Submission], *, client: st
                 pipe.reset()
 
 
-def get(r: redis.Redis, settings: Any, run_id: str) -> dict[str, Any] | None:
+def get(r: redis.Redis, settings: Any, run_id: str) -> Job | None:
     """The record from Redis, else from the run store, else None."""
     rec = records.get(r, run_id)
     if rec is not None:
@@ -173,7 +200,7 @@ def get(r: redis.Redis, settings: Any, run_id: str) -> dict[str, Any] | None:
     return archive.read_job(settings.run_store, run_id)
 
 
-def require(r: redis.Redis, settings: Any, run_id: str) -> dict[str, Any]:
+def require(r: redis.Redis, settings: Any, run_id: str) -> Job:
     rec = get(r, settings, run_id)
     if rec is None:
         raise NotFound(f"no run with id '{run_id}'")
@@ -192,16 +219,15 @@ def ensure_store_indexed(r: redis.Redis, settings: Any) -> int:
             if r.exists(keys.run(run_id)):
                 continue
             job = archive.read_job(settings.run_store, run_id)
-            if not job or job.get("status") not in records.TERMINAL:
+            if job is None or not job.terminal:
                 continue
-            job["archived"] = True
-            fields = {k: v for k, v in job.items() if k in records.PUBLIC_FIELDS or k == "archived"}
+            job = job.model_copy(update={"archived": True})
             try:
-                ms = calendar.timegm(time.strptime(job["created_at"][:19], "%Y-%m-%dT%H:%M:%S")) * 1000
-            except (KeyError, TypeError, ValueError):
+                ms = calendar.timegm(time.strptime((job.created_at or "")[:19], "%Y-%m-%dT%H:%M:%S")) * 1000
+            except ValueError:
                 ms = 0
             with r.pipeline() as pipe:
-                pipe.hset(keys.run(run_id), mapping=records.encode(fields))
+                pipe.hset(keys.run(run_id), mapping=job.to_hash())
                 pipe.zadd(keys.RUNS, {run_id: ms})
                 pipe.execute()
             n += 1
@@ -217,7 +243,7 @@ _FILTER_FIELDS = ("status", "preset", "tags", "group", "kind")
 def list_runs(
     r: redis.Redis, settings: Any, *, status: str | None = None, preset: str | None = None, tag: str | None = None,
     group: str | None = None, kind: str | None = None, limit: int = 50, offset: int = 0,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[Job], int]:
     """Runs newest first, filtered; returns (page of records, total matching).
 
     ``preset`` matches any run whose preset name contains it, ignoring case ('toy' finds toy-gf, toy-nd and
@@ -232,7 +258,7 @@ def list_runs(
                 pipe.hgetall(keys.run(run_id))
             pipe.zcard(keys.RUNS)
             *raws, total = pipe.execute()
-        return [records.decode(raw) for raw in raws if raw], total
+        return [Job.from_hash(raw) for raw in raws if raw], total
     ids = [i.decode() for i in r.zrevrange(keys.RUNS, 0, -1)]
     with r.pipeline(transaction=False) as pipe:
         for run_id in ids:
@@ -259,35 +285,34 @@ def list_runs(
         for run_id in page:
             pipe.hgetall(keys.run(run_id))
         raws = pipe.execute()
-    return [records.decode(raw) for raw in raws if raw], len(matching)
+    return [Job.from_hash(raw) for raw in raws if raw], len(matching)
 
 
-def patch(r: redis.Redis, settings: Any, run_id: str, *, tags: list[str] | None, note: str | None) -> dict[str, Any]:
+def patch(r: redis.Redis, settings: Any, run_id: str, *, tags: list[str] | None, note: str | None) -> Job:
     """Change a run's tags and note (in Redis, and in its archive if it has one)."""
     rec = require(r, settings, run_id)
     changes: dict[str, Any] = {}
     if tags is not None:
-        changes["tags"] = list(tags)
+        changes["tags"] = tuple(tags)
     if note is not None:
         changes["note"] = note
     if not changes:
         return rec
     key = keys.run(run_id)
     if r.exists(key):
-        r.hset(key, mapping=records.encode(changes))
+        r.hset(key, mapping=encode_fields(changes))
         rec = records.get(r, run_id) or rec
-        if not rec.get("archived"):
+        if not rec.archived:
             return rec  # the archive, when written, takes the new values (see archive.archive)
     else:
-        rec.update(changes)
+        rec = rec.model_copy(update=changes)
     if (archive.run_dir(settings.run_store, run_id) / "job.json").exists():
-        job = archive.read_job(settings.run_store, run_id) or {}
-        job.update(changes)
-        archive.write_job(settings.run_store, run_id, job)
+        job = archive.read_job(settings.run_store, run_id) or rec
+        archive.write_job(settings.run_store, run_id, job.model_copy(update=changes))
     return rec
 
 
-def cancel(r: redis.Redis, settings: Any, run_id: str, *, wait: float = CANCEL_WAIT) -> dict[str, Any]:
+def cancel(r: redis.Redis, settings: Any, run_id: str, *, wait: float = CANCEL_WAIT) -> Job:
     """Cancel a queued run at once, or a running one within about a second, keeping its partial series.
 
     The worker is asked first (a flag its work horse polls ten times a second; the run ends at its
@@ -300,12 +325,12 @@ def cancel(r: redis.Redis, settings: Any, run_id: str, *, wait: float = CANCEL_W
         r, run_id, client_key=keys.client_queued(_client_of(r, run_id)), rq_queue_key=q.key,
         rq_job_prefix="rq:job:",
     )
-    if outcome == 2:
+    if outcome == CancelOutcome.FLAGGED:
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             time.sleep(0.02)
             rec = records.get(r, run_id)
-            if rec is None or rec["status"] != records.RUNNING:
+            if rec is None or rec.status != Status.RUNNING:
                 break
         else:
             _force_stop(r, settings, run_id)
@@ -314,16 +339,16 @@ def cancel(r: redis.Redis, settings: Any, run_id: str, *, wait: float = CANCEL_W
 
 def _force_stop(r: redis.Redis, settings: Any, run_id: str) -> None:
     rec = records.get(r, run_id)
-    if rec is None or rec["status"] != records.RUNNING:
+    if rec is None or rec.status != Status.RUNNING:
         return
-    attempt = rec["attempt"]
+    attempt = rec.attempt
     try:
         send_stop_job_command(r, keys.rq_job_id(run_id, attempt))
     except (NoSuchJobError, InvalidJobOperation):
         pass
     if records.finish(
-        r, run_id, attempt, records.CANCELLED, reason="cancelled (stopped by force: a step took longer than the wait)",
-        step=rec.get("step"), progress=rec.get("progress"),
+        r, run_id, attempt, Status.CANCELLED, reason="cancelled (stopped by force: a step took longer than the wait)",
+        step=rec.step, progress=rec.progress,
     ):
         archive.archive(r, settings.run_store, run_id, stream_ttl=settings.stream_ttl_seconds)
 
@@ -336,9 +361,9 @@ def _client_of(r: redis.Redis, run_id: str) -> str:
 def delete(r: redis.Redis, settings: Any, run_id: str) -> None:
     """Cancel if needed, then delete the record, the stream and the archive."""
     rec = require(r, settings, run_id)
-    if rec.get("status") in (records.QUEUED, records.RUNNING):
+    if not rec.terminal:
         cancel(r, settings, run_id)
-    client = rec.get("client") or ""
+    client = rec.client
     with r.pipeline() as pipe:
         pipe.delete(keys.run(run_id), keys.series(run_id), keys.envelope(run_id), keys.lease(run_id))
         pipe.zrem(keys.RUNS, run_id)
@@ -349,27 +374,33 @@ def delete(r: redis.Redis, settings: Any, run_id: str) -> None:
     archive.remove(settings.run_store, run_id)
 
 
-@dataclass
-class SeriesPage:
+class SeriesPage(BaseModel):
+    """Records after the cursor, in step order; pass ``cursor`` back as ``after`` for the next page."""
+
+    model_config = ConfigDict(frozen=True)
+
     records: list[dict[str, Any]]
-    cursor: int
-    done: bool
+    cursor: int = Field(..., description="position after the last record returned (records seen so far)")
+    done: bool = Field(..., description="true once the run has ended and every record has been returned")
     status: str
 
+    @classmethod
+    def of(cls, records: list[dict[str, Any]], cursor: int, done: bool, status: str) -> SeriesPage:
+        return cls.model_construct(records=records, cursor=cursor, done=done, status=status)  # records are ours
 
-def read_series(r: redis.Redis, settings: Any, run_id: str, *, after: int = 0, limit: int | None = None) -> SeriesPage:
+
+def series_page(r: redis.Redis, settings: Any, run_id: str, *, after: int = 0, limit: int | None = None) -> SeriesPage:
     """Records after ``after`` (a position), from the stream or the store; ``done`` once nothing more can come."""
     rec = require(r, settings, run_id)
-    status = rec.get("status", "")
     chunk = series.read(r, run_id, after, limit)
     if chunk is not None:
-        return SeriesPage(chunk.records, chunk.cursor, chunk.ended, status)
-    got = archive.read_series(settings.run_store, run_id, after, limit)
+        return SeriesPage.of(chunk.records, chunk.cursor, chunk.ended, rec.status)
+    got = archive.stored_page(settings.run_store, run_id, after, limit)
     if got is None:  # not started yet, or finished without records
-        return SeriesPage([], after, status in records.TERMINAL, status)
+        return SeriesPage.of([], after, rec.terminal, rec.status)
     page, total = got
     cursor = after + len(page)
-    return SeriesPage(page, cursor, status in records.TERMINAL and cursor >= total, status)
+    return SeriesPage.of(page, cursor, rec.terminal and cursor >= total, rec.status)
 
 
 def series_length(r: redis.Redis, settings: Any, run_id: str) -> int:
@@ -399,7 +430,7 @@ def downsample_records(r: redis.Redis, settings: Any, run_id: str, points: int) 
     total = series_length(r, settings, run_id)
     if envelopes.level_for(total, points) is not None and series.length(r, run_id) is None:
         folder = archive.run_dir(settings.run_store, run_id)
-        if rec.get("status") in records.TERMINAL and (folder / archive.SERIES_FILE).exists():
+        if rec.terminal and (folder / archive.SERIES_FILE).exists():
             pyramid = envelopes.Pyramid(keep=True)
             for page in archive.iter_series(settings.run_store, run_id, 0, 10_000):
                 pyramid.add(page)
@@ -415,7 +446,12 @@ def downsample_records(r: redis.Redis, settings: Any, run_id: str, points: int) 
 
 def all_records(r: redis.Redis, settings: Any, run_id: str) -> list[dict[str, Any]]:
     """Every record of a run (stream or store)."""
-    return read_series(r, settings, run_id).records
+    return series_page(r, settings, run_id).records
+
+
+def stored_pages(settings: Any, run_id: str, after: int, size: int) -> Iterator[list[dict[str, Any]]]:
+    """An archived run's records after ``after``, ``size`` at a time (read from the run store as needed)."""
+    return archive.iter_series(settings.run_store, run_id, after, size)
 
 
 def live_workers(r: redis.Redis) -> list[dict[str, str]]:
@@ -428,6 +464,15 @@ def live_workers(r: redis.Redis) -> list[dict[str, str]]:
             pipe.hgetall(n)
         rows = pipe.execute()
     return [{k.decode(): v.decode() for k, v in row.items()} for row in rows if row]
+
+
+def recent_summaries(r: redis.Redis, settings: Any) -> dict[str, list[dict[str, Any]]]:
+    """Per preset name, the summaries of its newest runs that succeeded here (newest first; workers.speed)."""
+    ensure_store_indexed(r, settings)
+    return speed.recent_summaries(r)
+
+
+runtime_estimate = speed.estimate  # a preset's runtime from those summaries, else its conservative default
 
 
 def queued_count(r: redis.Redis, settings: Any) -> int:
@@ -454,19 +499,18 @@ return n + tonumber(ARGV[2])
 def create_external(
     r: redis.Redis, settings: Any, *, name: str, description: dict[str, Any], tags: list[str], note: str, client: str,
     device: str = "",
-) -> dict[str, Any]:
+) -> Job:
     """A running run of kind "external" (no queue, no lease: the script that made it appends and finishes it)."""
     run_id = new_id()
     item = Submission(spec=description, kind=EXTERNAL, name=name, dynamics=str(description.get("optimizer", "")),
                       tags=tuple(dict.fromkeys(tags)), note=note)
-    fields = item.fields(run_id, client)
-    fields.update(status=records.RUNNING, attempt=1, started_at=records.iso(), worker=EXTERNAL,
-                  device=device or None, rq_job="")
+    job = item.job(run_id, client).model_copy(update=dict(
+        status=Status.RUNNING, attempt=1, started_at=records.iso(), worker=EXTERNAL, device=device or None, rq_job=""))
     with r.pipeline() as pipe:
-        pipe.hset(keys.run(run_id), mapping=records.encode(fields))
+        pipe.hset(keys.run(run_id), mapping=job.to_hash())
         pipe.zadd(keys.RUNS, {run_id: records.now_ms()})
         pipe.execute()
-    return records.get(r, run_id) or fields
+    return records.get(r, run_id) or job
 
 
 def append_external(r: redis.Redis, settings: Any, run_id: str, batch: list[dict[str, Any]]) -> int:
@@ -484,22 +528,22 @@ def append_external(r: redis.Redis, settings: Any, run_id: str, batch: list[dict
         rec = records.get(r, run_id)
         if rec is None:
             raise NotFound(f"run '{run_id}' not found")
-        raise Conflict(f"run '{run_id}' is {rec.get('kind')} and {rec.get('status')}: records can only be "
+        raise Conflict(f"run '{run_id}' is {rec.kind} and {rec.status}: records can only be "
                        "appended to a running external run")
     return n
 
 
 def finish_external(
     r: redis.Redis, settings: Any, run_id: str, *, status: str, summary: dict[str, Any], reason: str = ""
-) -> dict[str, Any]:
+) -> Job:
     """End an external run with its summary, and archive it into the run store."""
     rec = require(r, settings, run_id)
-    if rec.get("kind") != EXTERNAL:
+    if rec.kind != EXTERNAL:
         raise Conflict(f"run '{run_id}' is not an external run")
-    if rec.get("status") != records.RUNNING:
-        raise Conflict(f"run '{run_id}' has already ended ({rec.get('status')})")
-    steps = int(summary.get("steps_done") or rec.get("step") or 0)
-    records.finish(r, run_id, int(rec.get("attempt") or 1), status, reason=reason, summary=summary, step=steps,
+    if rec.status != Status.RUNNING:
+        raise Conflict(f"run '{run_id}' has already ended ({rec.status})")
+    steps = int(summary.get("steps_done") or rec.step or 0)
+    records.finish(r, run_id, rec.attempt or 1, Status(status), reason=reason, summary=summary, step=steps,
                    progress=1.0)
     r.hset(keys.run(run_id), "steps", steps)
     archive.archive(r, settings.run_store, run_id, stream_ttl=settings.stream_ttl_seconds)

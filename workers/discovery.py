@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from workers import records, series
+from workers import series
+from workers.job import Job, Status
 
 MAX_BATCH = 2000
 
@@ -20,12 +21,12 @@ class Cancelled(Exception):
     pass
 
 
-def run_discovery(attempt: Any, rec: dict[str, Any], device: str) -> tuple[str, str, Any]:
+def run_discovery(attempt: Any, rec: Job, device: str) -> tuple[Status, str, Any]:
     """workers.task.KINDS['discovery']: (status, reason, summary) of one attempt."""
     from noether.discovery import DiscoveryOptions, discover
     from noether.spec import parse_spec
 
-    spec = parse_spec(rec["spec"]).model_copy(update={"device": device})
+    spec = parse_spec(rec.spec).model_copy(update={"device": device})
     attempt.steps = spec.steps
     buffer: list[dict[str, Any]] = []
     last_flush = [time.monotonic()]
@@ -43,7 +44,7 @@ def run_discovery(attempt: Any, rec: dict[str, Any], device: str) -> tuple[str, 
             last_flush[0] = time.monotonic()
 
     if stop():
-        return records.CANCELLED, "cancelled by user", None
+        return Status.CANCELLED, "cancelled by user", None
     result = discover(
         spec, DiscoveryOptions(verify_steps=spec.steps), data_root=attempt.settings.datasets_dir,
         on_record=on_record, should_stop=stop,
@@ -53,9 +54,9 @@ def run_discovery(attempt: Any, rec: dict[str, Any], device: str) -> tuple[str, 
     summary = {**run, "discovery": result.model_dump(mode="json", exclude={"run_summary"})}
     status = result.verification_status or "succeeded"
     if status == "cancelled" or stop():
-        return records.CANCELLED, "cancelled by user" if attempt.cancel_asked else "stopped", summary
+        return Status.CANCELLED, "cancelled by user" if attempt.cancel_asked else "stopped", summary
     if status == "diverged":
-        return records.DIVERGED, "the verification run diverged (the discovered laws stand; their verdicts do not)", summary
+        return Status.DIVERGED, "the verification run diverged (the discovered laws stand; their verdicts do not)", summary
     if status != "succeeded":
-        return records.FAILED, f"verification ended with status {status}", summary
-    return records.SUCCEEDED, "", summary
+        return Status.FAILED, f"verification ended with status {status}", summary
+    return Status.SUCCEEDED, "", summary

@@ -193,6 +193,12 @@ def view(meta: dict[str, Any], level: int, blocks: list[Block], columns: list[st
     """The ``?points=`` answer (``series.downsample``'s shape) from the blocks of one level."""
     names = [c for c in (meta["columns"] if columns is None else columns) if c != "step"]
     rows = buckets(meta, level, blocks)
+    return {"downsampled": True, "total": meta["n"], "step": [b[1] for b in rows], "columns": columns_of(rows, names),
+            "bucket_records": width(level), "views": list(meta.get("views", []))}
+
+
+def columns_of(rows: list[Block], names: list[str]) -> dict[str, dict[str, list]]:
+    """Per column, the mean, min and max of each block (None where a block has no finite value of it)."""
     cols: dict[str, dict[str, list]] = {}
     for name in names:
         mean, lo, hi = [], [], []
@@ -207,8 +213,7 @@ def view(meta: dict[str, Any], level: int, blocks: list[Block], columns: list[st
                 lo.append(c[2])
                 hi.append(c[3])
         cols[name] = {"mean": mean, "min": lo, "max": hi}
-    return {"downsampled": True, "total": meta["n"], "step": [b[1] for b in rows], "columns": cols,
-            "bucket_records": width(level), "views": list(meta.get("views", []))}
+    return cols
 
 
 def read_count(meta: dict[str, Any], level: int) -> int:

@@ -21,7 +21,8 @@ from typing import Any
 import redis
 
 from workers import archive, keys, records
-from workers.client import enqueue
+from workers.job import Status, encode_fields
+from workers.queue import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def recover(
                 at = records.server_now(pipe)  # immediate while watching; a finish below is queued in MULTI
                 status = raw[0].decode() if raw[0] else None
                 current = int(raw[1] or 0)
-                if status != records.RUNNING:
+                if status != Status.RUNNING:
                     pipe.multi()
                     pipe.srem(keys.RUNNING, run_id)
                     pipe.execute()
@@ -63,14 +64,14 @@ def recover(
                     return None
                 pipe.multi()
                 if raw[3] == b"1":
-                    new = records.CANCELLED
+                    new = Status.CANCELLED
                     records.finish(pipe, run_id, current, new, reason="cancelled (its worker was lost)", at=at)
                 elif shutdown or current < settings.max_attempts:
-                    new = records.QUEUED
+                    new = Status.QUEUED
                     client = (raw[2] or b"").decode()
                     why = "its worker was stopped" if shutdown else "worker lost"
-                    pipe.hset(run_key, mapping=records.encode({
-                        "status": records.QUEUED,
+                    pipe.hset(run_key, mapping=encode_fields({
+                        "status": Status.QUEUED,
                         "reason": f"{why} during attempt {current}; re-queued",
                         "worker": None, "started_at": None, "step": 0, "progress": 0.0,
                         "rq_job": keys.rq_job_id(run_id, current + 1),
@@ -80,7 +81,7 @@ def recover(
                     pipe.sadd(keys.client_queued(client), run_id)
                     enqueue(r, settings, run_id, current + 1, pipeline=pipe)
                 else:
-                    new = records.FAILED
+                    new = Status.FAILED
                     records.finish(pipe, run_id, current, new, reason="worker lost", at=at)
                 pipe.execute()
                 log.warning("run %s attempt %s: worker lost -> %s", run_id, current, new)

@@ -1,40 +1,21 @@
-"""The job record: one Redis hash per run, the source of truth for the UI, and its state transitions.
+"""The job record's transitions: one Redis hash per run (``job.Job``), changed only by atomic compare-and-sets.
 
 Status moves ``queued -> running -> succeeded | failed | cancelled | diverged``; a run whose worker
 is lost goes back to ``queued`` (attempt + 1) or ends ``failed`` ("worker lost"). Every transition is
 one atomic compare-and-set (a Lua script, or WATCH/MULTI where the queue library's enqueue must join
 the same transaction), fenced by the attempt number: an attempt that has been superseded can
-neither publish records nor finish the run.
+neither publish records nor finish the run. The record's fields and their encoding are in job.py.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from datetime import UTC, datetime
 from typing import Any
 
 from redis.commands.core import Script
 
 from workers import keys
-
-QUEUED, RUNNING = "queued", "running"
-SUCCEEDED, FAILED, CANCELLED, DIVERGED = "succeeded", "failed", "cancelled", "diverged"
-STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED, DIVERGED)
-TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED, DIVERGED})
-
-_INT = {"step", "steps", "attempt"}
-_FLOAT = {"progress"}
-_JSON = {"tags", "spec", "summary"}
-_BOOL = {"cancel_requested", "archived"}
-_NULLABLE = {"started_at", "finished_at", "worker", "reason", "preset", "group", "summary", "device"}
-
-# The fields of the public record, in the order the API shows them.
-PUBLIC_FIELDS = (
-    "id", "kind", "status", "reason", "created_at", "started_at", "finished_at", "worker", "device",
-    "progress", "step", "steps", "attempt", "preset", "name", "dynamics", "tags", "note", "group",
-    "spec", "summary", "archived",
-)
+from workers.job import TERMINAL, CancelOutcome, Job, Lease, Status, dumps
 
 
 def now() -> datetime:
@@ -61,80 +42,10 @@ def server_ms(r: Any) -> int:
     return int(server_now(r).timestamp() * 1000)
 
 
-def finite(obj: Any) -> Any:
-    """The same structure with every NaN or infinity replaced by None (JSON has neither)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [finite(v) for v in obj]
-    return obj
-
-
-def dumps(obj: Any) -> str:
-    """Compact JSON of ``obj`` with non-finite numbers as null."""
-    return json.dumps(finite(obj), separators=(",", ":"), allow_nan=False)
-
-
-def encode(fields: dict[str, Any]) -> dict[str, str]:
-    """Hash field values (strings) from Python values."""
-    out = {}
-    for name, value in fields.items():
-        if name in _JSON:
-            out[name] = "" if value is None else dumps(value)
-        elif name in _BOOL:
-            out[name] = "1" if value else "0"
-        elif value is None:
-            out[name] = ""
-        else:
-            out[name] = str(value)
-    return out
-
-
-def decode(raw: dict[bytes, bytes] | dict[str, str]) -> dict[str, Any]:
-    """Python values from a hash as Redis returns it."""
-    rec: dict[str, Any] = {}
-    for k, v in raw.items():
-        name = k.decode() if isinstance(k, bytes) else k
-        text = v.decode() if isinstance(v, bytes) else v
-        if name in _JSON:
-            rec[name] = json.loads(text) if text else None
-        elif name in _INT:
-            rec[name] = int(text) if text else 0
-        elif name in _FLOAT:
-            rec[name] = float(text) if text else 0.0
-        elif name in _BOOL:
-            rec[name] = text == "1"
-        elif name in _NULLABLE and text == "":
-            rec[name] = None
-        else:
-            rec[name] = text
-    if rec.get("tags") is None and "tags" in rec:
-        rec["tags"] = []
-    return rec
-
-
-def public(rec: dict[str, Any], *, with_spec: bool = True) -> dict[str, Any]:
-    """The record as the API shows it (internal bookkeeping fields left out)."""
-    out = {name: rec.get(name) for name in PUBLIC_FIELDS}
-    out["tags"] = out["tags"] or []
-    out["note"] = out["note"] or ""
-    out["name"] = out["name"] or ""
-    out["progress"] = out["progress"] or 0.0
-    out["step"] = out["step"] or 0
-    out["steps"] = out["steps"] or 0
-    out["attempt"] = out["attempt"] or 0
-    out["archived"] = bool(out["archived"])  # false until the run store holds the finished run
-    if not with_spec:
-        out.pop("spec")
-    return out
-
-
-def get(r: Any, run_id: str) -> dict[str, Any] | None:
-    """The decoded record, or None if Redis does not know the run."""
+def get(r: Any, run_id: str) -> Job | None:
+    """The record, or None if Redis does not know the run."""
     raw = r.hgetall(keys.run(run_id))
-    return decode(raw) if raw else None
+    return Job.from_hash(raw) if raw else None
 
 
 # --- transitions ---------------------------------------------------------------------------------
@@ -230,9 +141,9 @@ def start(r: Any, run_id: str, attempt: int, *, worker: str, device: str, lease_
     )
 
 
-def heartbeat(r: Any, run_id: str, attempt: int, lease_ms: int) -> int:
-    """Renew the lease: -1 if this attempt is superseded (stop, publish nothing), 1 if cancel was asked, else 0."""
-    return int(_HEARTBEAT(keys=[keys.run(run_id), keys.lease(run_id)], args=[attempt, lease_ms], client=r))
+def heartbeat(r: Any, run_id: str, attempt: int, lease_ms: int) -> Lease:
+    """Renew the lease: SUPERSEDED (stop, publish nothing), CANCEL_ASKED, or HELD."""
+    return Lease(int(_HEARTBEAT(keys=[keys.run(run_id), keys.lease(run_id)], args=[attempt, lease_ms], client=r)))
 
 
 def publish(
@@ -256,7 +167,7 @@ def publish(
 
 
 def finish(
-    r: Any, run_id: str, attempt: int, status: str, *, reason: str = "", summary: Any = None,
+    r: Any, run_id: str, attempt: int, status: Status, *, reason: str = "", summary: Any = None,
     step: int | None = None, progress: float | None = None, at: datetime | None = None,
 ) -> bool:
     """running -> a terminal status for ``attempt``; writes the stream's end marker. False if fenced out.
@@ -277,10 +188,10 @@ def finish(
     )
 
 
-def request_cancel(r: Any, run_id: str, *, client_key: str, rq_queue_key: str, rq_job_prefix: str) -> int:
-    """Cancel a queued run at once (1), flag a running one for its worker (2), or do nothing (0)."""
+def request_cancel(r: Any, run_id: str, *, client_key: str, rq_queue_key: str, rq_job_prefix: str) -> CancelOutcome:
+    """Cancel a queued run at once (CANCELLED), flag a running one for its worker (FLAGGED), or do nothing."""
     t = server_now(r)
-    return int(
+    return CancelOutcome(
         _CANCEL(
             keys=[keys.run(run_id), client_key, rq_queue_key, keys.series(run_id), keys.UNARCHIVED],
             args=["cancelled before it started", iso(t), int(t.timestamp() * 1000), run_id, rq_job_prefix],

@@ -10,15 +10,15 @@ points, with no gap and no duplicate.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
 import numpy as np
 
-from workers import keys
+from noether.io import finite
+from workers import envelopes, keys
 
 Record = dict[str, Any]
 
@@ -32,22 +32,8 @@ def unpack(payload: bytes) -> list[Record]:
     return msgpack.unpackb(payload, raw=False)
 
 
-def clean(record: Record) -> Record:
-    """The record with NaN and infinities as None: what travels on the wire (JSON has no NaN)."""
-    out = {}
-    for k, v in record.items():
-        if isinstance(v, float):
-            out[k] = v if math.isfinite(v) else None
-        elif isinstance(v, list):
-            out[k] = _clean_list(v)
-        else:
-            out[k] = v
-    return out
-
-
-def _clean_list(v: list) -> list:
-    return [(x if math.isfinite(x) else None) if isinstance(x, float) else _clean_list(x) if isinstance(x, list) else x
-            for x in v]
+# What travels on the wire: the record with NaN and infinities as None (JSON has neither); the core's one copy.
+clean = finite
 
 
 @dataclass
@@ -109,57 +95,60 @@ def _high(after: int, limit: int | None) -> str:
     return "+" if limit is None else keys.batch_id(after + limit - 1)
 
 
-def read(r: Any, run_id: str, after: int = 0, limit: int | None = None) -> Chunk | None:
-    """Records after position ``after`` from the run's stream, at most ``limit`` (None if there is no stream).
+Command = tuple[str, tuple, dict]  # a Redis client method's name, its arguments and keyword arguments
+
+
+def _reading(run_id: str, after: int, limit: int | None) -> Generator[Command, Any, Chunk | None]:
+    """The Redis commands of a read of the records after position ``after`` (at most ``limit``), as a
+    generator that yields each command and is sent its reply; it returns the Chunk (None if there is no stream).
 
     One XRANGE bounded by ids fetches the batches from record ``after`` to record ``after + limit``
     (and, when record ``after`` is inside a batch, one XREVRANGE fetches that batch): a read costs the
     records it returns plus at most the batch at its start, so a replay in chunks is linear in its length.
+    Written once, run by a blocking client (``read``) or an asyncio one (``aread``).
     """
     key = keys.series(run_id)
     low, high = keys.batch_id(after), _high(after, limit)
     if limit is not None:
-        entries = r.xrange(key, low, high)
+        entries = yield ("xrange", (key, low, high), {})
     else:  # the whole rest, a few thousand records a round trip (a reply never waits whole in Redis)
         entries = []
         while True:
-            page = r.xrange(key, low, keys.batch_id(_first(low) + PAGE_RECORDS - 1))
+            page = yield ("xrange", (key, low, keys.batch_id(_first(low) + PAGE_RECORDS - 1)), {})
             if not page:  # a batch longer than a page, or the end
-                page = r.xrange(key, low, "+", count=1)
+                page = yield ("xrange", (key, low, "+"), {"count": 1})
             entries.extend(page)
             if not page or keys.entry_index(page[-1][0])[1] == 2:
                 break
             low = b"(" + page[-1][0]
     if not entries or keys.entry_index(entries[0][0])[0] > after:
-        before = r.xrevrange(key, "(" + keys.batch_id(after), "-", count=1)
-        if not before and not entries and not r.exists(key):
+        before = yield ("xrevrange", (key, "(" + keys.batch_id(after), "-"), {"count": 1})
+        if not before and not entries and not (yield ("exists", (key,), {})):
             return None
         entries = before + entries
     return decode_entries(entries, after, limit)
+
+
+def read(r: Any, run_id: str, after: int = 0, limit: int | None = None) -> Chunk | None:
+    """Records after position ``after`` from the run's stream, at most ``limit`` (None if there is no stream)."""
+    steps = _reading(run_id, after, limit)
+    try:
+        name, args, kwargs = next(steps)
+        while True:
+            name, args, kwargs = steps.send(getattr(r, name)(*args, **kwargs))
+    except StopIteration as end:
+        return end.value
 
 
 async def aread(r: Any, run_id: str, after: int = 0, limit: int | None = None) -> Chunk | None:
-    """``read`` for an asyncio Redis client."""
-    key = keys.series(run_id)
-    low, high = keys.batch_id(after), _high(after, limit)
-    if limit is not None:
-        entries = await r.xrange(key, low, high)
-    else:  # the whole rest, a few thousand records a round trip (a reply never waits whole in Redis)
-        entries = []
+    """``read`` with an asyncio Redis client (the same commands, awaited)."""
+    steps = _reading(run_id, after, limit)
+    try:
+        name, args, kwargs = next(steps)
         while True:
-            page = await r.xrange(key, low, keys.batch_id(_first(low) + PAGE_RECORDS - 1))
-            if not page:  # a batch longer than a page, or the end
-                page = await r.xrange(key, low, "+", count=1)
-            entries.extend(page)
-            if not page or keys.entry_index(page[-1][0])[1] == 2:
-                break
-            low = b"(" + page[-1][0]
-    if not entries or keys.entry_index(entries[0][0])[0] > after:
-        before = await r.xrevrange(key, "(" + keys.batch_id(after), "-", count=1)
-        if not before and not entries and not await r.exists(key):
-            return None
-        entries = before + entries
-    return decode_entries(entries, after, limit)
+            name, args, kwargs = steps.send(await getattr(r, name)(*args, **kwargs))
+    except StopIteration as end:
+        return end.value
 
 
 def length(r: Any, run_id: str) -> int | None:
@@ -203,45 +192,14 @@ def downsample(records: list[Record], points: int, columns: list[str] | None = N
     The min/max envelope keeps a one-record spike visible however many records share its bucket
     (a mean alone, or every k-th point, would hide it). With ``len(records) <= points`` every record
     is its own bucket and ``downsampled`` is False. Missing and non-finite values are skipped;
-    a bucket without any finite value gives None.
+    a bucket without any finite value gives None. Each bucket is an ``envelopes`` block, the same
+    summary the stored levels hold, so both answers are computed by one piece of code.
     """
     total = len(records)
     names = scalar_columns(records) if columns is None else columns
     names = [c for c in names if c != "step"]
-    if total == 0:
-        return {"downsampled": False, "total": 0, "step": [], "columns": {c: {"mean": [], "min": [], "max": []}
-                                                                             for c in names}}
     n = min(points, total)
-    edges = np.linspace(0, total, n + 1).round().astype(int)
-    steps = np.array([rec.get("step", i) for i, rec in enumerate(records)], dtype=float)
-    out_cols: dict[str, dict[str, list]] = {}
-    for name in names:
-        col = np.array([_num(rec.get(name)) for rec in records], dtype=float)
-        mean, lo, hi = _bucket_stats(col, edges)
-        out_cols[name] = {"mean": mean, "min": lo, "max": hi}
-    step_first = [int(steps[a]) for a in edges[:-1]]
-    return {"downsampled": total > n, "total": total, "step": step_first, "columns": out_cols}
-
-
-def _num(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return math.nan
-    return float(v)
-
-
-def _bucket_stats(col: np.ndarray, edges: np.ndarray) -> tuple[list, list, list]:
-    finite = np.isfinite(col)
-    vals = np.where(finite, col, 0.0)
-    starts = edges[:-1]
-    counts = np.add.reduceat(finite.astype(np.int64), starts)
-    sums = np.add.reduceat(vals, starts)
-    lo = np.minimum.reduceat(np.where(finite, col, np.inf), starts)
-    hi = np.maximum.reduceat(np.where(finite, col, -np.inf), starts)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = sums / counts
-    ok = counts > 0
-    return (
-        [float(m) if k else None for m, k in zip(mean, ok, strict=True)],
-        [float(m) if k else None for m, k in zip(lo, ok, strict=True)],
-        [float(m) if k else None for m, k in zip(hi, ok, strict=True)],
-    )
+    edges = np.linspace(0, total, n + 1).round().astype(int).tolist() if total else [0]
+    rows = [envelopes.summarise(records[a:b], a) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return {"downsampled": total > n, "total": total, "step": [row[1] for row in rows],
+            "columns": envelopes.columns_of(rows, names)}

@@ -15,7 +15,6 @@ from typing import Any
 
 import redis
 
-from workers import client as jobs
 from workers import keys
 
 RECENT = 5  # runs of a preset whose speed counts
@@ -52,13 +51,12 @@ def estimate(steps: int, fallback: str, summaries: list[dict[str, Any]]) -> dict
                     f"run{'s' if n > 1 else ''} at {statistics.median(rates):,.0f} steps/s)"}
 
 
-def recent_summaries(r: redis.Redis, settings: Any) -> dict[str, list[dict[str, Any]]]:
+def recent_summaries(r: redis.Redis) -> dict[str, list[dict[str, Any]]]:
     """Per preset name, the summaries of its newest ``RECENT`` runs that succeeded (newest first).
 
     Two round trips for every preset together: the index's status, preset and group fields, then the
     chosen runs' summaries. Runs of a sweep (a group) and runs without a preset do not count.
     """
-    jobs.ensure_store_indexed(r, settings)
     ids = [i.decode() for i in r.zrevrange(keys.RUNS, 0, -1)]
     with r.pipeline(transaction=False) as pipe:
         for run_id in ids:

@@ -23,8 +23,9 @@ from typing import Any
 
 import redis
 
-from lab.settings import get_settings
+from labsettings import get_settings
 from workers import archive, envelopes, keys, records, series
+from workers.job import Job, Lease, Status
 from workers.proc import die_with_parent
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def run(run_id: str, attempt: int) -> str:
         r.close()
 
 
-def resolve_device(spec_device: str, worker_device: str) -> str:
+def run_device(spec_device: str, worker_device: str) -> str:
     """The device a run uses: the spec's unless 'auto', else the worker's, else cuda if available, else cpu."""
     for choice in (spec_device, worker_device):
         if choice and choice != "auto":
@@ -79,27 +80,27 @@ class Attempt:
     # -- lifecycle ------------------------------------------------------------------------
     def execute(self) -> str:
         rec = records.get(self.r, self.run_id)
-        if rec is None or rec.get("status") != records.QUEUED:
+        if rec is None or rec.status != Status.QUEUED:
             return "skipped"
         worker = os.environ.get("NOETHER_WORKER_NAME") or os.environ.get("RQ_WORKER_ID") or f"pid-{os.getppid()}"
-        spec_device = (rec.get("spec") or {}).get("device", "auto")
+        spec_device = (rec.spec or {}).get("device", "auto")
         try:
-            device = resolve_device(spec_device, os.environ.get("NOETHER_WORKER_DEVICE", "auto"))
+            device = run_device(spec_device, os.environ.get("NOETHER_WORKER_DEVICE", "auto"))
         except Exception as exc:  # torch missing or broken: report, do not die
             device = f"unknown ({exc})"
         if not records.start(
             self.r, self.run_id, self.attempt, worker=worker, device=device, lease_ms=self.lease_ms,
-            client_key=keys.client_queued(rec.get("client") or ""),
+            client_key=keys.client_queued(rec.client),
         ):
             return "skipped"
-        self.steps = int(rec.get("steps") or 0)
+        self.steps = rec.steps
         beat = threading.Thread(target=self._heartbeat, name="noether-lease", daemon=True)
         beat.start()
         try:
             status, reason, summary = self._work(rec, device)
         except BaseException as exc:  # noqa: BLE001 - whatever happens, the record must end
             log.error("run %s failed:\n%s", self.run_id, traceback.format_exc())
-            status, reason, summary = records.FAILED, _one_line(exc, hide=self.settings.data_dir), None
+            status, reason, summary = Status.FAILED, _one_line(exc, hide=self.settings.data_dir), None
         finally:
             self._stop_beat.set()
             beat.join(timeout=2)
@@ -115,21 +116,21 @@ class Attempt:
                 log.exception("archiving run %s failed", self.run_id)
         return status
 
-    def _work(self, rec: dict[str, Any], device: str) -> tuple[str, str, Any]:
-        kind = rec.get("kind") or "run"
+    def _work(self, rec: Job, device: str) -> tuple[Status, str, Any]:
+        kind = rec.kind
         if kind != "run":
             target = KINDS.get(kind)
             if target is None:
-                return records.FAILED, f"unknown job kind '{kind}'", None
+                return Status.FAILED, f"unknown job kind '{kind}'", None
             module, _, name = target.partition(":")
             return getattr(importlib.import_module(module), name)(self, rec, device)
         return self._simulate(rec, device)
 
-    def _simulate(self, rec: dict[str, Any], device: str) -> tuple[str, str, Any]:
+    def _simulate(self, rec: Job, device: str) -> tuple[Status, str, Any]:
         import noether
         from noether.spec import parse_spec
 
-        spec = parse_spec(rec["spec"])
+        spec = parse_spec(rec.spec)
         spec = spec.model_copy(update={"device": device})
         self.sim = sim = noether.simulate(spec, data_root=self.settings.datasets_dir)
         if self.cancel_asked or self.fenced:
@@ -150,19 +151,18 @@ class Attempt:
                 sim.stop()
         self.flush(buffer)
         summary = sim.summary.model_dump(mode="json")
-        status = sim.status
-        if status == "diverged":
+        if sim.status == Status.DIVERGED:
             reason = f"diverged at step {sim.diverged_at}"
             last = (summary.get("last_finite") or {}).get("loss")
             if last is not None:
                 reason += f" (last finite loss {last:.6g})"
-        elif status == "cancelled":
+        elif sim.status == Status.CANCELLED:
             reason = "cancelled by user" if self.cancel_asked else "stopped (its attempt was superseded)"
-        elif status == "succeeded":
+        elif sim.status == Status.SUCCEEDED:
             reason = ""
         else:
-            status, reason = records.FAILED, f"simulation ended with status {status}"
-        return status, reason, summary
+            return Status.FAILED, f"simulation ended with status {sim.status}", summary
+        return Status(sim.status), reason, summary
 
     # -- publishing -----------------------------------------------------------------------
     def flush(self, batch: list[dict[str, Any]]) -> None:
@@ -211,11 +211,11 @@ class Attempt:
                 state = records.heartbeat(self.r, self.run_id, self.attempt, self.lease_ms)
             except redis.RedisError as exc:
                 log.warning("run %s: lease renewal failed: %s", self.run_id, exc)
-                state = 0
-            if state == -1:
+                state = Lease.HELD
+            if state == Lease.SUPERSEDED:
                 self._fence()
                 return
-            if state == 1 and not self.cancel_asked:
+            if state == Lease.CANCEL_ASKED and not self.cancel_asked:
                 self.cancel_asked = True
                 if self.sim is not None:
                     self.sim.stop()

@@ -15,7 +15,7 @@ from typing import Any
 import redis
 from rq import Queue, Worker
 
-from lab.settings import Settings
+from labsettings import Settings
 from workers import keys, records, registration
 from workers.reaper import Reaper, recover
 

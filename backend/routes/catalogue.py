@@ -36,16 +36,16 @@ def presets(state: State) -> list[dict[str, Any]]:
     """The presets (the paper's figures first): name, title, figure, explanation, look_at, prediction, spec,
     and runtime_estimate (from the speed of its recent runs here, else a conservative default)."""
     from noether import presets as catalogue
-    from workers import speed
+    from workers import client as jobs
 
     try:
-        measured = speed.recent_summaries(state.redis, state.settings)
+        measured = jobs.recent_summaries(state.redis, state.settings)
     except redis.RedisError:
         measured = {}
     out = []
     for p in catalogue.all():
         item = plain(p)
-        item["runtime_estimate"] = speed.estimate(p.spec.steps, p.runtime, measured.get(p.name, []))
+        item["runtime_estimate"] = jobs.runtime_estimate(p.spec.steps, p.runtime, measured.get(p.name, []))
         out.append(item)
     return out
 

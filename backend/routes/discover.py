@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Response
 from pydantic import Field, ValidationError
 
 from backend.deps import Auth, ClientId, State
 from backend.resolve import relocate, resolve
-from backend.routes.runs import submission
-from backend.schemas import Problem, Run, RunCreate
+from backend.schemas import ErrorBody, Run, RunCreate
+from backend.submission import submission
+from noether.discovery import DiscoveryOptions
 from workers import client as jobs
-from workers import records
 
 router = APIRouter(tags=["discovery"])
 
@@ -18,13 +20,13 @@ router = APIRouter(tags=["discovery"])
 class DiscoverCreate(RunCreate):
     """A spec (or a preset with overrides) whose symmetries to discover; the verification run has ``verify_steps``."""
 
-    verify_steps: int = Field(200, ge=1, le=100_000, strict=True, description="steps of the verification run (at most spec.steps)")
+    verify_steps: Annotated[int, DiscoveryOptions.model_fields["verify_steps"], Field(strict=True)]  # the core's bounds
 
 
 @router.post(
     "/discover", status_code=201, response_model=Run, dependencies=[Auth],
     responses={200: {"model": Run, "description": "the same id and body again: the existing job"},
-               401: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}},
+               401: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}, 429: {"model": ErrorBody}},
 )
 def submit_discovery(body: DiscoverCreate, state: State, client: ClientId, response: Response) -> dict:
     """Discover the spec's conserved quantities and verify them in a run; the result is in ``summary.discovery``."""
@@ -39,4 +41,4 @@ def submit_discovery(body: DiscoverCreate, state: State, client: ClientId, respo
     rec, created = jobs.submit(state.redis, state.settings, [item], client=client)[0]
     if not created:
         response.status_code = 200
-    return records.public(rec)
+    return rec.public()

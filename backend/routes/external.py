@@ -8,24 +8,22 @@ the same way) and finishes it with its ``RunSummary``; the run is then archived 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from backend.deps import Auth, ClientId, State
-from backend.schemas import RUN_ID_PATTERN, Problem, Run, Tag
+from backend.deps import Auth, ClientId, RunIdPath, State
+from backend.schemas import ErrorBody, Run, Tag
 from noether.spec import MAX_TAGS
 from noether.summary import RunSummary
 from workers import client as jobs
-from workers import records
 
 router = APIRouter(tags=["external runs"])
 
-RunIdPath = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="run id")]
 MAX_RECORDS = 5000  # records per append
 MAX_KEYS = 2000  # columns per record
-ERRORS = {401: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}}
+ERRORS = {401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 
 
 class ExternalCreate(BaseModel):
@@ -85,7 +83,7 @@ def create_external(body: ExternalCreate, state: State, client: ClientId) -> dic
     rec = jobs.create_external(state.redis, state.settings, name=body.name, description=
                                {"kind": "external", "script": body.script, **body.description},
                                tags=tags, note=body.note, client=client, device=body.device)
-    return records.public(rec)
+    return rec.public()
 
 
 @router.post("/external/{run_id}/records", response_model=Appended, dependencies=[Auth], responses=ERRORS)
@@ -100,7 +98,7 @@ def finish_external(run_id: RunIdPath, body: ExternalFinish, state: State) -> di
     summary = body.summary.model_dump(mode="json")
     rec = jobs.finish_external(state.redis, state.settings, run_id, status=body.status, summary=summary,
                                reason=body.reason)
-    return records.public(rec)
+    return rec.public()
 
 
 def _tag_ok(text: str) -> bool:

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.deps import Auth
 from backend.resolve import invalid, resolve
-from backend.schemas import Problem, SpecSource
+from backend.schemas import ErrorBody, SpecSource
 from noether.spec import ExperimentSpec
 
 router = APIRouter(tags=["runs"])
@@ -63,7 +63,7 @@ def simulate_preview(spec: ExperimentSpec) -> Preview:
     return Preview(columns=columns, position=position, laws=laws, status=sim.summary.status, steps=sim.step)
 
 
-@router.post("/preview", response_model=Preview, dependencies=[Auth], responses={422: {"model": Problem}})
+@router.post("/preview", response_model=Preview, dependencies=[Auth], responses={422: {"model": ErrorBody}})
 async def preview(body: SpecSource) -> Preview:
     """Simulate a small potential spec at once and answer its records (nothing is stored or queued)."""
     spec, _ = resolve(body)

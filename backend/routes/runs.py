@@ -4,42 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from backend.deps import Auth, ClientId, State
+from backend.deps import Auth, ClientId, RunIdPath, State
 from backend.resolve import resolve
-from backend.schemas import RUN_ID_PATTERN, Kind, Problem, Run, RunCreate, RunList, RunPatch, Status
+from backend.schemas import ERRORS, ErrorBody, Run, RunCreate, RunList, RunPatch
+from backend.submission import submission
 from noether import __version__
-from noether.naming import configuration, describe, overview
+from noether.naming import configuration, overview
 from noether.scaling import flatten, swept_paths
-from noether.spec import ExperimentSpec
 from workers import client as jobs
-from workers import records
+from workers.client import Kind, Status
 
 router = APIRouter(tags=["runs"])
-
-RunIdPath = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="run id")]
-ERRORS = {404: {"model": Problem}, 422: {"model": Problem}}
-
-
-def submission(spec: ExperimentSpec, preset: str | None, *, run_id: str | None, tags: list[str], note: str,
-               request_hash: str, group: str | None = None, label: str = "", kind: str = "run") -> jobs.Submission:
-    """What the job record says about a spec to run."""
-    name = spec.name or preset or describe(spec)
-    if label:
-        name = f"{name} [{label}]" if name else label
-    merged = list(dict.fromkeys([*tags, *spec.tags]))
-    return jobs.Submission(
-        spec=spec.model_dump(mode="json"), run_id=run_id, kind=kind, preset=preset, name=name,
-        dynamics=spec.dynamics.kind, tags=tuple(merged), note=note, group=group, steps=spec.steps,
-        request_hash=request_hash,
-    )
 
 
 @router.post(
     "/runs", status_code=201, response_model=Run, dependencies=[Auth],
     responses={200: {"model": Run, "description": "the same id and body again: the existing run"},
-               401: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}},
+               401: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody},
+               429: {"model": ErrorBody}},
 )
 def submit_run(body: RunCreate, state: State, client: ClientId, response: Response) -> dict:
     """Submit a run: a spec, or a preset with overrides; with an id, submitting again is idempotent."""
@@ -49,7 +33,7 @@ def submit_run(body: RunCreate, state: State, client: ClientId, response: Respon
     rec, created = jobs.submit(state.redis, state.settings, [item], client=client)[0]
     if not created:
         response.status_code = 200
-    return records.public(rec)
+    return rec.public()
 
 
 @router.get("/runs", response_model=RunList)
@@ -73,20 +57,20 @@ def list_runs(
     return {"items": with_overview(items), "total": total, "limit": limit, "offset": offset}
 
 
-def with_overview(items: list[dict]) -> list[dict]:
+def with_overview(items: list[jobs.Job]) -> list[dict]:
     """Public items, each with its spec's overview (model, widths, lr, steps...) and, for the members of a
     sweep on this page, the values of the fields their sweep varies (``swept``)."""
     groups: dict[str, list[dict]] = {}
     for item in items:
-        if item.get("group"):
-            groups.setdefault(item["group"], []).append(item.get("spec") or {})
+        if item.group:
+            groups.setdefault(item.group, []).append(item.spec or {})
     varied = {g: swept_paths(specs) for g, specs in groups.items() if len(specs) > 1}
     out = []
     for item in items:
-        spec = item.get("spec") or {}
-        public = records.public(item, with_spec=False)
+        spec = item.spec or {}
+        public = item.public(with_spec=False)
         public["overview"] = overview(spec) if spec else None
-        public["swept"] = {p: flatten(spec).get(p) for p in varied.get(item.get("group") or "", [])}
+        public["swept"] = {p: flatten(spec).get(p) for p in varied.get(item.group or "", [])}
         out.append(public)
     return out
 
@@ -94,26 +78,26 @@ def with_overview(items: list[dict]) -> list[dict]:
 @router.get("/runs/{run_id}", response_model=Run, responses=ERRORS)
 def get_run(run_id: RunIdPath, state: State) -> dict:
     """One run's record with its spec, (once finished) summary, and its configuration as labelled rows."""
-    out = records.public(jobs.require(state.redis, state.settings, run_id))
+    out = jobs.require(state.redis, state.settings, run_id).public()
     if out.get("spec"):
         out["configuration"] = [[k, v] for k, v in configuration(out["spec"])] + [["code", f"noether {__version__}"]]
     return out
 
 
-@router.patch("/runs/{run_id}", response_model=Run, dependencies=[Auth], responses={401: {"model": Problem}, **ERRORS})
+@router.patch("/runs/{run_id}", response_model=Run, dependencies=[Auth], responses={401: {"model": ErrorBody}, **ERRORS})
 def patch_run(run_id: RunIdPath, body: RunPatch, state: State) -> dict:
     """Change a run's tags and/or note."""
-    return records.public(jobs.patch(state.redis, state.settings, run_id, tags=body.tags, note=body.note))
+    return jobs.patch(state.redis, state.settings, run_id, tags=body.tags, note=body.note).public()
 
 
 @router.post("/runs/{run_id}/cancel", response_model=Run, dependencies=[Auth],
-             responses={401: {"model": Problem}, **ERRORS})
+             responses={401: {"model": ErrorBody}, **ERRORS})
 def cancel_run(run_id: RunIdPath, state: State) -> dict:
     """Cancel a queued or running run; a running one stops within 1 s and keeps its series."""
-    return records.public(jobs.cancel(state.redis, state.settings, run_id))
+    return jobs.cancel(state.redis, state.settings, run_id).public()
 
 
-@router.delete("/runs/{run_id}", status_code=204, dependencies=[Auth], responses={401: {"model": Problem}, **ERRORS})
+@router.delete("/runs/{run_id}", status_code=204, dependencies=[Auth], responses={401: {"model": ErrorBody}, **ERRORS})
 def delete_run(run_id: RunIdPath, state: State) -> Response:
     """Cancel the run if needed, then delete its record, series and archive."""
     jobs.delete(state.redis, state.settings, run_id)

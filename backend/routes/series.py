@@ -11,13 +11,13 @@ from fastapi import APIRouter, Query, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from backend import fanout
-from backend.deps import State, ws_state
+from backend.deps import RunIdPath, State, ws_state
 from backend.reads import HeavyReads
 from backend.resolve import invalid
-from backend.routes.runs import ERRORS, RunIdPath
-from backend.schemas import Downsampled, SeriesPage
+from backend.schemas import ERRORS, Downsampled
+from noether.io import finite
 from workers import client as jobs
-from workers import records
+from workers.client import SeriesPage
 
 log = logging.getLogger("backend")
 router = APIRouter(tags=["series"])
@@ -44,14 +44,14 @@ def get_series(
         cost = limit if limit <= HeavyReads.RECORDS else min(
             limit, max(0, jobs.series_length(state.redis, state.settings, run_id) - after))
         with state.heavy_reads(cost):
-            page = jobs.read_series(state.redis, state.settings, run_id, after=after, limit=limit)
+            page = jobs.series_page(state.redis, state.settings, run_id, after=after, limit=limit)
             rows = page.records
             if wanted:
-                known = rows[:1] or jobs.read_series(state.redis, state.settings, run_id, limit=1).records
+                known = rows[:1] or jobs.series_page(state.redis, state.settings, run_id, limit=1).records
                 _check_columns(wanted, known, columns, curves=False)
                 keep = {"step", "t", *wanted}
                 rows = [{k: v for k, v in rec.items() if k in keep} for rec in rows]
-            return _json({"records": rows, "cursor": page.cursor, "done": page.done, "status": page.status})
+            return _json({"records": rows, "cursor": page.cursor, "done": page.done, "status": str(page.status)})
     view = jobs.envelope_view(state.redis, state.settings, run_id, points)
     if view is None:  # a short series (bucketed exactly from its records), or one without stored levels
         with state.heavy_reads(jobs.series_length(state.redis, state.settings, run_id)):
@@ -60,10 +60,10 @@ def get_series(
     if wanted:
         curves = [{c: 0.0 for c in view["columns"]}] if view["columns"] else []
         known = ([(curves[0] if curves else {}) | {v: [] for v in views}] if views is not None
-                 else jobs.read_series(state.redis, state.settings, run_id, limit=1).records + curves)
+                 else jobs.series_page(state.redis, state.settings, run_id, limit=1).records + curves)
         _check_columns(wanted, known, columns, curves=True)
         view["columns"] = {c: view["columns"].get(c) or _empty(len(view["step"])) for c in wanted if c != "step"}
-    return _json(records.finite(view))
+    return _json(finite(view))
 
 
 def _empty(n: int) -> dict[str, list]:
@@ -98,9 +98,9 @@ def export(run_id: RunIdPath, state: State, format: Literal["csv", "parquet", "j
     """The whole series as CSV, Parquet or JSON, or (format=spec) the spec as JSON to run again."""
     rec = jobs.require(state.redis, state.settings, run_id)
     if format == "spec":
-        return _attachment(JSONResponse(rec.get("spec") or {}), f"{run_id}.spec.json")
+        return _attachment(JSONResponse(rec.spec or {}), f"{run_id}.spec.json")
     folder = jobs.store_path(state.settings, run_id)
-    if rec.get("status") in records.TERMINAL and format in ("csv", "parquet"):
+    if rec.terminal and format in ("csv", "parquet"):
         path = folder / f"series.{format}"
         if path.exists():
             media = "text/csv" if format == "csv" else "application/octet-stream"

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from backend.deps import State
 from backend.resolve import laws_for, resolve
-from backend.schemas import Problem, SpecSource, Validated
+from backend.schemas import ErrorBody, SpecSource, Validated
 from noether.spec import ExperimentSpec
 
 router = APIRouter(tags=["spec"])
@@ -20,7 +20,7 @@ def spec_schema() -> dict[str, Any]:
     return ExperimentSpec.model_json_schema()
 
 
-@router.post("/validate", response_model=Validated, responses={422: {"model": Problem}})
+@router.post("/validate", response_model=Validated, responses={422: {"model": ErrorBody}})
 def validate(body: SpecSource, state: State) -> Validated:
     """Validate a spec, or a preset with overrides, without running it: the normalised spec and its laws.
 

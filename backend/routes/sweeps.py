@@ -12,18 +12,18 @@ from pydantic import ValidationError
 
 from backend.deps import Auth, ClientId, State
 from backend.resolve import check_data, check_path, check_value, invalid, preset_spec, relocate, resolve
-from backend.routes.runs import submission
-from backend.schemas import Problem, SweepAnalysis, SweepCreate, SweepOut
+from backend.schemas import ErrorBody, SweepAnalysis, SweepCreate, SweepOut
+from backend.submission import submission
+from noether.io import finite
 from noether.spec import SpecError
 from workers import client as jobs
-from workers import records
 
 router = APIRouter(tags=["sweeps"])
 
 
 @router.post(
     "/sweeps", status_code=201, response_model=SweepOut, dependencies=[Auth],
-    responses={401: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}},
+    responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}, 429: {"model": ErrorBody}},
 )
 def submit_sweep(body: SweepCreate, state: State, client: ClientId) -> dict:
     """Fan a grid (seeds, learning rates, widths, dynamics...) out as runs sharing one group id."""
@@ -62,14 +62,13 @@ def submit_sweep(body: SweepCreate, state: State, client: ClientId) -> dict:
         for label, s in expanded
     ]
     created = jobs.submit(state.redis, state.settings, items, client=client)
-    return {"group": group, "runs": [records.public(rec, with_spec=False) for rec, _ in created]}
+    return {"group": group, "runs": [rec.public(with_spec=False) for rec, _ in created]}
 
 
-TERMINAL = ("succeeded", "failed", "cancelled", "diverged")
 GroupPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="the sweep's group id")]
 
 
-@router.get("/sweeps/{group}", response_model=SweepAnalysis, responses={404: {"model": Problem}, 422: {"model": Problem}})
+@router.get("/sweeps/{group}", response_model=SweepAnalysis, responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
 def analyse_sweep(group: GroupPath, state: State) -> dict:
     """The sweep's runs ordered by swept value and, per law with a prediction, each run's error (the largest
     |Q - prediction| over the time window every run covers) with a log-log fit and the slope theory expects."""
@@ -80,8 +79,8 @@ def analyse_sweep(group: GroupPath, state: State) -> dict:
         raise jobs.NotFound(f"no sweep with group '{group}'")
     runs, laws = [], {}
     for item in items:
-        rec = jobs.get(state.redis, state.settings, item["id"]) or item
-        summary = rec.get("summary") or {}
+        rec = jobs.get(state.redis, state.settings, item.id) or item
+        summary = rec.summary or {}
         for law in summary.get("laws") or []:
             if law.get("verdict") != "not applicable":
                 laws.setdefault(law["id"], {"id": law["id"], "name": law.get("name", law["id"]),
@@ -91,21 +90,21 @@ def analyse_sweep(group: GroupPath, state: State) -> dict:
     inputs = []  # one run's records in memory at a time (a heavy read each), then only t, laws and predictions
     for rec in runs:
         series: dict[str, list] = {}
-        if rec.get("status") in TERMINAL:
-            with state.heavy_reads(jobs.series_length(state.redis, state.settings, rec["id"])):
-                rows = jobs.all_records(state.redis, state.settings, rec["id"])
+        if rec.terminal:
+            with state.heavy_reads(jobs.series_length(state.redis, state.settings, rec.id)):
+                rows = jobs.all_records(state.redis, state.settings, rec.id)
             cols = [c for c in wanted if rows and c in rows[0]]
             series = {c: [row.get(c) for row in rows] for c in cols}
-        inputs.append({"id": rec["id"], "spec": rec.get("spec") or {}, "series": series})
+        inputs.append({"id": rec.id, "spec": rec.spec or {}, "series": series})
     out = analyse(inputs, list(laws.values()))
-    public = {rec["id"]: records.public(rec, with_spec=False) for rec in runs}
+    by_id = {rec.id: rec for rec in runs}
     for run in out["runs"]:
         run.pop("spec", None)
-        run["record"] = public[run["id"]]
-        run["worst_verdict"] = _worst(next(r for r in runs if r["id"] == run["id"]).get("summary"))
+        run["record"] = by_id[run["id"]].public(with_spec=False)
+        run["worst_verdict"] = _worst(by_id[run["id"]].summary)
     out["group"] = group
     out["total"] = total
-    return records.finite(out)
+    return finite(out)
 
 
 def _worst(summary: dict | None) -> str | None:

@@ -11,6 +11,7 @@ The search runs in float64 (on the spec's device); the verification run uses the
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -78,18 +79,11 @@ def discover(
 
 
 def search_options(options: DiscoveryOptions) -> SearchOptions:
-    return SearchOptions(
-        points=options.points,
-        oversample=options.oversample,
-        tolerance=options.tolerance,
-        data_tolerance=options.data_tolerance,
-        z_max=options.z_max,
-        gl_joint_max=options.gl_joint_max,
-        gl_max=options.gl_max,
-        joint_max=options.joint_max,
-        families=tuple(options.families),
-        seed=options.seed,
-    )
+    """The search's knobs from the user's options: every field the two share, by name (the rest keep
+    SearchOptions' defaults; verify and verify_steps are the verification's)."""
+    shared = {f.name for f in dataclasses.fields(SearchOptions)} & set(DiscoveryOptions.model_fields)
+    values = options.model_dump(include=shared)
+    return SearchOptions(**{**values, "families": tuple(options.families)})
 
 
 def _catalogue(spec: ExperimentSpec, problem) -> tuple[set[str], Any]:

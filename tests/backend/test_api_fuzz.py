@@ -13,7 +13,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from backend.app import create_app
-from lab.settings import Settings
+from labsettings import Settings
 
 pytestmark = pytest.mark.slow
 

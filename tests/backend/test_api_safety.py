@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from backend.app import create_app
 from backend.auth import COOKIE
 from lab.redis_server import free_port
-from lab.settings import Settings
+from labsettings import Settings
 from workers.task import Attempt
 
 TINY = {"potential": {"kind": "sphere", "dim": 3}, "steps": 5}

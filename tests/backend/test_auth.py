@@ -276,7 +276,7 @@ def test_without_a_token_nothing_asks_to_sign_in(stack_factory):
 
 
 def test_the_internal_address_is_a_setting_not_a_header():
-    from lab.settings import Settings
+    from labsettings import Settings
 
     assert Settings(_env_file=None, port=8123).internal_api_url == "http://127.0.0.1:8123"
     assert Settings(_env_file=None, host="0.0.0.0", port=9).internal_api_url == "http://127.0.0.1:9"

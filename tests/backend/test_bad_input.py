@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend.app import create_app
-from lab.settings import Settings
+from labsettings import Settings
 
 TINY = {"potential": {"kind": "sphere", "dim": 3}, "steps": 5}
 

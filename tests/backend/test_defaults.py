@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
-from lab.settings import Settings
+from labsettings import Settings
 
 TINY = {"potential": {"kind": "sphere", "dim": 3}, "steps": 5}
 

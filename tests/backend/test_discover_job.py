@@ -10,11 +10,12 @@ import httpx
 import pytest
 from conftest import wait_for
 
+from workers.client import TERMINAL
+
 pytestmark = pytest.mark.slow
 
 SPHERE = {"potential": {"kind": "sphere", "dim": 3}, "dynamics": {"kind": "nd", "lr": 0.001},
           "initial": {"position": [0.5, 0.5, 0.5], "velocity": [-2.0, 1.0, 1.0]}, "steps": 1000}
-TERMINAL = {"succeeded", "failed", "cancelled", "diverged"}
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
-from lab.settings import Settings
+from labsettings import Settings
 
 TOY = {"potential": {"kind": "sphere", "dim": 3}, "initial": {"position": [0.5, 0.5, 0.5], "velocity": [-2, 1, 1]},
        "dynamics": {"kind": "nd", "lr": 1e-4}, "steps": 1500, "record_every": 1, "dtype": "float64"}

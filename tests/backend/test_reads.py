@@ -24,6 +24,7 @@ from websockets.sync.client import connect
 
 from lab.redis_server import RedisServer
 from workers import archive, keys, records
+from workers.job import Status
 from workers.reaper import recover
 from workers.task import Attempt
 
@@ -65,7 +66,7 @@ class Player:
         self.attempt.flush([record(i) for i in range(first, first + n)])
 
     def finish(self, archive_it: bool = False) -> None:
-        assert records.finish(self.r, self.run_id, self.attempt.attempt, records.SUCCEEDED, step=0, progress=1.0)
+        assert records.finish(self.r, self.run_id, self.attempt.attempt, Status.SUCCEEDED, step=0, progress=1.0)
         if archive_it:
             archive.archive(self.r, self.stack.settings.run_store, self.run_id, stream_ttl=600)
         self.r.close()
@@ -324,7 +325,7 @@ def test_a_queued_run_that_starts_sends_no_reset_but_a_restart_does(stack, api):
     player.publish(0, 50)
     assert seen.wait(60), "the follower did not get the first batch"
     # the worker is lost after 50 records: the run is re-queued and starts again on attempt 2
-    assert recover(player.r, stack.settings, run_id, force=True) == records.QUEUED
+    assert recover(player.r, stack.settings, run_id, force=True) == Status.QUEUED
     player.r.close()
     second = Player(stack, run_id, attempt=2)
     second.publish(0, 80)
@@ -365,3 +366,61 @@ def test_a_view_of_a_run_without_records_checks_no_column(stack, api):
     assert view.status_code == 200 and view.json()["total"] == 0, view.text
     page = api.get("/runs/no-records-0001/series")  # the default limit (10,000) of an empty run is a light read
     assert page.status_code == 200 and page.json()["records"] == []
+
+
+def test_followers_of_a_live_run_get_every_point_across_a_redis_restart(tmp_path):
+    """A Redis that dies and comes back (same port, append-only file) costs the hall no point and no error."""
+    server = RedisServer(tmp_path / "redis", appendonly=True)
+    server.start()
+    stack = start_stack(f"{server.url}/0", tmp_path / "lab")
+    run_id, followers, size = "restart-hall-01", 5, 25
+    got: list[list[int]] = []
+    failures: list[str] = []
+    try:
+        with httpx.Client(base_url=stack.api, timeout=30) as api:
+            submit(api, run_id)
+        player = Player(stack, run_id)
+
+        first_batch = threading.Barrier(followers + 1)
+
+        def follow() -> None:
+            steps: list[int] = []
+            try:
+                with connect(ws_url(stack, run_id), open_timeout=60, max_size=2**24) as ws:
+                    while True:
+                        msg = json.loads(ws.recv(timeout=120))
+                        if "records" in msg:
+                            if not steps:
+                                first_batch.wait(120)
+                            steps += [r["step"] for r in msg["records"]]
+                        elif msg.get("done"):
+                            break
+                        else:
+                            failures.append(str(msg))
+                            return
+            except Exception as exc:  # noqa: BLE001 - reported below
+                failures.append(repr(exc))
+                return
+            got.append(steps)
+
+        threads = [threading.Thread(target=follow) for _ in range(followers)]
+        for thread in threads:
+            thread.start()
+        for b in range(4):
+            player.publish(b * size, size)
+        first_batch.wait(120)  # every follower holds records when Redis goes away
+        player.r.close()
+        server.stop()  # Redis goes away, then comes back on the same port from its append-only file
+        server.start()
+        player.r = stack.redis()
+        player.attempt.r = player.r
+        for b in range(4, 8):
+            player.publish(b * size, size)
+        player.finish()
+        for thread in threads:
+            thread.join(180)
+        assert not failures, failures[:3]
+        assert len(got) == followers and all(steps == list(range(8 * size)) for steps in got)
+    finally:
+        stack.close()
+        server.stop()

@@ -25,12 +25,12 @@ from conftest import wait_for
 from websockets.sync.client import connect
 
 from workers import keys
+from workers.client import TERMINAL
 
 pytestmark = pytest.mark.slow
 
 SPHERE = {"potential": {"kind": "sphere", "dim": 3}, "dynamics": {"kind": "nd", "lr": 0.0001},
           "initial": {"position": [1.0, 0.2, 0.0], "velocity": [0.0, 0.5, 0.1]}}
-TERMINAL = {"succeeded", "failed", "cancelled", "diverged"}
 
 
 def sphere(steps: int, record_every: int = 1, **extra) -> dict:

@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lab.settings import Settings
+from labsettings import Settings
 from workers import client as jobs
 from workers import keys, records
+from workers.job import Status
 
 SPEC = {"potential": {"kind": "sphere", "dim": 3}, "steps": 10}
 
@@ -37,12 +38,12 @@ def test_a_skewed_worker_leases_and_stamps_in_redis_time(clean_redis, tmp_path, 
     ttl = r.pttl(keys.lease(run_id))
     assert 0 < ttl <= 4000  # the lease lasts what was asked, in Redis's time
     assert records.heartbeat(r, run_id, 1, 4000) == 0
-    assert records.finish(r, run_id, 1, records.SUCCEEDED)
+    assert records.finish(r, run_id, 1, Status.SUCCEEDED)
 
     sec, usec = r.time()
     server = datetime.fromtimestamp(int(sec) + int(usec) / 1e6, UTC)
     rec = records.get(r, run_id)
     for field in ("started_at", "finished_at"):
-        assert abs((parse(rec[field]) - server).total_seconds()) < 30, (field, rec[field], server)
+        assert abs((parse(getattr(rec, field)) - server).total_seconds()) < 30, (field, getattr(rec, field), server)
     score = r.zscore(keys.UNARCHIVED, run_id)
     assert abs(score / 1000 - server.timestamp()) < 30  # not minutes ahead or behind

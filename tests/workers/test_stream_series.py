@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
+import threading
 
 import pytest
+from conftest import wait_for
 
-from lab.settings import Settings
+from labsettings import Settings
 from workers import client as jobs
 from workers import keys, records, series
+from workers.job import Status
 
 SPEC = {"potential": {"kind": "sphere", "dim": 3}, "steps": 10}
 
@@ -49,11 +53,69 @@ def test_read_after_any_cursor_returns_each_later_record_once(clean_redis, tmp_p
     assert cursor == max(after, 12)
 
 
+@pytest.mark.parametrize("after, limit", [(0, None), (0, 3), (5, 2), (9, 100), (12, 1)])
+def test_the_asyncio_reader_reads_what_the_blocking_one_reads(redis_url, clean_redis, tmp_path, after, limit):
+    r, s = clean_redis, settings(redis_url, tmp_path)
+    run_id = running_run(r, s)
+    for first, n in [(0, 4), (4, 1), (5, 5), (10, 2)]:
+        assert publish(r, run_id, first, n)
+
+    async def aread():
+        ar = jobs.connect_async(redis_url, max_connections=2)
+        try:
+            return await jobs.read_after(ar, run_id, after, limit if limit is not None else 1000)
+        finally:
+            await ar.aclose()
+
+    assert asyncio.run(aread()) == series.read(r, run_id, after, limit if limit is not None else 1000)
+
+
+def test_follow_gives_each_batch_published_after_it_starts_then_the_end(redis_url, clean_redis, tmp_path):
+    r, s = clean_redis, settings(redis_url, tmp_path)
+    run_id = running_run(r, s)
+
+    def worker():  # publishes once the follower waits on the stream (XREAD BLOCK), then finishes the run
+        wait_for(lambda: any(c.get("cmd") == "xread" for c in r.client_list()), 30, 0.01, "the follower to wait")
+        publish(r, run_id, 0, 3)
+        publish(r, run_id, 3, 2)
+        records.finish(r, run_id, 1, Status.SUCCEEDED)
+
+    async def follow():
+        ar = jobs.connect_async(redis_url, max_connections=2)
+        try:
+            return [event async for event in jobs.follow(ar, run_id, block_ms=200)]
+        finally:
+            await ar.aclose()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    events = asyncio.run(follow())
+    thread.join()
+    assert [(type(e).__name__, getattr(e, "first", None)) for e in events[:-1]] == [("Published", 0), ("Published", 3)]
+    assert [x["step"] for e in events[:-1] for x in e.records] == [0, 1, 2, 3, 4]
+    assert events[-1] == jobs.Ended(5)
+
+
+def test_follow_says_when_the_run_is_deleted(redis_url, clean_redis, tmp_path):
+    r, s = clean_redis, settings(redis_url, tmp_path)
+    run_id = running_run(r, s)
+    r.delete(keys.run(run_id))  # its record is gone (a DELETE /api/runs/{id} under way)
+
+    async def follow():
+        ar = jobs.connect_async(redis_url, max_connections=2)
+        try:
+            return [event async for event in jobs.follow(ar, run_id, block_ms=200)]
+        finally:
+            await ar.aclose()
+
+    assert asyncio.run(follow()) == [jobs.Deleted()]
+
+
 def test_end_marker_follows_the_last_batch_and_reports_status(clean_redis, tmp_path):
     r, s = clean_redis, settings("", tmp_path)
     run_id = running_run(r, s)
     publish(r, run_id, 0, 3)
-    assert records.finish(r, run_id, 1, records.SUCCEEDED)
+    assert records.finish(r, run_id, 1, Status.SUCCEEDED)
     chunk = series.read(r, run_id, 0)
     assert [x["step"] for x in chunk.records] == [0, 1, 2]
     assert chunk.ended and chunk.end_status == "succeeded"
@@ -66,7 +128,7 @@ def test_a_superseded_attempt_can_neither_publish_nor_finish(clean_redis, tmp_pa
     assert publish(r, run_id, 0, 2)
     r.hset(keys.run(run_id), "attempt", "2")  # what the reaper does when it re-runs the job
     assert not publish(r, run_id, 2, 2, attempt=1)
-    assert not records.finish(r, run_id, 1, records.SUCCEEDED)
+    assert not records.finish(r, run_id, 1, Status.SUCCEEDED)
     assert records.heartbeat(r, run_id, 1, 1000) == -1
     assert [x["step"] for x in series.read(r, run_id, 0).records] == [0, 1]
 
@@ -111,15 +173,15 @@ def test_an_archived_run_reads_the_same_from_the_store_after_a_flush(clean_redis
     run_id = running_run(r, s)
     for first, n in [(0, 5), (5, 7)]:
         publish(r, run_id, first, n)
-    assert records.finish(r, run_id, 1, records.SUCCEEDED, summary={"status": "succeeded", "x": float("nan")})
+    assert records.finish(r, run_id, 1, Status.SUCCEEDED, summary={"status": "succeeded", "x": float("nan")})
     assert archive.archive(r, s.run_store, run_id, stream_ttl=60)
-    live = [jobs.read_series(r, s, run_id, after=a, limit=5) for a in (0, 5, 10)]
+    live = [jobs.series_page(r, s, run_id, after=a, limit=5) for a in (0, 5, 10)]
     r.flushdb()
-    stored = [jobs.read_series(r, s, run_id, after=a, limit=5) for a in (0, 5, 10)]
+    stored = [jobs.series_page(r, s, run_id, after=a, limit=5) for a in (0, 5, 10)]
     for a, b in zip(live, stored, strict=True):
         assert (a.records, a.cursor, a.done) == (b.records, b.cursor, b.done)
     assert [p.cursor for p in stored] == [5, 10, 12] and stored[-1].done and not stored[0].done
     rec = jobs.get(r, s, run_id)
-    assert rec["status"] == "succeeded" and rec["summary"] == {"status": "succeeded", "x": None}
+    assert rec.status == "succeeded" and rec.summary == {"status": "succeeded", "x": None}
     items, total = jobs.list_runs(r, s)
-    assert total == 1 and items[0]["id"] == run_id
+    assert total == 1 and items[0].id == run_id

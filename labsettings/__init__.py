@@ -1,7 +1,9 @@
 """One settings object for every service: environment variables prefixed ``NOETHER_`` and a ``.env`` file.
 
 docs/operations.md's configuration table is generated from this class (``python -m lab.docsgen``), so
-the two cannot drift. This module imports nothing of the project: every part may depend on it.
+the two cannot drift. This package is a leaf below every other: it imports nothing of the project
+(tests/test_layering.py checks it), so the core's neighbours, the workers, the backend, the dashboard and
+the launcher may all depend on it without any arrow of the house pointing up.
 """
 
 from __future__ import annotations
