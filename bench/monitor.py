@@ -1,6 +1,7 @@
 """The cost of ``noether.watch`` on the examples' training loops, against the same loop without it, in the same run.
 
-    python -m bench monitor [--steps 200] [--repeats 5] [--every 10] [--device cpu] [--threads 1] [--json out.json]
+    python -m bench monitor [--steps 50] [--repeats 21] [--every 10] [--device cpu] [--threads 1] [--mode both]
+                            [--json out.json]
 
 For each example (examples/: the digits MLP under SGD with momentum, the BatchNorm CNN under SGD with
 momentum and weight decay, the same CNN under AdamW), two copies of the model and optimiser start from
@@ -9,6 +10,8 @@ the same weights; blocks of ``--steps`` minibatch steps of the bare loop and of 
 every step, records kept in memory) alternate ``--repeats`` times, so that a noisy, shared machine slows
 both alike. The number to read is the median over the pairs of adjacent blocks of watched / bare time per
 step (goal <= 1.05): a pair shares the machine's load of its moment, which medians taken apart do not.
+``--mode`` exact (the default of ``noether.watch``: every step updates the exact predictions), cheap
+(``exact=False``: no tensor work between records) or both.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ def block(model, opt, loss_fn, data, steps: int, device: str) -> float:
     return (time.perf_counter() - t0) / steps
 
 
-def measure(name: str, steps: int, repeats: int, every: int, device: str) -> dict:
+def measure(name: str, steps: int, repeats: int, every: int, device: str, exact: bool = True) -> dict:
     make_model, make_opt = EXAMPLES[name]
     torch.manual_seed(0)
     x, y = digits(device)
@@ -65,7 +68,7 @@ def measure(name: str, steps: int, repeats: int, every: int, device: str) -> dic
     bare_opt, watched_opt = make_opt(bare_model.parameters()), make_opt(watched_model.parameters())
     loss_fn = nn.CrossEntropyLoss()
     bare_data, watched_data = batches(x, y, 64, seed=1), batches(x, y, 64, seed=1)
-    mon = noether.watch(watched_model, watched_opt, loss_fn, every=every, out=False, name=name)
+    mon = noether.watch(watched_model, watched_opt, loss_fn, every=every, out=False, name=name, exact=exact)
     block(bare_model, bare_opt, loss_fn, bare_data, 10, device)  # warm up both
     block(watched_model, watched_opt, loss_fn, watched_data, 10, device)
     bare, watched = [], []
@@ -75,7 +78,7 @@ def measure(name: str, steps: int, repeats: int, every: int, device: str) -> dic
     summary = mon.close()
     b, w = statistics.median(bare), statistics.median(watched)
     paired = statistics.median(wi / bi for wi, bi in zip(watched, bare, strict=True))
-    return {"example": name, "laws": len(mon.laws), "records": len(mon.records), "bare_ms": b * 1e3,
+    return {"example": name, "mode": "exact" if exact else "cheap", "laws": len(mon.laws), "records": len(mon.records), "bare_ms": b * 1e3,
             "watched_ms": w * 1e3, "ratio": paired,
             "verdicts": sorted({law.verdict for law in summary.laws})}
 
@@ -87,19 +90,23 @@ def main(argv: list[str]) -> int:
     p.add_argument("--every", type=int, default=10)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--mode", choices=("exact", "cheap", "both"), default="both")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"noether.watch overhead, every law every {args.every} steps, {args.device}, "
           f"{torch.get_num_threads()} thread(s), {args.repeats} pairs of alternating blocks of {args.steps} steps")
-    print(f"{'example':38s} {'laws':>4s} {'bare ms/step':>13s} {'watched ms/step':>16s} {'ratio':>7s}  (median pair)")
+    print(f"{'example':38s} {'mode':>5s} {'laws':>4s} {'bare ms/step':>13s} {'watched ms/step':>16s} {'ratio':>7s}"
+          "  (median pair)")
+    modes = {"exact": [True], "cheap": [False], "both": [True, False]}[args.mode]
     rows = []
     for name in EXAMPLES:
-        row = measure(name, args.steps, args.repeats, args.every, args.device)
-        rows.append(row)
-        print(f"{name:38s} {row['laws']:4d} {row['bare_ms']:13.3f} {row['watched_ms']:16.3f} {row['ratio']:7.3f}",
-              flush=True)
+        for exact in modes:
+            row = measure(name, args.steps, args.repeats, args.every, args.device, exact)
+            rows.append(row)
+            print(f"{name:38s} {row['mode']:>5s} {row['laws']:4d} {row['bare_ms']:13.3f} {row['watched_ms']:16.3f} "
+                  f"{row['ratio']:7.3f}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0

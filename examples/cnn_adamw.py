@@ -7,11 +7,8 @@ What to look at: the same quantities as cnn_batchnorm_sgd.py, drawn as diagnosti
 constrains them; compare how the scale-invariant conv norms move under AdamW's decoupled weight decay.
 """
 
-import time
-from itertools import islice
-
 import torch
-from digits import arguments, batches, cnn, digits
+from digits import arguments, cnn, digits, print_verdicts, train
 from torch import nn
 
 import noether
@@ -24,12 +21,5 @@ loss_fn = nn.CrossEntropyLoss()
 optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
 
 with noether.watch(model, optimizer, loss_fn, lab=args.lab, token=args.token, every=args.every) as mon:
-    for xb, yb in islice(batches(x, y, 64), args.steps):
-        loss = loss_fn(model(xb), yb)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if args.delay:
-            time.sleep(args.delay)
-for law in mon.close().laws:
-    print(f"{law.id:24s} {law.verdict:15s} {law.reason}")
+    train(model, optimizer, loss_fn, x, y, args.steps, args.delay)  # the usual loop: forward, backward, step
+print_verdicts(mon.close())

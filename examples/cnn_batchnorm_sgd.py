@@ -8,11 +8,8 @@ by the eta-weighted gradient term, and the modified flow (dash-dot) tracks the m
 gradient-flow curve (dashed) does not. The translation law of the head decays as exp(-lambda t / (1 - beta)).
 """
 
-import time
-from itertools import islice
-
 import torch
-from digits import arguments, batches, cnn, digits
+from digits import arguments, cnn, digits, print_verdicts, train
 from torch import nn
 
 import noether
@@ -26,12 +23,5 @@ optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_de
 
 with noether.watch(model, optimizer, loss_fn, lab=args.lab, token=args.token, every=args.every) as mon:
     print(mon.report())
-    for xb, yb in islice(batches(x, y, 64), args.steps):
-        loss = loss_fn(model(xb), yb)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if args.delay:
-            time.sleep(args.delay)
-for law in mon.close().laws:
-    print(f"{law.id:24s} {law.verdict:15s} {law.reason}")
+    train(model, optimizer, loss_fn, x, y, args.steps, args.delay)  # the usual loop: forward, backward, step
+print_verdicts(mon.close())

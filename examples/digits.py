@@ -1,8 +1,11 @@
-"""What the examples share: scikit-learn's 8x8 digits (bundled with the package, nothing downloaded) and two models."""
+"""What the examples share: scikit-learn's 8x8 digits (bundled with the package, nothing downloaded), two models,
+the training loop and the command line."""
 
 from __future__ import annotations
 
 import argparse
+import time
+from itertools import islice
 
 import torch
 from sklearn.datasets import load_digits
@@ -39,6 +42,24 @@ def batches(x: torch.Tensor, y: torch.Tensor, size: int, seed: int = 0):
         for i in range(0, len(x) - size + 1, size):
             idx = order[i:i + size]
             yield x[idx], y[idx]
+
+
+def train(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, x: torch.Tensor, y: torch.Tensor,
+          steps: int, delay: float = 0.0) -> None:
+    """The plain PyTorch loop the examples watch: ``steps`` minibatches of 64, one optimiser step each."""
+    for xb, yb in islice(batches(x, y, 64), steps):
+        loss = loss_fn(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if delay:
+            time.sleep(delay)  # to watch it live in the lab
+
+
+def print_verdicts(summary) -> None:
+    """One line per law: its id, verdict and why."""
+    for law in summary.laws:
+        print(f"{law.id:24s} {law.verdict:15s} {law.reason}")
 
 
 def arguments(doc: str, steps: int) -> argparse.Namespace:

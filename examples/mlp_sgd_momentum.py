@@ -8,11 +8,8 @@ What to look at: without weight decay, gradient flow says each ReLU layer's bala
 make it drift, and the exact step-by-step prediction follows the drift to float precision.
 """
 
-import time
-from itertools import islice
-
 import torch
-from digits import arguments, batches, digits, mlp
+from digits import arguments, digits, mlp, print_verdicts, train
 from torch import nn
 
 import noether
@@ -26,13 +23,5 @@ optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 
 mon = noether.watch(model, optimizer, loss_fn, lab=args.lab, token=args.token, every=args.every)
 print(mon.report())
-for xb, yb in islice(batches(x, y, 64), args.steps):
-    loss = loss_fn(model(xb), yb)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    if args.delay:
-        time.sleep(args.delay)
-summary = mon.close()
-for law in summary.laws:
-    print(f"{law.id:24s} {law.verdict:15s} {law.reason}")
+train(model, optimizer, loss_fn, x, y, args.steps, args.delay)  # the usual loop: forward, backward, step
+print_verdicts(mon.close())

@@ -4,6 +4,10 @@ The grammar (lark, LALR) accepts numbers, the variable ``t``, ``+ - * / ^ **``, 
 fixed set of functions. Parsing builds a tree of plain Python closures; nothing a user writes is ever
 handed to ``eval``, ``exec`` or ``compile``.
 
+One table (``FUNCTIONS``, ``OPERATORS``) says what an expression may call; three evaluators walk the same
+tree with it (``TreeBuilder``): Python floats and numpy arrays here, torch tensors in
+``noether.models.expression`` (typed potentials), each naming its own implementation of every entry.
+
 ``first_failure(text, times)`` evaluates the same tree on an array of times at once (numpy) and returns
 the first time where the expression, or any value computed on the way to it, is not finite (with
 ``positive=True``: also where it is not > 0). The spec checks k1(t) and k2(t) with it at every time a
@@ -13,8 +17,10 @@ run evaluates them (``noether.spec``).
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -46,16 +52,21 @@ NUMBER: /(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?/
 %ignore WS
 """
 
-FUNCTIONS: dict[str, tuple[int, Callable[..., float]]] = {
-    "exp": (1, math.exp),
-    "log": (1, math.log),
-    "sqrt": (1, math.sqrt),
-    "sin": (1, math.sin),
-    "cos": (1, math.cos),
-    "tanh": (1, math.tanh),
-    "abs": (1, abs),
-    "min": (2, min),
-    "max": (2, max),
+# What an expression may call: its name -> (arity, the operation's name in an evaluator's namespace).
+FUNCTIONS: dict[str, tuple[int, str]] = {
+    "exp": (1, "exp"),
+    "log": (1, "log"),
+    "sqrt": (1, "sqrt"),
+    "sin": (1, "sin"),
+    "cos": (1, "cos"),
+    "tanh": (1, "tanh"),
+    "abs": (1, "abs"),
+    "min": (2, "minimum"),
+    "max": (2, "maximum"),
+}
+# The grammar's operators -> the operation's name in an evaluator's namespace.
+OPERATORS: dict[str, str] = {
+    "add": "add", "sub": "subtract", "mul": "multiply", "div": "divide", "neg": "negative", "pow": "power",
 }
 CONSTANTS = {"pi": math.pi, "e": math.e}
 VARIABLES = ("t",)
@@ -67,47 +78,87 @@ class ExpressionError(ValueError):
     """A user-written expression that the grammar or its checks reject."""
 
 
+def operations(module: Any, **overrides: Callable[..., Any]) -> SimpleNamespace:
+    """Every operation of the table, taken by name from ``module`` (numpy, torch, ...) unless overridden."""
+    names = {op for _, op in FUNCTIONS.values()} | set(OPERATORS.values())
+    return SimpleNamespace(**{name: overrides[name] if name in overrides else getattr(module, name) for name in names})
+
+
 @v_args(inline=True)
-class _Build(Transformer):
+class TreeBuilder(Transformer):
+    """The parse tree as closures over one evaluator's operations (``ops``, see ``operations``).
+
+    Subclasses say what a number and a variable are (``_constant``, ``_variable``) and may wrap each operation
+    (``_apply``: the array evaluator marks where a node is not finite).
+    """
+
+    allowed = ", ".join(VARIABLES)  # the variable names, for the error message
+
+    def __init__(self, ops: SimpleNamespace) -> None:
+        super().__init__()
+        self.ops = ops
+
+    def _constant(self, value: float) -> Callable[..., Any]:
+        raise NotImplementedError
+
+    def _variable(self, name: str) -> Callable[..., Any] | None:
+        raise NotImplementedError
+
+    def _apply(self, op: Callable[..., Any], *args: Callable[..., Any]) -> Callable[..., Any]:
+        return lambda x: op(*(a(x) for a in args))
+
     def number(self, tok: Token):
-        value = float(tok)
-        return lambda t: value
+        return self._constant(float(tok))
 
     def var(self, tok: Token):
         name = str(tok)
-        if name in VARIABLES:
-            return lambda t: t
+        fn = self._variable(name)
+        if fn is not None:
+            return fn
         if name in CONSTANTS:
-            value = CONSTANTS[name]
-            return lambda t: value
-        raise ExpressionError(f"unknown name '{name}' (allowed: t, {', '.join(CONSTANTS)})")
+            return self._constant(CONSTANTS[name])
+        raise ExpressionError(f"unknown name '{name}' (allowed: {self.allowed}, {', '.join(CONSTANTS)})")
 
     def call(self, tok: Token, *args):
         name = str(tok)
         if name not in FUNCTIONS:
             raise ExpressionError(f"unknown function '{name}' (allowed: {', '.join(FUNCTIONS)})")
-        arity, fn = FUNCTIONS[name]
+        arity, op = FUNCTIONS[name]
         if len(args) != arity:
             raise ExpressionError(f"{name}() takes {arity} argument(s), got {len(args)}")
-        return lambda t: fn(*(a(t) for a in args))
+        return self._apply(getattr(self.ops, op), *args)
 
     def add(self, a, b):
-        return lambda t: a(t) + b(t)
+        return self._apply(self.ops.add, a, b)
 
     def sub(self, a, b):
-        return lambda t: a(t) - b(t)
+        return self._apply(self.ops.subtract, a, b)
 
     def mul(self, a, b):
-        return lambda t: a(t) * b(t)
+        return self._apply(self.ops.multiply, a, b)
 
     def div(self, a, b):
-        return lambda t: a(t) / b(t)
+        return self._apply(self.ops.divide, a, b)
 
     def neg(self, a):
-        return lambda t: -a(t)
+        return self._apply(self.ops.negative, a)
 
     def pow(self, a, b):
-        return lambda t: _real_power(a(t), b(t))
+        return self._apply(self.ops.power, a, b)
+
+
+@v_args(inline=True)
+class _Build(TreeBuilder):
+    """Python floats: a function of t."""
+
+    def __init__(self) -> None:
+        super().__init__(SCALAR)
+
+    def _constant(self, value: float):
+        return lambda t: value
+
+    def _variable(self, name: str):
+        return (lambda t: t) if name in VARIABLES else None
 
 
 def _real_power(base: float, exponent: float) -> float:
@@ -118,14 +169,17 @@ def _real_power(base: float, exponent: float) -> float:
     return value
 
 
+SCALAR = operations(
+    math, abs=abs, minimum=min, maximum=max, add=operator.add, subtract=operator.sub, multiply=operator.mul,
+    divide=operator.truediv, negative=operator.neg, power=_real_power,
+)
+
+
 @lru_cache(maxsize=256)
 def parse_expression(text: str) -> Callable[[float], float]:
     """Parse ``text`` into a function of ``t``; raise ExpressionError with a readable reason."""
-    if not isinstance(text, str) or not text.strip():
-        raise ExpressionError("expression is empty")
-    if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"expression must be at most {MAX_LENGTH} characters (got {len(text)})")
-    return _safe(_transform(_Build(), text), text)
+    check_text(text)
+    return _safe(transform(_Build(), text), text)
 
 
 @lru_cache(maxsize=256)
@@ -136,7 +190,16 @@ def _tree(text: str) -> Any:
         raise ExpressionError(f"cannot parse '{text}': {str(exc).splitlines()[0]}") from None
 
 
-def _transform(builder: Transformer, text: str) -> Any:
+def check_text(text: Any) -> None:
+    """Refuse an empty or too long expression (before parsing it)."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionError("expression is empty")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expression must be at most {MAX_LENGTH} characters (got {len(text)})")
+
+
+def transform(builder: Transformer, text: str) -> Any:
+    """The parse tree of ``text`` built by ``builder`` (one of the evaluators), errors as ExpressionError."""
     try:
         return builder.transform(_tree(text))
     except ExpressionError:
@@ -165,17 +228,7 @@ def _safe(fn: Callable[[float], float], text: str) -> Callable[[float], float]:
 # ---------------------------------------------------------------------------------------------
 # The same expressions on arrays of times: where is an expression undefined over a whole run?
 
-_ARRAY_FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
-    "exp": np.exp,
-    "log": np.log,
-    "sqrt": np.sqrt,
-    "sin": np.sin,
-    "cos": np.cos,
-    "tanh": np.tanh,
-    "abs": np.abs,
-    "min": np.minimum,
-    "max": np.maximum,
-}
+ARRAY = operations(np)
 ArrayFn = Callable[..., np.ndarray]  # (times, _Marks) -> values
 CHUNK = 65_536  # times evaluated at once (bounds the memory of a check to a few MB)
 
@@ -237,44 +290,24 @@ def _power(a: ArrayFn, b: ArrayFn) -> ArrayFn:
 
 
 @v_args(inline=True)
-class _BuildArray(_Build):
-    """The tree of ``_Build`` on numpy arrays: every node marks where it is not finite (NaN, inf)."""
+class _BuildArray(TreeBuilder):
+    """The same tree on numpy arrays of times: every node marks where it is not finite (NaN, inf)."""
 
-    def number(self, tok: Token):
-        value = float(tok)
-        return lambda t, marks: np.float64(value)  # a scalar: numpy broadcasts it (and x ^ 2 stays fast)
+    def __init__(self) -> None:
+        super().__init__(ARRAY)
 
-    def var(self, tok: Token):
-        name = str(tok)
-        if name in VARIABLES:
-            return lambda t, marks: t
-        if name in CONSTANTS:
-            value = CONSTANTS[name]
-            return lambda t, marks: np.float64(value)
-        raise ExpressionError(f"unknown name '{name}' (allowed: t, {', '.join(CONSTANTS)})")
+    def _constant(self, value: float):
+        value = np.float64(value)
+        return lambda t, marks: value  # a scalar: numpy broadcasts it (and x ^ 2 stays fast)
 
-    def call(self, tok: Token, *args):
-        name = str(tok)
-        if name not in _ARRAY_FUNCTIONS:
-            raise ExpressionError(f"unknown function '{name}' (allowed: {', '.join(FUNCTIONS)})")
-        if len(args) != FUNCTIONS[name][0]:
-            raise ExpressionError(f"{name}() takes {FUNCTIONS[name][0]} argument(s), got {len(args)}")
-        return _node(_ARRAY_FUNCTIONS[name], *args)
+    def _variable(self, name: str):
+        return (lambda t, marks: t) if name in VARIABLES else None
 
-    def add(self, a, b):
-        return _node(np.add, a, b)
-
-    def sub(self, a, b):
-        return _node(np.subtract, a, b)
-
-    def mul(self, a, b):
-        return _node(np.multiply, a, b)
+    def _apply(self, op, *args):
+        return _node(op, *args)
 
     def div(self, a, b):
         return _divide(a, b)
-
-    def neg(self, a):
-        return _node(np.negative, a)
 
     def pow(self, a, b):
         return _power(a, b)
@@ -282,11 +315,8 @@ class _BuildArray(_Build):
 
 @lru_cache(maxsize=256)
 def _array_expression(text: str) -> ArrayFn:
-    if not isinstance(text, str) or not text.strip():
-        raise ExpressionError("expression is empty")
-    if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"expression must be at most {MAX_LENGTH} characters (got {len(text)})")
-    return _transform(_BuildArray(), text)
+    check_text(text)
+    return transform(_BuildArray(), text)
 
 
 class Failure(NamedTuple):

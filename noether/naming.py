@@ -51,7 +51,8 @@ def model_text(spec: dict[str, Any]) -> str:
     model = spec.get("model")
     if model:
         text = f"{activation_text(model.get('activation'))} {'-'.join(str(w) for w in model.get('widths') or [])}"
-        return text + (" +bias" if model.get("bias") else "")
+        bn = model.get("batch_norm")
+        return text + (" +bias" if model.get("bias") else "") + (" +batchnorm" if bn is True or (bn and any(bn)) else "")
     pot = spec.get("potential") or {}
     kind = pot.get("kind", "?")
     if pot.get("expression"):
@@ -114,6 +115,11 @@ def configuration(spec: Any) -> list[tuple[str, str]]:
         rows.append(("model", f"MLP {'-'.join(str(w) for w in model.get('widths') or [])}, activation "
                               f"{activation_text(model.get('activation'))}, bias {'yes' if model.get('bias') else 'no'},"
                               f" init {model.get('init')} x {_num(model.get('init_gain', 1.0))}"))
+        bn = model.get("batch_norm")
+        if bn is True or (bn and any(bn)):
+            where = "every hidden layer" if bn is True else "hidden layer " + ", ".join(
+                str(h) for h, on in enumerate(bn, 1) if on)
+            rows.append(("batch norm", f"after {where}, no affine parameters, eps {_num(model.get('batch_norm_eps', 0.0))}"))
         data = s.get("data") or {}
         fields = ", ".join(f"{k} {_num(v)}" for k, v in data.items() if k != "kind")
         rows.append(("data", f"{data.get('kind')}: {fields}" if fields else str(data.get("kind"))))

@@ -195,6 +195,15 @@ class MLPSpec(_Strict):
     bias: bool = Field(False, description="give every layer a bias b_h (Table 3 adds |b_h|^2 to the laws)")
     init: Init = Field("torch_default", description="initialisation of the weights (torch_default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)))")
     init_gain: float = Field(1.0, gt=0.0, le=100.0, strict=True, description="multiplies every initial weight")
+    batch_norm: bool | list[bool] = Field(
+        False,
+        description="BatchNorm without affine parameters on the pre-activations of every hidden layer (true), or "
+        "one flag per hidden layer; it makes W_h (and b_h) scale-invariant: the scale law replaces the balance",
+    )
+    batch_norm_eps: float = Field(
+        0.0, ge=0.0, le=0.1, strict=True,
+        description="BatchNorm's eps in (z - mean) / sqrt(var + eps); 0 keeps the scale invariance exact",
+    )
 
     @field_validator("activation", mode="before")
     @classmethod
@@ -210,6 +219,12 @@ class MLPSpec(_Strict):
             raise ValueError(
                 f"activation must list one entry per hidden layer: {hidden} (got {len(self.activation)})"
             )
+        if isinstance(self.batch_norm, list) and len(self.batch_norm) != hidden:
+            raise ValueError(
+                f"batch_norm must list one flag per hidden layer: {hidden} (got {len(self.batch_norm)})"
+            )
+        if self.batch_norm is True and hidden == 0:
+            raise ValueError("batch_norm needs a hidden layer (widths has no hidden width)")
         n = self.parameter_count()
         if n > MAX_PARAMETERS:
             raise ValueError(f"the network has {n} parameters; must be <= {MAX_PARAMETERS}")
@@ -225,6 +240,12 @@ class MLPSpec(_Strict):
         if isinstance(self.activation, list):
             return list(self.activation)
         return [self.activation] * (len(self.widths) - 2)
+
+    def batch_norms(self) -> list[bool]:
+        """Whether BatchNorm follows W_h, for h = 1 .. K-1."""
+        if isinstance(self.batch_norm, list):
+            return list(self.batch_norm)
+        return [self.batch_norm] * (len(self.widths) - 2)
 
     def parameter_count(self) -> int:
         n = 0
@@ -644,6 +665,8 @@ class ExperimentSpec(_Strict):
                     f"model.widths[-1] must equal the data's output dimension {d_out} (got {self.model.widths[-1]})"
                 )
             batch = getattr(self.dynamics, "batch_size", None)
+            if batch is not None and batch < 2 and any(self.model.batch_norms()):
+                raise ValueError(f"dynamics.batch_size must be >= 2 with model.batch_norm (batch statistics; got {batch})")
             if batch is not None and batch > n_samples(self.data):
                 raise ValueError(
                     f"dynamics.batch_size must be <= the number of samples {n_samples(self.data)} (got {batch})"

@@ -25,6 +25,8 @@ class Layer:
     activation: Any  # the spec's activation object (kind, p, alpha, beta...), None for the output layer
     bias: bool
     trainable_beta: bool
+    batch_norm: bool = False  # BatchNorm (no affine parameters) on W_h x + b_h, before sigma_h
+    batch_norm_eps: float = 0.0
 
     @property
     def homogeneity(self) -> float | None:
@@ -90,6 +92,7 @@ def mlp_structure(model: Any) -> Structure:
     shapes: list[tuple[int, ...]] = []
     layers: list[Layer] = []
     acts = model.activations()
+    norms = model.batch_norms() if hasattr(model, "batch_norms") else []
     K = model.depth
     for h in range(1, K + 1):
         fan_in, fan_out = model.widths[h - 1], model.widths[h]
@@ -103,7 +106,8 @@ def mlp_structure(model: Any) -> Structure:
         if trainable_beta:
             names.append(f"beta{h}")
             shapes.append((fan_out,))
-        layers.append(Layer(h, fan_in, fan_out, act, model.bias, trainable_beta))
+        bn = bool(h < K and norms[h - 1])
+        layers.append(Layer(h, fan_in, fan_out, act, model.bias, trainable_beta, bn, float(getattr(model, "batch_norm_eps", 0.0))))
     return Structure(tuple(names), tuple(shapes), tuple(layers))
 
 

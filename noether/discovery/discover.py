@@ -22,7 +22,7 @@ from noether.discovery.result import DiscoveredLaw, DiscoveryOptions, DiscoveryR
 from noether.discovery.search import Found, SearchOptions, search
 from noether.discovery.verify import trackers
 from noether.problem import build_problem
-from noether.spec import ExperimentSpec, parse_spec
+from noether.spec import ExperimentSpec, SpecError, parse_spec
 from noether.summary import Record
 
 OnRecord = Callable[[Record], None]
@@ -49,6 +49,11 @@ def discover(
     """
     if not isinstance(spec, ExperimentSpec):
         spec = parse_spec(spec)
+    if spec.model is not None and any(spec.model.batch_norms()):
+        raise SpecError([
+            "model.batch_norm: discovery samples the gradient one sample at a time, and BatchNorm couples the samples "
+            "of a batch; its scale symmetry is in the catalogue instead (scale/h<h>, see `noether laws`)"
+        ])
     if options is None:
         options = DiscoveryOptions()
     elif not isinstance(options, DiscoveryOptions):

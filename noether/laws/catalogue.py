@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from noether.laws import energy, homogeneity, linear, ntk, rotation, typed
+from noether.laws import energy, homogeneity, linear, ntk, rotation, scale, translation, typed
 from noether.laws.base import Context, Law
 from noether.laws.conditions import make_context
 from noether.laws.entry import CatalogueEntry
@@ -30,8 +30,8 @@ class Family(Protocol):
     ) -> tuple[list[Law], list[LawSummary]]: ...
 
 
-FAMILIES: list[Family] = [homogeneity, linear, rotation, typed, energy]  # each has select(); energy also picks ntk_drift
-DOCUMENTED: list[Family] = [homogeneity, linear, rotation, typed, energy, ntk]
+FAMILIES: list[Family] = [homogeneity, linear, scale, translation, rotation, typed, energy]  # each has select(); energy also picks ntk_drift
+DOCUMENTED: list[Family] = [homogeneity, linear, scale, translation, rotation, typed, energy, ntk]
 
 
 def register(family: Family) -> Family:

@@ -106,7 +106,12 @@ ENTRIES = [
 ]
 
 
-def _reason_not_homogeneous(act: Any, h: int) -> str:
+def _reason_not_homogeneous(act: Any, h: int, batch_norm: bool = False) -> str:
+    if batch_norm:
+        return (
+            f"BatchNorm follows W_{h}: it undoes any rescaling of W_{h}'s rows, so W_{h + 1} has nothing to balance "
+            f"against; W_{h} is scale-invariant by itself (see scale/h{h})"
+        )
     kind = getattr(act, "kind", "?")
     if kind == "swish":
         return (
@@ -123,6 +128,8 @@ def _reason_not_homogeneous(act: Any, h: int) -> str:
 def layer_power(structure: Structure, h: int) -> float | None:
     """p of sigma_h's rescaling symmetry (Swish with trainable beta: 1), None if it has none."""
     layer = structure.layer(h)
+    if layer.batch_norm:  # BatchNorm undoes any rescaling of W_h's rows: W_h is scale-invariant alone (see scale)
+        return None
     if layer.trainable_beta:
         return 1.0
     return layer.homogeneity
@@ -196,7 +203,7 @@ def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> 
                     family="balance",
                     name=f"|W_{h}|^2 - p |W_{h + 1}|^2",
                     symmetry="rescaling (none for this activation)",
-                    reason=_reason_not_homogeneous(act, h),
+                    reason=_reason_not_homogeneous(act, h, structure.layer(h).batch_norm),
                 )
             )
             continue
@@ -268,14 +275,14 @@ def _same_p_runs(structure: Structure) -> list[tuple[int, int, float]]:
     h = 1
     while h < K:
         layer = structure.layer(h)
-        p = None if layer.trainable_beta else layer.homogeneity
+        p = None if layer.trainable_beta or layer.batch_norm else layer.homogeneity
         if p is None or p == 1.0:
             h += 1
             continue
         k = 1
         while h + k < K:
             nxt = structure.layer(h + k)
-            if nxt.trainable_beta or nxt.homogeneity != p:
+            if nxt.trainable_beta or nxt.batch_norm or nxt.homogeneity != p:
                 break
             k += 1
         if k >= 2:

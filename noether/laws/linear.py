@@ -191,6 +191,7 @@ def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> 
     for h in range(1, structure.depth):
         act = structure.layer(h).activation
         linear = act.kind == "linear" or (act.kind == "power" and int(act.p) == 1)
+        linear = linear and not structure.layer(h).batch_norm  # BatchNorm is per neuron: no GL(d_h)
         if not linear:
             continue
         laws.append(

@@ -1,8 +1,9 @@
 """A potential L(w) typed as an expression of x, y, z (or w1, w2, w3), e.g. ``x*y*z`` or ``(x^2 + y^2 - 1)^2 + z^2``.
 
 The text is parsed by the same restricted grammar as the k1/k2 expressions (``noether.expr``, lark, LALR)
-into a tree of closures over torch operations, so L(w) is a torch function of w and its gradient comes
-from autograd on that tree: exact, no finite differences. Nothing a user writes reaches ``eval``.
+and built by the same ``TreeBuilder`` with the same table of operations (torch's here) into a tree of
+closures, so L(w) is a torch function of w and its gradient comes from autograd on that tree: exact, no
+finite differences. Nothing a user writes reaches ``eval``.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import torch
-from lark import Token, Transformer, v_args
-from lark.exceptions import LarkError
+from lark import v_args
 from torch import Tensor
 
-from noether.expr import CONSTANTS, MAX_LENGTH, ExpressionError, _parser
+from noether.expr import ExpressionError, TreeBuilder, check_text, operations, transform
 
 # the names of the coordinates of w: x, y, z or w1, w2, w3
 AXES = ("x", "y", "z")
@@ -24,26 +24,7 @@ MAX_DIM = 3
 
 Fn = Callable[[Tensor], Tensor]
 
-
-def _min(a: Tensor, b: Tensor) -> Tensor:
-    return torch.minimum(a, b)
-
-
-def _max(a: Tensor, b: Tensor) -> Tensor:
-    return torch.maximum(a, b)
-
-
-TORCH_FUNCTIONS: dict[str, tuple[int, Callable[..., Tensor]]] = {
-    "exp": (1, torch.exp),
-    "log": (1, torch.log),
-    "sqrt": (1, torch.sqrt),
-    "sin": (1, torch.sin),
-    "cos": (1, torch.cos),
-    "tanh": (1, torch.tanh),
-    "abs": (1, torch.abs),
-    "min": (2, _min),
-    "max": (2, _max),
-}
+TORCH = operations(torch, power=torch.pow)  # noether.expr's table of operations, on tensors
 
 
 def variable_index(name: str) -> int | None:
@@ -56,73 +37,32 @@ def variable_index(name: str) -> int | None:
 
 
 @v_args(inline=True)
-class _Build(Transformer):
+class _Build(TreeBuilder):
     """The parse tree as closures w -> tensor; records the largest coordinate used."""
 
+    allowed = "x, y, z or w1, w2, w3"
+
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(TORCH)
         self.used = -1
 
-    def number(self, tok: Token) -> Fn:
-        value = float(tok)
+    def _constant(self, value: float) -> Fn:
         return lambda w: w.new_tensor(value)
 
-    def var(self, tok: Token) -> Fn:
-        name = str(tok)
+    def _variable(self, name: str) -> Fn | None:
         i = variable_index(name)
-        if i is not None:
-            self.used = max(self.used, i)
-            return lambda w: w[i]
-        if name in CONSTANTS:
-            value = CONSTANTS[name]
-            return lambda w: w.new_tensor(value)
-        raise ExpressionError(f"unknown name '{name}' (allowed: x, y, z or w1, w2, w3, and {', '.join(CONSTANTS)})")
-
-    def call(self, tok: Token, *args: Fn) -> Fn:
-        name = str(tok)
-        if name not in TORCH_FUNCTIONS:
-            raise ExpressionError(f"unknown function '{name}' (allowed: {', '.join(TORCH_FUNCTIONS)})")
-        arity, fn = TORCH_FUNCTIONS[name]
-        if len(args) != arity:
-            raise ExpressionError(f"{name}() takes {arity} argument(s), got {len(args)}")
-        return lambda w: fn(*(a(w) for a in args))
-
-    def add(self, a: Fn, b: Fn) -> Fn:
-        return lambda w: a(w) + b(w)
-
-    def sub(self, a: Fn, b: Fn) -> Fn:
-        return lambda w: a(w) - b(w)
-
-    def mul(self, a: Fn, b: Fn) -> Fn:
-        return lambda w: a(w) * b(w)
-
-    def div(self, a: Fn, b: Fn) -> Fn:
-        return lambda w: a(w) / b(w)
-
-    def neg(self, a: Fn) -> Fn:
-        return lambda w: -a(w)
-
-    def pow(self, a: Fn, b: Fn) -> Fn:
-        return lambda w: torch.pow(a(w), b(w))
+        if i is None:
+            return None
+        self.used = max(self.used, i)
+        return lambda w: w[i]
 
 
 @lru_cache(maxsize=256)
 def parse_potential(text: str) -> tuple[Fn, int]:
     """(L, d_used): L as a torch function of w, and how many coordinates it uses (z or w3: 3)."""
-    if not isinstance(text, str) or not text.strip():
-        raise ExpressionError("expression is empty")
-    if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"expression must be at most {MAX_LENGTH} characters (got {len(text)})")
+    check_text(text)
     build = _Build()
-    try:
-        fn = build.transform(_parser.parse(text.strip().lower()))
-    except ExpressionError:
-        raise
-    except LarkError as exc:
-        inner = getattr(exc, "orig_exc", None)
-        if isinstance(inner, ExpressionError):
-            raise inner from None
-        raise ExpressionError(f"cannot parse '{text}': {str(exc).splitlines()[0]}") from None
+    fn = transform(build, text)
     return fn, build.used + 1
 
 

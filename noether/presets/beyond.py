@@ -1,6 +1,7 @@
 """Presets for the rest of the catalogue: biases (Table 3), Swish with trainable beta, linear networks
-(Table 4), rotation-symmetric data on a network (Table 5, Sec. 6.2), the NTK width sweep (Sec. 7), and
-GD against SGD (Sec. 8). They use scikit-learn's digits or rotation data, so they are small and fast.
+(Table 4), rotation-symmetric data on a network (Table 5, Sec. 6.2), the NTK width sweep (Sec. 7),
+GD against SGD (Sec. 8), and two laws of Kunin et al. (2021) beyond the paper: the translation of a
+softmax output and the scale invariance before a BatchNorm. They use scikit-learn's digits or rotation data, so they are small and fast.
 """
 
 from __future__ import annotations
@@ -145,4 +146,58 @@ gd_vs_sgd = make(
     tags=("sgd", "sweep"),
 )
 
-PRESETS = [bias, swish_beta, linear_balance, rotation_net, ntk_width, gd_vs_sgd]
+translation_ce = make(
+    "translation-ce",
+    title="Softmax output: the class sums of the last layer (translation)",
+    figure="beyond the paper (Kunin et al. 2021, translation symmetry)",
+    explanation=(
+        "A ReLU network 64-32-32-10 with biases, trained by gradient descent with a small weight decay"
+        " (lambda = 0.01) on digits with the cross-entropy loss. Softmax does not change when the same"
+        " number is added to every class's output, so adding the same row to every class of the last layer"
+        " (W_3 -> W_3 + 1 a^T, b_3 -> b_3 + c 1) leaves the loss unchanged: a translation symmetry."
+    ),
+    look_at=(
+        "translation, the length of s = the sums over the 10 classes of W_3's columns and of b_3: it falls"
+        " smoothly along the dashed curve |s(0)| exp(-lambda t) and the dotted GD prediction, while the class"
+        " rows themselves move a lot; translation:neurons shows one sum per neuron of layer 2."
+    ),
+    prediction=(
+        "The gradient's sum over classes is 0, so under gradient flow s is constant; weight decay makes it"
+        " decay as exp(-lambda t) (|s|^2 as exp(-2 lambda t), Kunin et al.), and GD follows exactly"
+        " s_{k+1} = (1 - eta lambda) s_k: without weight decay, s would not move at all. With the squared"
+        " error ('mse') there is no such law: the runner says so."
+    ),
+    spec={"model": {"widths": [64, 32, 32, 10], "activation": "relu", "bias": True}, "data": DIGITS, "loss": "nll",
+          "dynamics": {"kind": "gd", "lr": 0.05, "weight_decay": 0.01}, "steps": 1500, "record_every": 5},
+    runtime="under 30 s",
+    tags=("translation", "softmax"),
+)
+
+batchnorm_scale = make(
+    "batchnorm-scale",
+    title="BatchNorm: scale-invariant weights grow under GD",
+    figure="beyond the paper (Kunin et al. 2021, scale symmetry)",
+    explanation=(
+        "A ReLU network 64-32-32-10 with BatchNorm (no affine parameters) after its first hidden layer,"
+        " trained by gradient descent on digits from a small initialisation. BatchNorm divides each neuron's"
+        " pre-activation by its spread over the batch, so scaling a neuron's incoming weights W_1[i,:] and"
+        " bias by any c > 0 changes nothing: W_1 is scale-invariant, and its gradient is orthogonal to it."
+    ),
+    look_at=(
+        "scale/h1 = |W_1|^2 + |b_1|^2: gradient flow says constant (dashed), yet it doubles; GD's exact"
+        " prediction (dotted), |W_1|^2 growing by eta^2 |grad|^2 at every step, follows it to float precision."
+        " balance/h1 is reported not applicable (BatchNorm undoes the rescaling it needs); balance/h2 still holds."
+    ),
+    prediction=(
+        "Orthogonal gradients make a step lengthen W: |W_{k+1}|^2 = |W_k|^2 + eta^2 |grad|^2 exactly (Kunin et"
+        " al.), a drift of order eta from gradient flow's constant; weight decay lambda adds the factor"
+        " (1 - 2 eta lambda) and would make it decay as exp(-2 lambda t) under the flow."
+    ),
+    spec={"model": {"widths": [64, 32, 32, 10], "activation": "relu", "bias": True, "batch_norm": [True, False],
+                    "init_gain": 0.25},
+          "data": DIGITS, "dynamics": {"kind": "gd", "lr": 0.2}, "steps": 1500, "record_every": 5},
+    runtime="up to 1 min",
+    tags=("batchnorm", "scale"),
+)
+
+PRESETS = [bias, swish_beta, linear_balance, rotation_net, ntk_width, gd_vs_sgd, translation_ce, batchnorm_scale]

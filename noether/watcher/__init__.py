@@ -48,6 +48,7 @@ def watch(
     buffer: int = 1000,
     tags: list[str] | None = None,
     neurons: bool = False,
+    exact: bool = True,
 ) -> Monitor:
     """Watch ``model`` trained by ``optimizer``: every ``every`` steps, each detected law and its predictions.
 
@@ -58,6 +59,8 @@ def watch(
     call ``mon.step(loss)`` after every ``optimizer.step()`` yourself. ``buffer``: records held for a slow
     lab before dropping (with one warning); training never waits for the lab. ``neurons``: also record each
     rescale law per channel (``<id>:neurons``, heatmaps in the lab; costs a few more tensor ops per record).
+    ``exact=False``: the "cheap" mode, no tensor work between records; the quadratic laws lose their exact
+    step-by-step prediction and are judged by the modified flow with the kinetic term sampled at the records.
     """
     script = script_name()
     name = name or f"{os.path.splitext(script)[0]}"
@@ -72,5 +75,5 @@ def watch(
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         sink = FolderSink(Path(out) if out else Path("noether-runs") / f"{name}-{stamp}")
     mon = Monitor(model, optimizer, loss_fn, every=every, name=name, sink=sink, batch=batch, hook=hook, meta=meta,
-                  neurons=neurons)
+                  neurons=neurons, exact=exact)
     return mon

@@ -43,4 +43,12 @@ The exact recursions follow from expanding `|theta_{k+1}|^2` and using `<A theta
 same recursions hold for the matrices (the cross terms' antisymmetric parts cancel). Verdict: the relative drift
 from `:pred_discrete` (against the movement of the law's terms) at most 0.05. `tests/watcher/test_predict.py`
 fits the slopes: 1.0 and 2.0 for SGD with weight decay, about 1 and 2.0 for momentum 0.9, every family.
+
+**Exact and cheap mode.** The exact recursions and the modified flow of the quadratic families (rescale,
+scale, linear) need each step's `K`: by default (`exact=True`) every optimiser step takes one fused norm of
+those tensors' momentum buffers (or gradients), and nothing else but Python bookkeeping; the laws are measured
+only at the records. `noether.watch(..., exact=False)` (the cheap mode) does no tensor work between records:
+at a record, the buffers' `K` stands for every step since the previous record, the quadratic families lose
+their `:pred_discrete` column and are judged by the modified flow (the same 5% tolerance), and translation keeps
+its exact identity, which needs no `K`. The cost of each mode is in docs/benchmarks.md (`python -m bench monitor`).
 """

@@ -2,8 +2,11 @@
 
 Per optimiser step (hooked with ``Optimizer.register_step_post_hook``, or an explicit ``mon.step(loss)``)
 the monitor updates the exact discrete and the modified-flow predictions (``noether.watcher.predict``): one
-fused ``_foreach_norm`` of the momentum buffers (or gradients) and a few tiny tensor ops, all on the
-model's device, never a synchronisation. Every ``every`` steps it measures the laws (one more fused norm
+fused ``_foreach_norm`` of the momentum buffers (or gradients) of the quadratic laws' tensors, on the
+model's device, never a synchronisation; the rest is Python bookkeeping. With ``exact=False`` (the "cheap"
+mode) steps between records do no tensor work at all: at a record, the buffers' norms stand for every step
+since the last one, the quadratic laws are judged by the modified flow (their exact column is left out),
+and translation keeps its exact identity (it needs no norms). Every ``every`` steps it measures the laws (one more fused norm
 of the parameters) into one 1-D tensor row; every ``batch`` rows (and at ``flush``/``close``) the rows go
 to the CPU in one transfer and become records, which a sink writes (a run folder, or a lab).
 
@@ -73,6 +76,7 @@ class Monitor:
         tolerance: float = DEFAULT_TOLERANCE,
         meta: dict[str, Any] | None = None,
         neurons: bool = False,
+        exact: bool = True,
     ):
         if every < 1:
             raise ValueError(f"every must be >= 1 (got {every})")
@@ -82,6 +86,8 @@ class Monitor:
         self.every, self.batch, self.name, self.tolerance = every, batch, name, tolerance
         self.sink = sink or MemorySink()
         self.neurons = neurons  # per-channel views of the rescale laws (``<id>:neurons``) in every record
+        self.exact = exact  # False: the "cheap" mode, no tensor work between records (see ``_on_step``)
+        self._elapsed: list[Hyper] = []  # cheap mode: the steps since the last record
         self.records: list[Record] = []
         self.support: Support = support(optimizer)
         self.steps = 0
@@ -92,6 +98,10 @@ class Monitor:
         self._handles: list[Any] = []
         self._manual = not hook
         self._started = time.perf_counter()
+        self._group0 = optimizer.param_groups[0]
+        self._hyper: Hyper | None = None
+        self._buffers: list[torch.Tensor] | None = None
+        self._predicting = False  # an SGD optimiser and at least one law: the predictions step every step
         self._trace: HookTrace | None = None
         self.laws: list[LawSpec] = []
         self.detection = detect(model, loss_fn)
@@ -117,6 +127,7 @@ class Monitor:
 
     def _start(self) -> None:
         self.laws = list(self.detection.laws)
+        self._predicting = self.support.kind == "sgd" and bool(self.laws)
         params = dict(self.model.named_parameters())
         self._params = params
         names = sorted({t.param for law in self.laws for t in law.terms}, key=list(params).index)
@@ -240,25 +251,54 @@ class Monitor:
             self._trace = None
             self._start()
             return
-        h = hyper(self.optimizer.param_groups[0])
+        h = self._current_hyper()
         self.steps += 1
         self.t += h.lr
-        if self.support.kind == "sgd" and self.laws:
-            self._advance(h)
+        if self._predicting:
+            if self.exact:
+                self._advance(h)
+            else:
+                self._elapsed.append(h)
         if self.steps % self.every == 0:
             with torch.no_grad():
+                if self._elapsed:
+                    self._advance_sampled()
                 self._record()
             if len(self._rows) >= self.batch:
                 self.flush()
 
-    def _advance(self, h0: Hyper) -> None:
-        """One step of every prediction: K_{k+1} from the momentum buffers (or gradients when beta = 0)."""
-        is_grad = h0.momentum == 0
+    def _current_hyper(self) -> Hyper:
+        """The first group's hyperparameters, rebuilt only when a scheduler (or the user) changed them."""
+        g = self._group0
+        h = self._hyper
+        lr = g["lr"]
+        if (h is None or isinstance(lr, torch.Tensor) or lr != h.lr or g.get("momentum", 0.0) != h.momentum
+                or g.get("weight_decay", 0.0) != h.weight_decay):
+            h = self._hyper = hyper(g)
+        return h
+
+    def _velocities(self, is_grad: bool) -> list[torch.Tensor | None]:
+        """This step's v_{k+1}: the momentum buffers (kept from step to step: SGD updates them in place; looked
+        up again when the first one is no longer the optimiser's, e.g. after ``load_state_dict``), or the
+        gradients for beta = 0 (``zero_grad`` may replace them every step)."""
+        tensors = self._tensors
         if is_grad:
-            vel = [p.grad for p in self._tensors]
-        else:
+            return [p.grad for p in tensors]
+        vel = self._buffers
+        if vel is None or self.optimizer.state[tensors[0]].get("momentum_buffer") is not vel[0]:
             state = self.optimizer.state
-            vel = [state[p].get("momentum_buffer") for p in self._tensors]
+            vel = [state[p].get("momentum_buffer") for p in tensors]
+            self._buffers = None if any(v is None for v in vel) else vel
+        return vel
+
+    def _advance(self, h0: Hyper) -> None:
+        """One step of every prediction: K_{k+1} from the momentum buffers (or gradients when beta = 0).
+
+        This runs at every optimiser step, recorded or not, so it does the least it can: one fused norm of
+        the law tensors' buffers (the exact identities need each step's K), and appending to Python lists.
+        """
+        is_grad = h0.momentum == 0
+        vel = self._velocities(is_grad)
         if any(v is None for v in vel):
             return  # a tensor without gradient this step (frozen, unused)
         if self._lin:
@@ -270,6 +310,29 @@ class Monitor:
                 pred.push(h0, [linear_matrix(vel_named, law.terms).reshape(-1)], is_grad)
         for pred in self._tpred:
             pred.step(h0)
+
+    def _advance_sampled(self) -> None:
+        """Cheap mode, at a record: the steps since the last record, each with this step's K (sampled).
+
+        The quadratic laws' modified flow then integrates K sampled every ``every`` steps (its error grows
+        by the variation of K between records); their exact recursion is no longer exact and is not reported.
+        Translation needs no K: its exact identity stays exact.
+        """
+        elapsed, self._elapsed = self._elapsed, []
+        is_grad = elapsed[-1].momentum == 0
+        vel = self._velocities(is_grad)
+        if any(v is None for v in vel):
+            return
+        norms = torch._foreach_norm(vel) if self._quad else None
+        vel_named = dict(zip(self._names, vel, strict=True))
+        mats = [linear_matrix(vel_named, law.terms).reshape(-1) for law in self._lin]
+        for h in elapsed:
+            if self._quad:
+                self._qpred.push(h, norms, is_grad)
+            for m, pred in zip(mats, self._lpred, strict=True):
+                pred.push(h, [m], is_grad)
+            for pred in self._tpred:
+                pred.step(h)
 
     def _record(self) -> None:
         """Measure every law now into one row on the device (no transfer)."""
@@ -324,7 +387,8 @@ class Monitor:
                 rec[law.id] = vals[i]
                 if predicted and self._law_group[law.id] is not None:
                     rec[law.id + ":pred"] = vals[n + i]
-                    rec[law.id + ":pred_discrete"] = vals[2 * n + i]
+                    if self.exact:
+                        rec[law.id + ":pred_discrete"] = vals[2 * n + i]
                     rec[law.id + ":pred_modified"] = vals[3 * n + i]
             for law, term in self._terms:
                 v = next(it)
@@ -339,6 +403,8 @@ class Monitor:
             if predicted:
                 rec[law.id + ":pred"], rec[law.id + ":pred_discrete"], rec[law.id + ":pred_modified"] = v[1:4]
                 rec[law.id + ":error_discrete"], rec[law.id + ":error_modified"], rec[law.id + ":error_gf"] = v[4:7]
+                if not self.exact:
+                    del rec[law.id + ":pred_discrete"], rec[law.id + ":error_discrete"]
         for law in self._trans:
             v = [next(it) for _ in range(4)]
             rec[law.id] = v[0]
@@ -376,19 +442,26 @@ class Monitor:
                               reason="its tensors are in optimiser groups with different hyperparameters")
         h = self._hyper_of(law)
         pred = _prediction_text(law.family, h)
+        exact = self.exact or law.family == "translation"  # cheap mode: translation's identity needs no K
+        kinds = ("discrete", "modified", "gf") if exact else ("modified", "gf")
         if law.family == "linear":
-            err = {k: max((r.get(f"{law.id}:error_{k}", 0.0) for r in recs), default=0.0)
-                   for k in ("discrete", "modified", "gf")}
+            err = {k: max((r.get(f"{law.id}:error_{k}", 0.0) for r in recs), default=0.0) for k in kinds}
         else:
             err = {k: max((abs(r[law.id] - r[f"{law.id}:pred_{k}" if k != "gf" else f"{law.id}:pred"])
                            for r in recs if law.id in r and f"{law.id}:pred" in r), default=0.0)
-                   for k in ("discrete", "modified", "gf")}
+                   for k in kinds}
         scale = self._movement(law, recs)
-        rel = err["discrete"] / scale
+        judged = "discrete" if exact else "modified"
+        rel = err[judged] / scale
         verdict = "holds" if rel <= self.tolerance else "broken"
-        reason = (f"max |value - exact discrete prediction| = {err['discrete']:.3g} ({rel:.3g} of the movement "
-                  f"{scale:.3g}); modified flow {err['modified']:.3g}; gradient flow {err['gf']:.3g}")
-        return LawSummary(**base, prediction=pred, max_abs_drift=err["discrete"], max_rel_drift=rel,
+        if exact:
+            reason = (f"max |value - exact discrete prediction| = {err['discrete']:.3g} ({rel:.3g} of the movement "
+                      f"{scale:.3g}); modified flow {err['modified']:.3g}; gradient flow {err['gf']:.3g}")
+        else:
+            reason = (f"cheap mode (exact=False): judged by the modified flow with K sampled every {self.every} steps: "
+                      f"max |value - prediction| = {err['modified']:.3g} ({rel:.3g} of the movement {scale:.3g}); "
+                      f"gradient flow {err['gf']:.3g}")
+        return LawSummary(**base, prediction=pred, max_abs_drift=err[judged], max_rel_drift=rel,
                           verdict=verdict, tolerance=self.tolerance, reason=reason)
 
     def _movement(self, law: LawSpec, recs: list[Record]) -> float:

@@ -38,7 +38,7 @@ def test_every_preset_selects_laws_without_running(preset):
 def test_records_carry_each_selected_law_with_its_prediction():
     records, summary, sim = run(net_spec([5, 6, 6, 3], bias=True, steps=3))
     ids = {law.id for law in sim.laws}
-    assert ids == {"balance/h1", "balance/h2", "balance_sum", "residual/h1", "residual/h2"}
+    assert ids == {"balance/h1", "balance/h2", "balance_sum", "residual/h1", "residual/h2", "translation"}
     for law_id in ids:
         assert law_id in records[0] and law_id + ":pred" in records[0]
     assert summary["balance/h1"].dynamics.startswith("gd")

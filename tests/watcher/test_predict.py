@@ -104,3 +104,37 @@ def test_adam_has_no_prediction_and_says_why():
     assert all("AdamW" in law.reason and "not equivariant" in law.reason for law in summary.laws)
     rec = mon.records[-1]
     assert "rescale/3-6" in rec and "rescale/3-6:pred" not in rec and "loss" in rec
+
+
+def test_cheap_mode_keeps_the_flows_and_translations_exact_identity_without_per_step_work():
+    """exact=False: between records no tensor work; the quadratic laws are judged by the modified flow with K
+    sampled at the records, their exact column is left out; translation's exact identity needs no K and stays."""
+    runs = {}
+    for exact in (True, False):
+        net, (x, y), loss_fn = model(), data(), nn.CrossEntropyLoss()
+        opt = torch.optim.SGD(net.parameters(), lr=0.002, momentum=0.9, weight_decay=0.1)
+        with noether.watch(net, opt, loss_fn, out=False, every=10, exact=exact) as mon:
+            for _ in range(300):
+                loss = loss_fn(net(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        runs[exact] = mon
+    exact, cheap = runs[True], runs[False]
+    r_exact, r_cheap = exact.records[-1], cheap.records[-1]
+    assert len(cheap.records) == len(exact.records) == 31
+    for law in cheap.laws:
+        i = law.id
+        assert math.isclose(r_cheap[i], r_exact[i], rel_tol=1e-12)  # the same training, measured the same
+        assert math.isclose(r_cheap[i + ":pred"], r_exact[i + ":pred"], rel_tol=1e-12)
+        if law.family == "translation":
+            assert math.isclose(r_cheap[i + ":pred_discrete"], r_exact[i + ":pred_discrete"], rel_tol=1e-12)
+            assert abs(r_cheap[i] - r_cheap[i + ":pred_discrete"]) < 1e-12
+        else:
+            assert i + ":pred_discrete" not in r_cheap and i + ":pred_discrete" in r_exact
+        if law.family in ("scale", "rescale"):
+            gf, mod = (abs(r_cheap[i] - r_cheap[i + c]) for c in (":pred", ":pred_modified"))
+            assert mod < gf / 3, (i, mod, gf)  # the sampled kinetic term still explains most of the drift
+    summary = cheap.close()
+    assert all(law.verdict == "holds" for law in summary.laws), [(law.id, law.reason) for law in summary.laws]
+    assert any("cheap mode" in law.reason for law in summary.laws)
