@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -377,12 +378,28 @@ Potential = Annotated[SpherePotential | QuadraticPotential | ExpressionPotential
 # ---------------------------------------------------------------------------------------------
 # Dynamics (paper Sec. 3, Table 1, and beyond). Every kind discretises a continuous flow.
 
+def _kind_names(schema: dict[str, Any], model: type) -> None:
+    """Its kind's readable label and one-line description (``noether.dynamics``), as x-label and x-description."""
+    from noether.dynamics import DYNAMICS  # here, not at the top: the dynamics modules import this one
+
+    kind = DYNAMICS.get(model.model_fields["kind"].default)
+    if kind is not None:
+        schema["x-label"] = kind.label
+        schema["x-description"] = kind.description.format(flow="chosen")
+
+
+class _Kind(_Strict):
+    """A section ``dynamics`` of one kind; its schema carries the kind's label and description (for the form)."""
+
+    model_config = ConfigDict(json_schema_extra=_kind_names)
+
+
 LR = Annotated[float, Field(gt=0.0, le=100.0, strict=True, description="learning rate eta")]
 BatchSize = Annotated[int | None, Field(ge=1, le=MAX_SAMPLES, strict=True, description="None: full batch")]
 WeightDecay = Annotated[float, Field(ge=0.0, le=10.0, strict=True, description="L2 weight decay lambda (decoupled for Adam)")]
 
 
-class GD(_Strict):
+class GD(_Kind):
     """w_{k+1} = w_k - eta grad L(w_k): gradient flow's Euler discretisation, t = k eta."""
 
     kind: Literal["gd"] = "gd"
@@ -390,7 +407,7 @@ class GD(_Strict):
     weight_decay: WeightDecay = 0.0
 
 
-class SGD(_Strict):
+class SGD(_Kind):
     """GD on a fresh minibatch each step, t = k eta."""
 
     kind: Literal["sgd"] = "sgd"
@@ -399,7 +416,7 @@ class SGD(_Strict):
     weight_decay: WeightDecay = 0.0
 
 
-class Momentum(_Strict):
+class Momentum(_Kind):
     """Heavy ball: w_{k+1} = w_k - eta grad L(w_k) + beta (w_k - w_{k-1}), t = k sqrt(eta).
 
     Its flow is k2 w'' + k1 w' + grad L = 0 with k2 = 1, k1 = (1 - beta) / sqrt(eta).
@@ -412,7 +429,7 @@ class Momentum(_Strict):
     weight_decay: WeightDecay = 0.0
 
 
-class Adam(_Strict):
+class Adam(_Kind):
     """Adam (decoupled weight decay when weight_decay > 0), t = k eta. No paper law predicts it."""
 
     kind: Literal["adam"] = "adam"
@@ -424,14 +441,14 @@ class Adam(_Strict):
     weight_decay: WeightDecay = 0.0
 
 
-class ND(_Strict):
+class ND(_Kind):
     """Newtonian dynamics, eq. 21: w_{k+2} = 2 w_{k+1} - w_k - eta grad L(w_{k+1}), t = k sqrt(eta)."""
 
     kind: Literal["nd"] = "nd"
     lr: LR = 0.01
 
 
-class NAG(_Strict):
+class NAG(_Kind):
     """Nesterov, eq. 20: w_k = y_{k-1} - eta grad L(y_{k-1}), y_k = w_k + (k-1)/(k+2) (w_k - w_{k-1}).
 
     t = k sqrt(eta). With t0 > 0 the index starts at k0 = t0 / sqrt(eta), which honours a non-zero
@@ -443,7 +460,7 @@ class NAG(_Strict):
     t0: float = Field(0.0, ge=0.0, le=1e4, strict=True, description="start time; > 0 keeps an initial velocity (footnote 2)")
 
 
-class Leapfrog(_Strict):
+class Leapfrog(_Kind):
     """Velocity Verlet for Newtonian dynamics w'' = -grad L: symplectic, second order."""
 
     kind: Literal["leapfrog"] = "leapfrog"
@@ -453,7 +470,7 @@ class Leapfrog(_Strict):
 Flow = Literal["gf", "nd", "nagf", "general"]
 
 
-class RK4(_Strict):
+class RK4(_Kind):
     """Classical Runge-Kutta (4th order) reference integrator for a continuous flow."""
 
     kind: Literal["rk4"] = "rk4"
@@ -471,7 +488,7 @@ class RK4(_Strict):
         return self
 
 
-class General(_Strict):
+class General(_Kind):
     """k2(t) w'' + k1(t) w' + grad L(w) = 0 (eq. 22), by central differences with step dt (semi-implicit)."""
 
     kind: Literal["general"] = "general"
@@ -602,6 +619,26 @@ class ExperimentSpec(_Strict):
         if isinstance(v, dict) and "kind" not in v and "expression" in v:
             return {"kind": "expression", **v}
         return v
+
+    @field_validator("dynamics", mode="wrap")
+    @classmethod
+    def _registered_kind(cls, v: Any, handler: Any) -> Any:
+        """A kind registered in ``noether.dynamics`` beyond the built-in ones validates with its own model."""
+        kind = v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None)
+        if isinstance(kind, str) and kind not in DYNAMICS_KINDS:
+            from noether.dynamics import DYNAMICS  # here, not at the top: the dynamics modules import this one
+
+            if kind in DYNAMICS:
+                config = DYNAMICS[kind].config
+                return v if isinstance(v, config) else config.model_validate(v)
+        return handler(v)
+
+    @field_serializer("dynamics", mode="wrap")
+    def _dump_registered_kind(self, value: Any, handler: Any, info: Any) -> Any:
+        """A registered kind beyond the built-in ones dumps itself (it is no branch of the ``Dynamics`` union)."""
+        if value.kind in DYNAMICS_KINDS:
+            return handler(value)
+        return value.model_dump(mode="json" if info.mode_is_json() else "python")
 
     @model_validator(mode="after")
     def _check(self) -> ExperimentSpec:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from noether.discovery.laws import make_blocks, make_laws
+from noether.discovery.quantities import make_blocks, make_laws
 from noether.discovery.result import DiscoveredLaw, DiscoveryOptions, DiscoveryResult
 from noether.discovery.search import Found, SearchOptions, search
 from noether.discovery.verify import trackers

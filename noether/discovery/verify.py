@@ -16,7 +16,7 @@ import math
 import torch
 from torch import Tensor
 
-from noether.discovery.laws import LawPlan
+from noether.discovery.quantities import LawPlan
 from noether.discovery.search import Found, GeneratorSet
 from noether.laws.base import Context, Snapshot
 from noether.laws.tracking import TrackedLaw, is_float64

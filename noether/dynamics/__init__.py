@@ -1,7 +1,9 @@
 """The training dynamics of the paper (Sec. 3, Table 1) and beyond, one small file each.
 
-``DYNAMICS`` maps the spec's ``dynamics.kind`` to an (init, step) pair (see ``noether.dynamics.base``);
-``flow_of`` names the continuous flow a kind discretises, for the laws' predictions.
+``DYNAMICS`` maps the spec's ``dynamics.kind`` to its ``DynamicsKind`` (``noether.dynamics.kind``): the
+(init, step) pair (``noether.dynamics.base``), the flow it discretises with k1(t), k2(t), the time map,
+the declared order and the names the summary and the form show. Adding a kind is one module that
+defines its record and one ``register`` call below (CONTRIBUTING.md has a worked example).
 
 =========== ============================================== ===================== =============
 kind        update                                          time t_k              flow
@@ -20,54 +22,35 @@ general     semi-implicit central scheme for eq. 22         t0 + k dt           
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-
 from noether.dynamics import adam, gd, general, leapfrog, momentum, nesterov, newton, rk4
-from noether.dynamics.base import Dynamics, Observation
-from noether.expr import parse_expression
+from noether.dynamics.base import Observation
+from noether.dynamics.kind import Coefficient, DynamicsKind, Flow
 
-DYNAMICS: dict[str, Dynamics] = {
-    "gd": Dynamics(gd.init, gd.step),
-    "sgd": Dynamics(gd.init, gd.step),
-    "momentum": Dynamics(momentum.init, momentum.step),
-    "adam": Dynamics(adam.init, adam.step),
-    "nd": Dynamics(newton.init, newton.step),
-    "nag": Dynamics(nesterov.init, nesterov.step),
-    "leapfrog": Dynamics(leapfrog.init, leapfrog.step),
-    "rk4": Dynamics(rk4.init, rk4.step),
-    "general": Dynamics(general.init, general.step),
-}
+DYNAMICS: dict[str, DynamicsKind] = {}
+
+
+def register(kind: DynamicsKind) -> DynamicsKind:
+    """Make ``kind`` available to specs (``dynamics.kind``), the driver, the laws and the form."""
+    if kind.name in DYNAMICS and DYNAMICS[kind.name] is not kind:
+        raise ValueError(f"dynamics kind '{kind.name}' is already registered")
+    DYNAMICS[kind.name] = kind
+    return kind
+
+
+for _kind in (gd.GD, gd.SGD, momentum.KIND, adam.KIND, newton.KIND, nesterov.KIND, leapfrog.KIND, rk4.KIND, general.KIND):
+    register(_kind)
 
 # Declared order of accuracy against the flow (error at a fixed time ~ step^order; the step is eta for
 # gd, sqrt(eta) for nd and nag, dt otherwise). tests/core/test_dynamics.py fits the slopes.
-ORDER = {"gd": 1, "nd": 2, "nag": 1, "leapfrog": 2, "rk4": 4, "general": 2}
-
-Coefficient = Callable[[float], float]
+ORDER = {name: kind.order for name, kind in DYNAMICS.items() if kind.order is not None}
 
 
-def flow_of(cfg) -> tuple[str, Coefficient | None, Coefficient | None]:
-    """(flow, k1, k2): the continuous flow a dynamics discretises, with k1(t), k2(t) for second-order flows."""
-    kind = cfg.kind
-    if kind in ("gd", "sgd"):
-        return "gf", None, None
-    if kind == "adam":
-        return "none", None, None
-    if kind in ("nd", "leapfrog"):
-        return "nd", (lambda t: 0.0), (lambda t: 1.0)
-    if kind == "nag":
-        return "nagf", (lambda t: 3.0 / t), (lambda t: 1.0)
-    if kind == "momentum":
-        k1 = (1.0 - cfg.beta) / math.sqrt(cfg.lr)
-        return "general", (lambda t: k1), (lambda t: 1.0)
-    if kind == "general":
-        return "general", parse_expression(cfg.k1), parse_expression(cfg.k2)
-    if kind == "rk4":
-        if cfg.flow == "gf":
-            return "gf", None, None
-        k1, k2 = rk4.friction(cfg)
-        return cfg.flow, k1, k2
-    raise ValueError(f"unknown dynamics kind '{kind}'")
+def kind_of(cfg) -> DynamicsKind:
+    """The registered record of a spec's ``dynamics`` section."""
+    try:
+        return DYNAMICS[cfg.kind]
+    except KeyError:
+        raise ValueError(f"unknown dynamics kind '{cfg.kind}' (known: {', '.join(DYNAMICS)})") from None
 
 
 def batch_size(cfg) -> int | None:
@@ -75,4 +58,4 @@ def batch_size(cfg) -> int | None:
     return getattr(cfg, "batch_size", None)
 
 
-__all__ = ["DYNAMICS", "ORDER", "Dynamics", "Observation", "flow_of", "batch_size"]
+__all__ = ["DYNAMICS", "ORDER", "Coefficient", "DynamicsKind", "Flow", "Observation", "batch_size", "kind_of", "register"]

@@ -11,7 +11,9 @@ from typing import NamedTuple
 
 import torch
 
+from noether import spec
 from noether.dynamics.base import Observation, gradient, zeros_like
+from noether.dynamics.kind import NO_FLOW, DynamicsKind
 from noether.structure import Params
 
 
@@ -41,3 +43,9 @@ def step(problem, cfg, state: AdamState, batch=None) -> tuple[AdamState, Observa
     if cfg.weight_decay:
         torch._foreach_add_(new, state.params, alpha=-cfg.lr * cfg.weight_decay)
     return AdamState(new, mu, nu, k), Observation(state.params, loss, grad, None, state.k * cfg.lr, cfg.lr)
+
+
+KIND = DynamicsKind(
+    name="adam", config=spec.Adam, init=init, step=step, flow=lambda cfg: NO_FLOW, time="k eta",
+    label="Adam / AdamW", description="no paper flow",
+)

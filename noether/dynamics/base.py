@@ -1,6 +1,7 @@
 """What every dynamics shares: the observation of w_k a step reports, and small vector helpers.
 
-A dynamics is a pair of pure functions (optax/jax-md style):
+A dynamics is a pair of pure functions (optax/jax-md style), held with the rest of what the lab knows
+about its kind in a ``DynamicsKind`` record (``noether.dynamics.kind``):
 
 - ``init(problem, cfg, params, velocity) -> State``: the state at k = 0 from w_0 and w'(0) (None: at rest);
 - ``step(problem, cfg, state, batch) -> (State, Observation)``: one update; the observation describes
@@ -34,13 +35,6 @@ class Observation(NamedTuple):
     t: float  # t_k
     lr: float | None  # eta of the step (dt^2 for leapfrog, its ND-equivalent eta)
     extra: dict[str, Any] | None = None
-
-
-class Dynamics(NamedTuple):
-    """An (init, step) pair, the entries of ``noether.dynamics.DYNAMICS``."""
-
-    init: Callable[..., Any]
-    step: Callable[..., tuple[Any, Observation]]
 
 
 def gradient(problem, params: Params, batch: Tensor | None, weight_decay: float = 0.0) -> tuple[Tensor, Params]:

@@ -16,7 +16,9 @@ from typing import NamedTuple
 
 import torch
 
+from noether import spec
 from noether.dynamics.base import Observation, coefficient, zeros_like
+from noether.dynamics.kind import DynamicsKind, general_flow
 from noether.expr import parse_expression
 from noether.structure import Params
 
@@ -52,3 +54,10 @@ def step(problem, cfg, state: GeneralState, batch=None) -> tuple[GeneralState, O
     torch._foreach_mul_(v, 0.5)
     obs = Observation(state.params, loss, grad, v, t, None)
     return GeneralState(new, u, cfg.t0 + (state.k + 1) * dt, state.k + 1), obs
+
+
+KIND = DynamicsKind(
+    name="general", config=spec.General, init=init, step=step, flow=lambda cfg: general_flow(cfg.k1, cfg.k2),
+    order=2, time="t0 + k dt", label="General dynamics, eq. 22",
+    description="k2 w'' + k1 w' + grad L = 0, semi-implicit central scheme",
+)

@@ -11,7 +11,9 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from noether import spec
 from noether.dynamics.base import Observation, zeros_like
+from noether.dynamics.kind import NEWTONIAN, DynamicsKind
 from noether.structure import Params
 
 
@@ -38,3 +40,9 @@ def step(problem, cfg, state: LeapfrogState, batch=None) -> tuple[LeapfrogState,
     v = torch._foreach_add(half, grad, alpha=-0.5 * dt)
     obs = Observation(state.params, state.loss, state.grad, state.velocity, state.k * dt, dt * dt)
     return LeapfrogState(new, v, loss, grad, state.k + 1), obs
+
+
+KIND = DynamicsKind(
+    name="leapfrog", config=spec.Leapfrog, init=init, step=step, flow=lambda cfg: NEWTONIAN, order=2, time="k dt",
+    label="Leapfrog (velocity Verlet)", description="velocity Verlet for Newtonian dynamics",
+)

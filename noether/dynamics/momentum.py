@@ -11,7 +11,9 @@ from typing import NamedTuple
 
 import torch
 
+from noether import spec
 from noether.dynamics.base import Observation, central_velocity, gradient
+from noether.dynamics.kind import DynamicsKind, constant_friction
 from noether.structure import Params
 
 
@@ -36,3 +38,11 @@ def step(problem, cfg, state: MomentumState, batch=None) -> tuple[MomentumState,
     torch._foreach_add_(new, delta, alpha=cfg.beta)
     v = central_velocity(new, state.prev, h)
     return MomentumState(new, state.params, state.k + 1), Observation(state.params, loss, grad, v, state.k * h, cfg.lr)
+
+
+KIND = DynamicsKind(
+    name="momentum", config=spec.Momentum, init=init, step=step, time="k sqrt(eta)",
+    flow=lambda cfg: constant_friction((1.0 - cfg.beta) / math.sqrt(cfg.lr)),
+    label="Heavy-ball momentum",
+    description="heavy ball: k2 = 1, k1 = (1 - beta)/sqrt(eta), t = k sqrt(eta)",
+)

@@ -14,7 +14,9 @@ from typing import NamedTuple
 
 import torch
 
+from noether import spec
 from noether.dynamics.base import Observation, central_velocity
+from noether.dynamics.kind import NESTEROV, DynamicsKind
 from noether.structure import Params
 
 
@@ -59,3 +61,9 @@ def step(problem, cfg, state: NesterovState, batch=None) -> tuple[NesterovState,
     extra = {"y": y, "grad_y": grad_y, "prev": state.prev, "next": new, "beta": c, "h": h}
     obs = Observation(state.params, loss, None, v, state.k * h, cfg.lr, extra)
     return NesterovState(new, state.params, state.k + 1), obs
+
+
+KIND = DynamicsKind(
+    name="nag", config=spec.NAG, init=init, step=step, flow=lambda cfg: NESTEROV, order=1, time="k sqrt(eta)",
+    label="Nesterov (NAG), eq. 20", description="Nesterov, eq. 20, discretises NAGF, t = k sqrt(eta)",
+)

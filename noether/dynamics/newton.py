@@ -13,7 +13,9 @@ from typing import NamedTuple
 
 import torch
 
+from noether import spec
 from noether.dynamics.base import Observation, central_velocity
+from noether.dynamics.kind import NEWTONIAN, DynamicsKind
 from noether.structure import Params
 
 
@@ -43,3 +45,9 @@ def step(problem, cfg, state: NewtonState, batch=None) -> tuple[NewtonState, Obs
     v = central_velocity(new, state.prev, h)
     k = state.k + 1
     return NewtonState(new, state.params, k * h, k), Observation(state.params, loss, grad, v, state.t, cfg.lr)
+
+
+KIND = DynamicsKind(
+    name="nd", config=spec.ND, init=init, step=step, flow=lambda cfg: NEWTONIAN, order=2, time="k sqrt(eta)",
+    label="Newtonian dynamics (ND), eq. 21", description="Newtonian dynamics, eq. 21, t = k sqrt(eta)",
+)

@@ -10,8 +10,9 @@ from typing import NamedTuple
 
 import torch
 
+from noether import spec
 from noether.dynamics.base import Observation, coefficient, zeros_like
-from noether.expr import parse_expression
+from noether.dynamics.kind import GRADIENT_FLOW, NESTEROV, NEWTONIAN, DynamicsKind, Flow, general_flow
 from noether.structure import Params
 
 
@@ -22,13 +23,12 @@ class RK4State(NamedTuple):
     k: int
 
 
-def friction(cfg):
-    """(k1, k2) as functions of t for the second-order flows."""
-    if cfg.flow == "nd":
-        return (lambda t: 0.0), (lambda t: 1.0)
-    if cfg.flow == "nagf":
-        return (lambda t: 3.0 / t), (lambda t: 1.0)
-    return parse_expression(cfg.k1), parse_expression(cfg.k2)
+FLOWS = {"gf": GRADIENT_FLOW, "nd": NEWTONIAN, "nagf": NESTEROV}
+
+
+def flow(cfg) -> Flow:
+    """The flow it integrates: the spec's ``flow``, with the spec's k1(t), k2(t) for 'general'."""
+    return general_flow(cfg.k1, cfg.k2) if cfg.flow == "general" else FLOWS[cfg.flow]
 
 
 def init(problem, cfg, params: Params, velocity: Params | None) -> RK4State:
@@ -57,7 +57,8 @@ def step(problem, cfg, state: RK4State, batch=None) -> tuple[RK4State, Observati
         new = _combine(w, K1, K2, K3, K4, dt)
         obs = Observation(w, loss, g1, K1, t, None)
         return RK4State(new, None, t + dt, state.k + 1), obs
-    k1, k2 = friction(cfg)
+    f = flow(cfg)
+    k1, k2 = f.k1, f.k2
     v = state.velocity
     # stage i: position derivative Kw = v_i, velocity derivative Kv = a(t_i, w_i, v_i)
     Kw1, Kv1 = v, _acceleration(v, g1, t, k1, k2)
@@ -79,3 +80,9 @@ def _combine(y: Params, K1: Params, K2: Params, K3: Params, K4: Params, dt: floa
     torch._foreach_add_(out, K3, alpha=dt / 3)
     torch._foreach_add_(out, K4, alpha=dt / 6)
     return out
+
+
+KIND = DynamicsKind(
+    name="rk4", config=spec.RK4, init=init, step=step, flow=flow, order=4, time="t0 + k dt",
+    label="Runge-Kutta 4 (reference)", description="classical Runge-Kutta on the {flow} flow",
+)

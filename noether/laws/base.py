@@ -5,20 +5,31 @@ asks ``noether.laws.select(spec, structure, context)`` for the laws that apply a
 not (with the reason). Laws are small stateful objects: they remember their initial value, the
 running drift and whatever accumulators their prediction needs (e.g. the integral in eq. 35).
 
+The protocol, in the manner of optax's init/update pairs: a law is built from the run's ``Context``
+(what it may know besides the steps), sees a ``Snapshot`` in ``on_step`` (every step, when
+``every_step``) and in ``measure`` (at records), emits ``Columns`` for the record (its value under its
+``id``, its prediction under ``id:pred``, views such as ``id:neurons``) and gives its verdict in
+``summary()``. The recorder (``noether.recorder``) calls nothing else.
+
+Laws measured together share a ``Bank`` (``noether.laws.quadratic.QuadraticBank``): the recorder steps and
+measures each bank once, before the first of its laws, and the bank returns every scalar column of its
+laws as one ``Block`` (one 1-D tensor), so that a record costs one tensor op per bank instead of one per
+column; the laws themselves then emit only their own views.
+
 Performance contract: ``on_step`` and ``measure`` return tensors and never call ``.item()``; the
-driver converts every value of a record with one ``torch.cat(...)`` and ``tolist()``. Laws measured
-together (a bank: ``noether.laws.quadratic.QuadraticBank``) may return several columns as one 1-D tensor
-under a tuple of keys, ``{(key_1, ..., key_n): tensor of n values}``, so that a record costs one tensor
-op per bank instead of one per column.
+recorder converts every value of a record with one ``torch.cat(...)`` and ``tolist()``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from torch import Tensor
 
+from noether.dynamics.kind import Coefficient
+from noether.spec import ExperimentSpec
 from noether.structure import Params, Structure
 from noether.summary import LawSummary
 
@@ -41,15 +52,39 @@ class Snapshot:
 class Context:
     """What laws may know about the run besides the snapshot."""
 
-    spec: Any  # the ExperimentSpec
+    spec: ExperimentSpec
     structure: Structure
-    dynamics: str  # "gd", "sgd", "nd", ...
+    dynamics: str  # the kind, "gd", "sgd", "nd", ... (its record: noether.dynamics.DYNAMICS[dynamics])
     flow: str  # the continuous flow it discretises: "gf", "nd", "nagf", "general", or "none" (Adam)
-    k1: Any = None  # callable t -> k1(t) for the general flow
-    k2: Any = None  # callable t -> k2(t)
-    loss_fn: Any = None  # params -> L(w), for laws that need an extra evaluation (NTK probe)
-    model_fn: Any = None  # (params, x) -> f_w(x), for the NTK kernel
+    k1: Coefficient | None = None  # t -> k1(t) of a second-order flow (None for gf and none)
+    k2: Coefficient | None = None  # t -> k2(t)
+    loss_fn: Callable[[Params], Tensor] | None = None  # params -> L(w), for laws that need an extra evaluation (NTK probe)
+    model_fn: Callable[[Params, Tensor], Tensor] | None = None  # (params, x) -> f_w(x), for the NTK kernel
     probe_inputs: Tensor | None = None  # a few inputs for kernel laws
+
+
+Columns = dict[str, Tensor | float]  # a record's columns from one law: 0-dim or 1-D tensors, or plain floats
+
+
+@dataclass(frozen=True)
+class Block:
+    """Scalar columns measured together: column ``keys[i]`` is ``values[i]`` of one 1-D tensor."""
+
+    keys: tuple[str, ...]
+    values: Tensor
+
+
+class Bank(Protocol):
+    """Several laws measured at once (one entry per law); the recorder calls it once per step and per record."""
+
+    every_step: bool  # True if on_step must see every step
+
+    def on_step(self, snap: Snapshot) -> None:
+        """Called every step when ``every_step`` is True, before its laws' ``on_step`` and ``measure``."""
+
+    def measure(self, snap: Snapshot) -> Block | None:
+        """Every law's scalar columns at this record (None: nothing to record at this step)."""
+        ...
 
 
 class Law(Protocol):
@@ -59,15 +94,15 @@ class Law(Protocol):
     family: str
     name: str
     symmetry: str
-    prediction: str
+    prediction: str  # what the paper predicts, in words (the value is the ``id:pred`` column)
     every_step: bool  # True if on_step must see every step (accumulated discrete corrections)
+    bank: Bank | None  # the bank that measures this law's scalar columns, None if it measures its own
 
     def on_step(self, snap: Snapshot) -> None:
         """Called every step when ``every_step`` is True, before ``measure`` for that step."""
 
-    def measure(self, snap: Snapshot) -> dict[Any, Tensor | float]:
-        """Columns for this step's record: ``{id: value, id + ':pred': prediction, id + ':neurons': vec}``
-        (or several scalar columns at once: ``{(id, id + ':pred'): 1-D tensor}``)."""
+    def measure(self, snap: Snapshot) -> Columns:
+        """Columns for this step's record: ``{id: value, id + ':pred': prediction, id + ':neurons': vec}``."""
         ...
 
     def summary(self) -> LawSummary:

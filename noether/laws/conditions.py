@@ -1,8 +1,9 @@
 """What the catalogue needs to know about a spec: its flow, weight decay, batch, start at rest.
 
-``make_context(spec, structure)`` builds the ``Context`` that the driver would build, without running
-anything (for ``POST /api/validate``, ``noether laws`` and tests). The mapping from the spec's
-dynamics to the continuous flow it discretises is the one the driver uses:
+``make_context(spec, structure)`` builds the laws' ``Context`` of a spec: the driver builds its own with
+it (adding the loss, the model and the probe inputs), and ``POST /api/validate``, ``noether laws`` and the
+tests use it without running anything. The flow a dynamics discretises and its coefficients k1(t), k2(t)
+come from the kind's record (``noether.dynamics``, ``DynamicsKind.flow``):
 
 ========================= ========= ============================================
 dynamics kind             flow      k2, k1
@@ -19,15 +20,13 @@ adam                      none      (no paper flow)
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from noether.expr import parse_expression
+from noether.dynamics import kind_of
+from noether.dynamics.kind import Flow
 from noether.laws.base import Context
+from noether.spec import ExperimentSpec
 from noether.structure import Structure, mlp_structure, potential_structure
-
-FLOW_OF = {"gd": "gf", "sgd": "gf", "nd": "nd", "leapfrog": "nd", "nag": "nagf", "momentum": "general",
-           "general": "general", "adam": "none"}
 
 FLOW_LABELS = {
     "gf": "gradient flow",
@@ -38,28 +37,9 @@ FLOW_LABELS = {
 }
 
 
-def flow_of(spec: Any) -> str:
-    """The continuous flow the spec's dynamics discretises (gf, nd, nagf, general, none)."""
-    dyn = spec.dynamics
-    if dyn.kind == "rk4":
-        return dyn.flow
-    return FLOW_OF[dyn.kind]
-
-
-def flow_coefficients(spec: Any) -> tuple[Any, Any]:
-    """(k1, k2) as functions of t for the second-order flows, (None, None) for gf and none."""
-    dyn = spec.dynamics
-    flow = flow_of(spec)
-    if flow == "nd":
-        return (lambda t: 0.0), (lambda t: 1.0)
-    if flow == "nagf":
-        return (lambda t: 3.0 / t if t > 0 else math.inf), (lambda t: 1.0)
-    if flow == "general":
-        if dyn.kind == "momentum":
-            k1 = (1.0 - dyn.beta) / math.sqrt(dyn.lr)
-            return (lambda t: k1), (lambda t: 1.0)
-        return parse_expression(dyn.k1), parse_expression(dyn.k2)
-    return None, None
+def flow_of(spec: ExperimentSpec) -> Flow:
+    """The continuous flow the spec's dynamics discretises (gf, nd, nagf, general, none), with k1(t), k2(t)."""
+    return kind_of(spec.dynamics).flow(spec.dynamics)
 
 
 def structure_of(spec: Any) -> Structure:
@@ -69,16 +49,16 @@ def structure_of(spec: Any) -> Structure:
     return potential_structure(spec.potential.dim)
 
 
-def make_context(spec: Any, structure: Structure | None = None, **extra: Any) -> Context:
-    """The Context the driver would pass for ``spec`` (without model_fn or probe inputs unless given)."""
-    k1, k2 = flow_coefficients(spec)
+def make_context(spec: ExperimentSpec, structure: Structure | None = None, **extra: Any) -> Context:
+    """The laws' Context of ``spec``; ``extra``: the driver's loss_fn, model_fn, probe_inputs (or k1, k2 to replace)."""
+    flow = flow_of(spec)
     return Context(
         spec=spec,
         structure=structure if structure is not None else structure_of(spec),
         dynamics=spec.dynamics.kind,
-        flow=flow_of(spec),
-        k1=extra.pop("k1", k1),
-        k2=extra.pop("k2", k2),
+        flow=flow.name,
+        k1=extra.pop("k1", flow.k1),
+        k2=extra.pop("k2", flow.k2),
         **extra,
     )
 

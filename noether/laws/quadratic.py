@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor
 
-from noether.laws.base import Context, Snapshot
+from noether.laws.base import Block, Columns, Context, Snapshot
 from noether.laws.conditions import exact_gd, second_order, weight_decay
 from noether.laws.tracking import TrackedLaw, Tracker, flow_rate, is_float64
 from noether.laws.workspace import Workspace
@@ -89,9 +88,9 @@ class QuadraticBank:
     second-order residual law integrates the vectors P, Q_pred. A step then costs a handful of tensor ops
     for all the laws together instead of a few dozen per law. ``QuadraticLaw`` objects are thin views: they
     register here (the workspace holds one bank per run), keep their id, terms and tolerance, and read their
-    entry of the shared statistics (``TrackedLaw.slot``). The first view the driver asks for a record gets
-    every law's scalar columns as one 1-D tensor under a tuple of keys; the others return only their
-    per-neuron views.
+    entry of the shared statistics (``TrackedLaw.slot``). The recorder steps and measures the bank once (it is
+    every view's ``bank``): every law's scalar columns come back as one ``Block``, and the views return only
+    their per-neuron columns.
     """
 
     def __init__(self, context: Context, ws: Workspace, applicable: bool) -> None:
@@ -105,8 +104,6 @@ class QuadraticBank:
         self.applicable = applicable
         self.discrete = exact_gd(context) and applicable
         self.integrate = second_order(context) and applicable
-        self._stepped: tuple[int, int] | None = None  # the snapshot on_step / measure last saw
-        self._measured: tuple[int, int] | None = None
         self._C: Tensor | None = None  # coefficients, laws x tensors
         self._B: Tensor | None = None  # [[C, 0], [0, |C|], [|C|, 0]]: (Q, scale, size) = B (s, |s - s(0)|)
         self._delta: Tensor | None = None  # laws in Fig. 2's delta form (None if there are none)
@@ -160,18 +157,13 @@ class QuadraticBank:
         self._Q0 = torch.mv(self._C, self._sq0)
         self._S = torch.zeros_like(self._Q0)
 
-    def _once(self, snap: Snapshot, attr: str) -> bool:
-        """True the first time ``attr`` sees this snapshot (the other views then have nothing to do)."""
-        key = (snap.step, id(snap.params))
-        if getattr(self, attr) == key:
-            return False
-        setattr(self, attr, key)
-        return True
+    @property
+    def every_step(self) -> bool:
+        """GD's exact recursion and the second-order residual law accumulate every step."""
+        return self.discrete or self.integrate
 
-    # -- driver hooks (through the first view) ---------------------------------------------------
+    # -- the recorder's calls ------------------------------------------------------------------
     def on_step(self, snap: Snapshot) -> None:
-        if not self._once(snap, "_stepped"):
-            return
         self._start(snap)
         C = self._C
         if self.discrete:
@@ -219,10 +211,8 @@ class QuadraticBank:
             return self._Qp
         return None
 
-    def measure(self, snap: Snapshot) -> dict[tuple[str, ...], Tensor]:
-        """Every law's scalar columns as one 1-D tensor (empty if this snapshot was already measured)."""
-        if not self._once(snap, "_measured"):
-            return {}
+    def measure(self, snap: Snapshot) -> Block:
+        """Every law's scalar columns as one 1-D tensor: value, terms, :pred and :pred_discrete, law by law."""
         self._start(snap)
         n = len(self.laws)
         sq = self.ws.param_sq(snap)
@@ -249,7 +239,7 @@ class QuadraticBank:
         if pred_d is not None:
             parts.append(pred_d)
         keys, index = self._layout(pred is not None, pred_d is not None)
-        return {keys: torch.cat(parts).index_select(0, index)}
+        return Block(keys, torch.cat(parts).index_select(0, index))
 
     def _layout(self, pred: bool, pred_d: bool) -> tuple[tuple[str, ...], Tensor]:
         """Column names, law by law (value, terms, :pred, :pred_discrete), and where each sits in the parts."""
@@ -303,7 +293,6 @@ class QuadraticLaw(TrackedLaw):
         self.bank = QuadraticBank.of(ws, context, self.applicable)
         self.stats = self.bank.stats
         self.slot = self.bank.add(self)
-        self.every_step = self.bank.discrete or self.bank.integrate
         self._neuron_key = self.id + ":neurons"
 
     def neurons(self, snap: Snapshot) -> Tensor:
@@ -327,16 +316,12 @@ class QuadraticLaw(TrackedLaw):
             total.add_(part, alpha=c)
         return total
 
-    # -- driver hooks ----------------------------------------------------------------------------
-    def on_step(self, snap: Snapshot) -> None:
-        self.bank.on_step(snap)
-
-    def measure(self, snap: Snapshot) -> dict[Any, Tensor | float]:
-        out: dict[Any, Tensor | float] = self.bank.measure(snap)
-        if self.per_neuron:
-            v = self.neurons(snap)
-            out[self._neuron_key] = v if v.shape[0] <= MAX_NEURONS else v[:MAX_NEURONS]
-        return out
+    def measure(self, snap: Snapshot) -> Columns:
+        """The per-neuron view (the bank records the value, terms and predictions)."""
+        if not self.per_neuron:
+            return {}
+        v = self.neurons(snap)
+        return {self._neuron_key: v if v.shape[0] <= MAX_NEURONS else v[:MAX_NEURONS]}
 
     def discrete_relative_drift(self) -> float | None:
         """Relative drift from GD's exact discrete prediction (None unless the run is GD or SGD)."""
@@ -365,9 +350,13 @@ class ResidualBank:
         self.laws: list[SymmetryResidual] = []
         self.stats = Tracker()
         self.lam = weight_decay(context.spec)
-        self._measured: tuple[int, int] | None = None
         self._C: Tensor | None = None
         self._keys: tuple[str, ...] = ()
+
+    every_step = False
+
+    def on_step(self, snap: Snapshot) -> None:
+        """Nothing to accumulate: the residual is a function of the step."""
 
     @staticmethod
     def of(ws: Workspace, context: Context) -> ResidualBank:
@@ -379,14 +368,11 @@ class ResidualBank:
         self.laws.append(law)
         return len(self.laws) - 1
 
-    def measure(self, snap: Snapshot) -> dict[tuple[str, ...], Tensor]:
-        key = (snap.step, id(snap.params))
-        if key == self._measured:
-            return {}
-        self._measured = key
+    def measure(self, snap: Snapshot) -> Block | None:
+        """Every law's residual and its prediction 0 (None where the step has no gradient at w_k)."""
         wg = self.ws.param_grad_dot(snap)
         if wg is None:
-            return {}
+            return None
         if self._C is None:
             n, T = len(self.laws), len(snap.params)
             rows = [[0.0] * T for _ in range(n)]
@@ -409,7 +395,7 @@ class ResidualBank:
             gw = self.ws.grad_param_norms(snap)
         value = torch.mv(self._C, wg) / torch.addmv(self._tiny, self._abs_C, gw)
         self.stats.track(value, drift=value.abs())
-        return {self._keys: torch.stack((value, self._zeros), dim=1).reshape(-1)}
+        return Block(self._keys, torch.stack((value, self._zeros), dim=1).reshape(-1))
 
 
 class SymmetryResidual(TrackedLaw):
@@ -430,5 +416,6 @@ class SymmetryResidual(TrackedLaw):
         self.stats = self.bank.stats
         self.slot = self.bank.add(self)
 
-    def measure(self, snap: Snapshot) -> dict[Any, Tensor | float]:
-        return self.bank.measure(snap)
+    def measure(self, snap: Snapshot) -> Columns:
+        """Nothing of its own: the bank records the residual."""
+        return {}

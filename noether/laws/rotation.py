@@ -230,7 +230,7 @@ class AngularMomentum(_RotationBase):
     def summary(self) -> LawSummary:
         if self.defect_tolerance and self._defect_t is not None and self.defect is None:
             self.defect = float(self._defect_t)
-            if getattr(self.context.spec, "tolerance", None) is None:
+            if self.context.spec.tolerance is None:
                 self.tolerance += 2.0 * self.defect
                 self.tolerance_source = f"default + 2 x symmetry defect {self.defect:.3g}"
         return super().summary()

@@ -19,48 +19,37 @@ synchronise with the device (no ``.item()``).
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from noether.laws.base import Context, Snapshot
+from noether.dynamics import DYNAMICS
+from noether.laws.base import Bank, Columns, Context, Snapshot
 from noether.summary import LawSummary
-
-DYNAMICS_LABELS = {
-    "gd": "gd (Euler discretisation of gradient flow, t = k eta)",
-    "sgd": "sgd (minibatch gradient descent, t = k eta)",
-    "momentum": "momentum (heavy ball: k2 = 1, k1 = (1 - beta)/sqrt(eta), t = k sqrt(eta))",
-    "adam": "adam (no paper flow)",
-    "nd": "nd (Newtonian dynamics, eq. 21, t = k sqrt(eta))",
-    "nag": "nag (Nesterov, eq. 20, discretises NAGF, t = k sqrt(eta))",
-    "leapfrog": "leapfrog (velocity Verlet for Newtonian dynamics)",
-    "rk4": "rk4 (classical Runge-Kutta on the {flow} flow)",
-    "general": "general (k2 w'' + k1 w' + grad L = 0, semi-implicit Euler)",
-}
 
 
 def describe_dynamics(context: Context) -> str:
     """A one-line name of the run's dynamics for the summary, e.g. 'nd (Newtonian dynamics, eq. 21, ...)'."""
-    label = DYNAMICS_LABELS.get(context.dynamics, context.dynamics)
-    return label.format(flow=context.flow)
+    kind = DYNAMICS.get(context.dynamics)
+    return kind.describe(context.flow) if kind is not None else context.dynamics
 
 
 def eps_of(context: Context) -> float:
     """Machine epsilon of the run's dtype."""
-    dtype = getattr(context.spec, "dtype", "float32")
+    dtype = context.spec.dtype
     return float(torch.finfo(torch.float64 if dtype == "float64" else torch.float32).eps)
 
 
 def is_float64(context: Context) -> bool:
-    return getattr(context.spec, "dtype", "float32") == "float64"
+    return context.spec.dtype == "float64"
 
 
 class TrackedLaw:
     """Base class of the catalogue's laws: tensor-side drift statistics and the final verdict.
 
     Subclasses set the descriptive attributes, implement ``measure`` (calling ``self.track``) and,
-    when ``every_step`` is True, ``on_step``.
+    when ``every_step`` is True, ``on_step`` (the ``Law`` protocol of ``noether.laws.base``).
     """
 
     id: str
@@ -69,6 +58,7 @@ class TrackedLaw:
     symmetry: str
     prediction: str
     every_step: bool = False
+    bank: Bank | None = None  # set by laws whose scalar columns a bank measures (noether.laws.quadratic)
     kind: str = "conserved"  # "conserved" (|value - pred|), "bound" (value <= pred), "zero" (|value|)
 
     def __init__(
@@ -94,7 +84,7 @@ class TrackedLaw:
         self.applicable = applicable  # False: measured and shown, but the paper predicts nothing here
         self.reason = reason
         self.note = note  # how it was judged, appended to the summary's reason
-        spec_tol = getattr(context.spec, "tolerance", None)
+        spec_tol = context.spec.tolerance
         self.tolerance = float(spec_tol) if spec_tol is not None else float(default_tolerance)
         self.tolerance_source = "spec.tolerance" if spec_tol is not None else "default for this law and dynamics"
         self.eps = eps_of(context)
@@ -105,7 +95,7 @@ class TrackedLaw:
     def on_step(self, snap: Snapshot) -> None:
         """Default: nothing to accumulate."""
 
-    def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:  # pragma: no cover - abstract
+    def measure(self, snap: Snapshot) -> Columns:  # pragma: no cover - abstract
         raise NotImplementedError
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -307,21 +297,18 @@ def not_applicable(
     )
 
 
-def flow_rate(context: Context) -> Any:
-    """r(t) = k1(t) / k2(t) for the second-order flows, as a Python function (0 where undefined)."""
-    flow = context.flow
-    if flow == "nd":
-        return lambda t: 0.0
-    if flow == "nagf":
-        return lambda t: 3.0 / t if t > 0 else 0.0
+def flow_rate(context: Context) -> Callable[[float], float]:
+    """r(t) = k1(t) / k2(t) for the second-order flows, as a Python function (0 where undefined or infinite,
+    e.g. NAGF's 3/t at t = 0; 0 for first-order flows)."""
     k1, k2 = context.k1, context.k2
     if k1 is None or k2 is None:
         return lambda t: 0.0
 
     def r(t: float) -> float:
         try:
-            return float(k1(t)) / float(k2(t))
+            value = float(k1(t)) / float(k2(t))
         except (ValueError, ZeroDivisionError, ArithmeticError):
             return 0.0
+        return value if math.isfinite(value) else 0.0
 
     return r

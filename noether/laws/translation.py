@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from noether.laws.base import Context, Law, Snapshot
+from noether.laws.base import Columns, Context, Law, Snapshot
 from noether.laws.conditions import exact_gd, second_order, weight_decay
 from noether.laws.entry import CatalogueEntry
 from noether.laws.quadratic import MAX_NEURONS, QuadraticLaw, default_tolerance
@@ -143,7 +143,7 @@ class Translation(TrackedLaw):
             return self._sp
         return None
 
-    def measure(self, snap: Snapshot) -> dict[str, Tensor | float]:
+    def measure(self, snap: Snapshot) -> Columns:
         self._start(snap)
         W = snap.params[self.iW]
         s = self._sums(snap.params)

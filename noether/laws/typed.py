@@ -127,7 +127,7 @@ def _readable(rows: Tensor, reverse: bool) -> Tensor:
 @lru_cache(maxsize=64)
 def symmetries(expression: str, dim: int) -> Symmetries:
     """Run discovery's search over gl(d) on w for L(w) = ``expression`` and read off quantities and axes."""
-    from noether.discovery.laws import split_by_parity
+    from noether.discovery.quantities import split_by_parity
     from noether.discovery.search import SearchOptions, search
     from noether.problem import build_problem
 

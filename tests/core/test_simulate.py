@@ -145,30 +145,23 @@ def test_networks_record_the_squared_norms_fig1_plots():
             assert r["sq_norm/W2"] - r["sq_norm/W3"] == pytest.approx(r["balance/h2"], rel=1e-9, abs=1e-12)
 
 
-def test_laws_may_observe_converted_records_through_private_columns():
-    """A law's ``_``-prefixed columns come back as floats to its ``observe`` hook and leave the record."""
+def test_a_law_of_its_own_gives_scalar_and_array_columns_as_floats():
+    """The Law protocol: a 0-dim tensor becomes a float column, a 1-D tensor a list, a float stays as it is."""
 
     class Probe:
-        id, family, name, symmetry, prediction, every_step = "probe", "probe", "probe", "-", "-", False
-
-        def __init__(self):
-            self.seen = []
+        id, family, name, symmetry, prediction, every_step, bank = "probe", "probe", "probe", "-", "-", False, None
 
         def measure(self, snap):
-            return {"probe": snap.loss, "_probe:twice": 2 * snap.loss}
-
-        def observe(self, record):
-            self.seen.append(record["_probe:twice"])
-
-        def summary(self):
-            raise AssertionError("not called here")
+            return {"probe": 2 * snap.loss, "probe:neurons": torch.stack([snap.loss, 3 * snap.loss]), "probe:k": 1.5}
 
     sim = noether.simulate(toy({"kind": "nd", "lr": 1e-4}, 4, record_every=2))
-    probe = Probe()
-    sim.laws = [probe]
+    sim.laws = [Probe()]
     records = list(sim)
-    assert [r["probe"] * 2 for r in records] == pytest.approx(probe.seen)
-    assert not any(k.startswith("_") for r in records for k in r)
+    assert [r["step"] for r in records] == [0, 2, 4]
+    for r in records:
+        assert isinstance(r["probe"], float) and r["probe"] == pytest.approx(2 * r["loss"], rel=1e-15)
+        assert r["probe:neurons"] == pytest.approx([r["loss"], 3 * r["loss"]], rel=1e-15)
+        assert r["probe:k"] == 1.5
 
 
 def test_deferred_check_path_records_the_same_values():
@@ -182,16 +175,38 @@ def test_deferred_check_path_records_the_same_values():
     assert len(direct[0]["particles"]) == 12 and all(len(p) == 3 for p in direct[0]["particles"])
 
 
-def test_a_law_may_hand_over_several_columns_as_one_tensor():
-    """``{(key_1, ..., key_n): 1-D tensor}`` from ``measure`` becomes n scalar columns."""
+def test_a_bank_hands_over_its_laws_columns_as_one_block_once_per_record():
+    """Laws sharing a ``Bank`` (``noether.laws.base``): the recorder steps and measures the bank once per step and
+    record, before its laws, and its ``Block`` of n values becomes n scalar columns."""
+    from noether.laws.base import Block
 
-    class Block:
-        id, family, name, symmetry, prediction, every_step = "block", "block", "block", "-", "-", False
+    class Pair:
+        every_step = True
+
+        def __init__(self):
+            self.stepped, self.measured = [], []
+
+        def on_step(self, snap):
+            self.stepped.append(snap.step)
 
         def measure(self, snap):
-            return {("block:a", "block:b", "block:loss"): torch.stack([torch.ones(()), 2 * torch.ones(()), snap.loss])}
+            self.measured.append(snap.step)
+            return Block(("a", "b", "a:loss"), torch.stack([torch.ones(()), 2 * torch.ones(()), snap.loss]))
 
-    sim = noether.simulate(toy({"kind": "nd", "lr": 1e-4}, 2, record_every=1))
-    sim.laws = [Block()]
-    for r in sim:
-        assert (r["block:a"], r["block:b"]) == (1.0, 2.0) and r["block:loss"] == r["loss"]
+    class View:
+        family, symmetry, prediction, every_step = "pair", "-", "-", False
+
+        def __init__(self, id, bank):
+            self.id, self.name, self.bank = id, id, bank
+
+        def measure(self, snap):
+            return {self.id + ":seen": float(self.bank.measured[-1] == snap.step)}  # the bank came first
+
+    bank = Pair()
+    sim = noether.simulate(toy({"kind": "nd", "lr": 1e-4}, 4, record_every=2))
+    sim.laws = [View("a", bank), View("b", bank)]
+    records = list(sim)
+    assert bank.stepped == [0, 1, 2, 3, 4] and bank.measured == [0, 2, 4]
+    for r in records:
+        assert (r["a"], r["b"]) == (1.0, 2.0) and r["a:loss"] == r["loss"]
+        assert r["a:seen"] == r["b:seen"] == 1.0
