@@ -24,24 +24,31 @@ _NONE_MEANS = re.compile(r"\bNone: ([^);]+)")  # what a field's description says
 
 # One line per dynamics kind for the dropdown. TODO(lead): fill from the core's dynamics descriptors (their label
 # and description, issue 11 item 1) through the API once they land; until then this is the one copy.
-DYNAMICS_TEXT = {
-    "gd": "gradient descent: w <- w - lr grad L (gradient flow, t = k lr)",
-    "sgd": "stochastic gradient descent: GD on a fresh minibatch each step",
-    "momentum": "heavy ball: GD plus beta times the last step (damped Newtonian flow)",
-    "adam": "Adam: adaptive first and second moments (no law of the paper predicts it)",
-    "nd": "Newtonian dynamics (eq. 21): w'' = -grad L, no friction",
-    "nag": "Nesterov's accelerated gradient (eq. 20): friction 3/t",
-    "leapfrog": "leapfrog (velocity Verlet): symplectic Newtonian dynamics, second order",
-    "rk4": "Runge-Kutta 4: a reference integrator of a chosen flow (gf, nd, nagf, general)",
-    "general": "the general flow k2(t) w'' + k1(t) w' + grad L = 0 (eq. 22), your k1 and k2",
-}
+# The paper's order of the dynamics (Table 1 first, then the rest); kinds the schema adds come after.
+DYNAMICS_ORDER = ("gd", "sgd", "momentum", "adam", "nd", "nag", "leapfrog", "rk4", "general")
 
 
-def kind_options(section: str, kinds: list[str]) -> list[dict[str, Any]]:
-    """Dropdown options for a kind picker: the code with its one-line description, in DYNAMICS_TEXT's order; typed
-    text searches the code only, so 'sgd' finds sgd and not gd (whose description mentions gradient descent)."""
-    texts = DYNAMICS_TEXT if section == "dynamics" else {}
-    order = list(texts)
+def kind_texts(schema: dict | None, name: str) -> dict[str, str]:
+    """kind -> 'label: description' of a union property, from the core's kind records (``x-label`` and
+    ``x-description`` in GET /api/schema/spec): the one place these texts are written."""
+    if not schema:
+        return {}
+    defs = schema.get("$defs", {})
+    out = {}
+    for kind, ref in variants(schema, name).items():
+        node = defs.get(ref, {})
+        label, text = node.get("x-label"), node.get("x-description")
+        if label:
+            out[kind] = f"{label}: {text}" if text else label
+    return out
+
+
+def kind_options(section: str, kinds: list[str], texts: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Dropdown options for a kind picker: the code with its readable label and description (``kind_texts``), in
+    the paper's order; typed text searches the code only, so 'sgd' finds sgd and not gd (whose description
+    mentions gradient descent)."""
+    texts = texts or {}
+    order = list(DYNAMICS_ORDER) if section == "dynamics" else []
     kinds = sorted(kinds, key=lambda k: order.index(k) if k in order else len(order))  # gd, sgd, ... as the paper
     # a component label is not searched by Dash's dropdown: only the value and ``search`` (the code) are
     return [{"label": html.Span([html.B(k), f" · {texts[k]}"]) if k in texts else k, "value": k, "search": k}

@@ -22,6 +22,7 @@ DEFAULT_SPEC: dict[str, Any] = {
     "record_every": 1,
 }
 KIND_DEFAULTS = {"data": "digits", "potential": "sphere", "dynamics": "gd"}
+SWEEP_DYNAMICS = ("gd", "nd", "nag", "momentum")  # the dynamics a sweep offers to compare
 
 
 def form_kinds(spec: dict[str, Any]) -> dict[str, str]:
@@ -131,8 +132,7 @@ def layout(spec: str | None = None, **_: Any) -> html.Div:
                 html.Div(className="field", children=[
                     html.Label("Dynamics", className="field-label"),
                     dcc.Checklist(id="launch-sweep-dynamics", inline=True,
-                                  options=[{"label": html.Span(f" {k}", title=forms.DYNAMICS_TEXT[k]), "value": k}
-                                           for k in ("gd", "nd", "nag", "momentum")]),
+                                  options=[{"label": f" {k}", "value": k} for k in SWEEP_DYNAMICS]),
                 ]),
                 html.Div(className="buttons", children=[
                     html.Button("Launch sweep", id="launch-sweep-submit", className="btn btn-primary")]),
@@ -215,6 +215,7 @@ async def load(_: Any):
     Output("launch-kind-data", "value", allow_duplicate=True),
     Output("launch-kind-potential", "value", allow_duplicate=True),
     Output("launch-kind-dynamics", "value", allow_duplicate=True),
+    Output("launch-sweep-dynamics", "options"),
     Input("launch-schema", "data"),
     State("launch-kind-data", "value"),
     State("launch-kind-potential", "value"),
@@ -222,16 +223,20 @@ async def load(_: Any):
     prevent_initial_call="initial_duplicate",
 )
 def kind_options(schema: dict | None, *current: str | None):
-    """The kinds the schema offers; a dropdown keeps its value, or takes the default kind."""
+    """The kinds the schema offers, each with its label and description; a dropdown keeps its value, or takes
+    the default kind. The sweep's dynamics boxes get the same descriptions (as their tooltips)."""
     if not schema:
-        return [], [], [], no_update, no_update, no_update
+        return [], [], [], no_update, no_update, no_update, no_update
     names = ("data", "potential", "dynamics")
     kinds = [list(forms.variants(schema, name)) for name in names]
     values = [cur if cur in ks else (KIND_DEFAULTS[n] if KIND_DEFAULTS[n] in ks else (ks[0] if ks else None))
               for n, ks, cur in zip(names, kinds, current, strict=True)]
     # an unchanged value is not sent again: it would draw the form a second time, under the user's typing
     values = [no_update if v == cur else v for v, cur in zip(values, current, strict=True)]
-    return (*(forms.kind_options(n, ks) for n, ks in zip(names, kinds, strict=True)), *values)
+    texts = forms.kind_texts(schema, "dynamics")
+    sweep = [{"label": html.Span(f" {k}", title=texts.get(k, k)), "value": k} for k in SWEEP_DYNAMICS]
+    return (*(forms.kind_options(n, ks, texts if n == "dynamics" else None) for n, ks in zip(names, kinds, strict=True)),
+            *values, sweep)
 
 
 def _get(spec: dict, path: str) -> Any:

@@ -177,9 +177,15 @@ def test_a_field_left_out_of_the_spec_is_empty_and_shows_its_default():
     assert forms.field_component(top["tolerance"]).children[1].placeholder == "empty: per law"
 
 
-def test_dynamics_options_describe_each_kind_and_search_only_its_code():
-    options = forms.kind_options("dynamics", list(forms.variants(SCHEMA, "dynamics")))
-    assert {o["value"] for o in options} == set(forms.DYNAMICS_TEXT)  # one description per kind the schema offers
+def test_dynamics_options_describe_each_kind_from_the_cores_records_and_search_only_its_code():
+    from noether.dynamics import DYNAMICS
+
+    texts = forms.kind_texts(SCHEMA, "dynamics")
+    options = forms.kind_options("dynamics", list(forms.variants(SCHEMA, "dynamics")), texts)
+    assert {o["value"] for o in options} == set(texts)  # one description per kind the schema offers
+    for o in options:  # the label and description written once, in the kind's record (noether.dynamics)
+        assert f"{DYNAMICS[o['value']].label}: " in str(o["label"])
+    assert [o["value"] for o in options][:2] == ["gd", "sgd"]  # the paper's order
     assert all(o["search"] == o["value"] for o in options)  # 'sgd' does not find gd's "gradient descent" text
 
 
