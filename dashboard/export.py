@@ -80,14 +80,6 @@ def view_columns(records: Sequence[dict[str, Any]]) -> dict[str, list]:
     return {k: [r.get(k) for r in rows] for k in keys}
 
 
-def _flow(spec: dict[str, Any]) -> str | None:
-    dyn = spec.get("dynamics") or {}
-    kind = dyn.get("kind")
-    if kind == "rk4":
-        return dyn.get("flow")
-    return {"gd": "gf", "sgd": "gf", "nd": "nd", "leapfrog": "nd", "nag": "nagf", "momentum": "general",
-            "general": "general"}.get(kind)
-
 
 def run_charts(info: dict[str, Any], curves: dict[str, list], views: dict[str, list], total: int = 0) -> list[Chart]:
     """The run page's charts, in the page's order, built from the fetched data."""
@@ -102,7 +94,7 @@ def run_charts(info: dict[str, Any], curves: dict[str, list], views: dict[str, l
         radius = potential.get("radius", 1.0) if potential.get("kind") == "sphere" else None
         initial = spec.get("initial") or {}
         w0, v0 = initial.get("position"), initial.get("velocity")
-        if _flow(spec) in ("gf", None):
+        if figures.flow_of_spec(spec) in ("gf", None):
             v0 = None
         start = (w0, v0) if isinstance(w0, list) and len(w0) == 3 else None
         half = 1.05 * figures.reach(radius, w0, v0 if isinstance(v0, list) and len(v0) == 3 else None) \
@@ -117,7 +109,7 @@ def run_charts(info: dict[str, Any], curves: dict[str, list], views: dict[str, l
     names = list(curves)
     ids = law_ids(c for c in names if c not in ("step", "t", "loss"))
     for law_id in ids:  # a power law of t first, as on the page (the chart a lecturer is pointed at)
-        exponent = figures.power_law_exponent(law_id, _flow(spec))
+        exponent = figures.power_law_exponent(law_id, figures.flow_of_spec(spec))
         if exponent is not None and "t" in curves:
             fig = figures.power_law_figure(curves, law_id, exponent, laws.get(law_id, {}).get("name", ""))
             out.append(Chart(fig.layout.title.text, fig))

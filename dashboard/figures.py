@@ -378,6 +378,18 @@ def _lines_figure(
 POWER_LAWS = {("angular_momentum", "nagf"): -3.0}
 
 
+def flow_of_spec(spec: dict[str, Any]) -> str | None:
+    """The continuous flow a spec's dynamics discretises (gf, nd, nagf, general; None without a paper flow), as
+    the core's kind records say (noether.laws.conditions.flow_of; tests/dashboard/test_figures.py checks they
+    agree for every kind). The dashboard does not import the core, so it reads the spec's JSON."""
+    dyn = spec.get("dynamics") or {}
+    kind = dyn.get("kind")
+    if kind == "rk4":
+        return dyn.get("flow")
+    return {"gd": "gf", "sgd": "gf", "nd": "nd", "leapfrog": "nd", "nag": "nagf", "momentum": "general",
+            "general": "general"}.get(kind)
+
+
 def power_law_exponent(law_id: str, flow: str | None) -> float | None:
     """The exponent of the law's power-law prediction under this flow (None if it is not a power law)."""
     return POWER_LAWS.get((law_id, flow or ""))

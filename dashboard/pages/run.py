@@ -344,20 +344,11 @@ def _start(spec: dict[str, Any]) -> tuple[tuple[float, ...] | None, tuple[float,
     """(w(0), w'(0)) of a potential's run from its spec, as tuples (cache keys), None where not given."""
     initial = spec.get("initial") or {}
     pos, vel = initial.get("position"), initial.get("velocity")
-    if _flow(spec) in ("gf", None):  # first order: no velocity, the path runs down the gradient
+    if figures.flow_of_spec(spec) in ("gf", None):  # first order: no velocity, the path runs down the gradient
         vel = None
     as_tuple = lambda v: tuple(float(c) for c in v) if isinstance(v, list) and len(v) == 3 else None  # noqa: E731
     return as_tuple(pos), as_tuple(vel)
 
-
-def _flow(spec: dict[str, Any]) -> str | None:
-    """The continuous flow the spec's dynamics discretises (as noether.laws.conditions.flow_of)."""
-    dyn = spec.get("dynamics") or {}
-    kind = dyn.get("kind")
-    if kind == "rk4":
-        return dyn.get("flow")
-    return {"gd": "gf", "sgd": "gf", "nd": "nd", "leapfrog": "nd", "nag": "nagf", "momentum": "general",
-            "general": "general"}.get(kind)
 
 
 @functools.lru_cache(maxsize=256)
@@ -464,7 +455,7 @@ def build_graphs(live: dict[str, Any], info: dict[str, Any] | None, log_y: bool 
         graph("run-graph-particles", "particles", widths[0] if widths else None, cls="graph graph-3d")
     ids = tuple(law_ids(c for c in names if c not in ("step", "t", "loss")))
     for i, law_id in enumerate(law_id for law_id in ids if "t" in names):
-        exponent = figures.power_law_exponent(law_id, _flow(spec))
+        exponent = figures.power_law_exponent(law_id, figures.flow_of_spec(spec))
         if exponent is not None:  # a power law: log-log with its reference line and the fitted slope
             graph(f"run-graph-powerlaw-{i}", "powerlaw", names, law_id, exponent, laws.get(law_id, {}).get("name", ""))
     focus = figures.pointed_at(look_at, ids)

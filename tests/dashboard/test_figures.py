@@ -191,3 +191,24 @@ def test_compare_keeps_a_loss_of_zero_on_its_log_axis():
     fig = figures.compare_figure(runs, "loss", log_y=True)
     assert list(fig.data[0].y) == [1.0, 0.5, 0.5]
     assert any(a.text == figures.LOG_FLOOR_NOTE for a in fig.layout.annotations)
+
+
+DYNAMICS_CASES = [{"kind": k, "lr": 0.01} for k in ("gd", "sgd", "momentum", "adam", "nd", "nag")] + [
+    {"kind": "leapfrog", "dt": 0.01}, {"kind": "general", "dt": 0.01},
+    *({"kind": "rk4", "dt": 0.01, "flow": f} for f in ("gf", "nd", "nagf", "general"))]
+
+
+@pytest.mark.parametrize("dynamics", DYNAMICS_CASES, ids=lambda d: d["kind"] + "-" + d.get("flow", ""))
+def test_the_dashboards_flow_of_a_spec_is_the_cores(dynamics):
+    """The run page and the export read a spec's flow from its JSON; the core's kind records are the truth."""
+    from noether.dynamics import DYNAMICS
+    from noether.laws.conditions import flow_of
+    from noether.spec import parse_spec
+
+    assert {d["kind"] for d in DYNAMICS_CASES} == set(DYNAMICS)  # every kind is checked
+    body = {"potential": {"kind": "sphere", "dim": 3}, "dynamics": dynamics, "steps": 10,
+            "initial": {"position": [1.0, 0.2, 0.0], "velocity": [0.0, 0.5, 0.1]}}
+    if dynamics.get("flow") == "nagf" or dynamics["kind"] == "general":
+        body["dynamics"] = {**dynamics, "t0": 1.0}
+    core = flow_of(parse_spec(body)).name
+    assert figures.flow_of_spec(body) == (None if core == "none" else core)
