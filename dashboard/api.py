@@ -8,7 +8,7 @@ Security (docs/operations.md): calls go to one configured address, ``settings.in
 a request's headers. The dashboard holds no credential of its own: each call carries the browser's own
 ``Authorization`` and ``Cookie`` headers (its bearer token or session cookie), so the API grants a
 callback exactly what it grants the person clicking, and a callback cannot change anything the person
-may not. In the browser, ``assets/live.js`` uses relative ``/api/...`` URLs (same origin).
+may not. In the browser, ``assets/live-*.js`` use relative ``/api/...`` URLs (same origin).
 """
 
 from __future__ import annotations

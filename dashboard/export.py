@@ -33,7 +33,7 @@ ROW_HEIGHT = 330  # CSS px per row of charts (2.2 in)
 TABLE_ROW = 34  # CSS px per law in the verdict table (two lines of text)
 FONT = 10  # CSS px: 10 px at 150 px per inch is 4.8 pt printed at 7 in, the size of a journal figure's labels
 TITLE_FONT = 11
-MIN_REL_SPAN = 1e-6  # a linear axis spans at least this fraction of its values' size (as live.js draws the page)
+MIN_REL_SPAN = 1e-6  # a linear axis spans at least this fraction of its values' size (as live-4-render.js draws the page)
 SCENE_LEGEND = ("w(t)", "now")  # the 3D cell's legend keeps these and J's, the sphere and origin speak for themselves
 VIEW_RECORDS = 20_000  # the 3D path and the heatmaps use at most this many records (the first ones); said on the chart
 

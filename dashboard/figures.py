@@ -186,7 +186,7 @@ def loss_figure(
     x = columns.get(x_name) or []
     y = columns.get("loss") or []
     clipped = False
-    if log_y:  # a loss of exactly 0 stays on the chart, at the floor (live.js does the same: meta "log_floor")
+    if log_y:  # a loss of exactly 0 stays on the chart, at the floor (live-4-render.js does the same: meta "log_floor")
         y, clipped = log_floor(y)
     xs, ys, down = _xy(x, y, max_points)
     fig = go.Figure(
@@ -280,7 +280,7 @@ def law_figure(
             yaxis2=dict(title=name or law_label(law_id), overlaying="y", side="right", showgrid=False),
             margin=dict(l=60, r=60, t=45, b=80),
             # Fig. 1: the right axis keeps its own offset but spans what the left one spans, so a conserved
-            # difference reads flat next to the moving norms; live.js keeps it so and draws the zoom buttons' scale
+            # difference reads flat next to the moving norms; live-4-render.js keeps it so and draws the zoom buttons' scale
             meta={"match_span": {"y2": "y"}},
             updatemenus=[span_buttons()],
         )
@@ -302,7 +302,7 @@ ZOOM_LABEL = "zoom into the difference"
 def span_buttons() -> dict[str, Any]:
     """Two buttons over a two-axis law chart: the difference on the norms' scale (default) or zoomed into.
 
-    ``method: "skip"``: live.js handles the click (it owns the axes' ranges) and writes the zoom factor into
+    ``method: "skip"``: live-4-render.js handles the click (it owns the axes' ranges) and writes the zoom factor into
     the second label (``zoom into the difference (x 3,400)``).
     """
     return dict(
@@ -354,7 +354,7 @@ def _lines_figure(
     max_points: int, transform: str | None = None,
 ) -> go.Figure:
     """Several columns as lines on one axis, ``lines`` = (column, legend name); ``transform="drift"``
-    draws Q(t) - Q(0) (live.js applies the same transform to the streamed points)."""
+    draws Q(t) - Q(0) (live-4-render.js applies the same transform to the streamed points)."""
     x = columns.get(x_name) or []
     fig = go.Figure(layout=_base_layout(title, xaxis_title=_x_label(x_name), yaxis_title=y_title))
     down = False
@@ -415,7 +415,7 @@ def power_law_figure(
     """A power law on log-log axes: the measured value against t, the predicted line, the fitted slope.
 
     The prediction (``<law_id>:pred``, e.g. |J(t0)| (t0/t)^3) is the reference line of slope ``exponent``;
-    the fit is a least-squares line through the measured points (live.js refits it as points arrive and
+    the fit is a least-squares line through the measured points (live-4-render.js refits it as points arrive and
     writes its slope into the legend and the title).
     """
     x = columns.get("t") or []
@@ -607,7 +607,7 @@ VIEW_LABELS = {"face-on": "face-on", "edge-on": "edge-on", "free": "free"}
 
 
 def camera_buttons(views: dict[str, Any]) -> dict[str, Any]:
-    """Buttons face-on / edge-on / free over a 3D view (``method: "skip"``: live.js sets the camera)."""
+    """Buttons face-on / edge-on / free over a 3D view (``method: "skip"``: live-4-render.js sets the camera)."""
     names = ["face-on", "edge-on", "free"]
     return dict(
         type="buttons", direction="right", showactive=True, active=names.index(views.get("default", "free")),

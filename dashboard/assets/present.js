@@ -1,4 +1,4 @@
-/* Presentation mode and typeset maths for the live charts (assets/live.js calls NoetherStyle.apply on every
+/* Presentation mode and typeset maths for the live charts (assets/live-4-render.js calls NoetherStyle.apply on every
    full draw).
 
    - Maths: a title, axis title or legend entry written in plain text with ^, _ or |...| (|W_2|^2 - |W_3|^2,

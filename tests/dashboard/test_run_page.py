@@ -31,7 +31,7 @@ def test_the_stream_decides_the_charts_and_each_trace_says_what_it_draws():
                                                          "balance/h2:|W_3|^2"}
     assert "yaxis2" in balance["layout"]  # the norms and their difference on two axes (Fig. 1)
     for fig in figs.values():
-        assert all(not t.get("x") for t in fig["data"] if (t.get("meta") or {}).get("live") == "line")  # live.js fills them
+        assert all(not t.get("x") for t in fig["data"] if (t.get("meta") or {}).get("live") == "line")  # live-4-render.js fills them
 
 
 def test_charts_of_runs_with_the_same_columns_are_built_once():
