@@ -32,7 +32,8 @@
       .replace(/\^\(?(-?[0-9.]+|-?[A-Za-z])\)?/g, "^{$1}")
       .replace(/_\{?([A-Za-z0-9+\-]+)\}?/g, "_{$1}")
       .replace(/\|/g, "\\vert ")
-      .replace(/eta/g, "\\eta ");
+      // Greek names as whole words (beta is not b + eta), as dashboard/mathtext.py does
+      .replace(/(^|[^A-Za-z\\])(alpha|beta|gamma|delta|eta|lambda|sigma|xi|rho|mu)(?![A-Za-z])/g, "$1\\$2 ");
   }
 
   // "|W_2|^2 - |W_3|^2" -> "$\vert W_{2}\vert ^{2} - \vert W_{3}\vert ^{2}$"; text without formulas unchanged
@@ -56,6 +57,8 @@
     const out = Object.assign({}, ax || {});
     if (out.title) out.title = titled(out.title, on ? BIG.font : null);
     if (on) out.tickfont = Object.assign({}, out.tickfont || {}, {size: BIG.tick});
+    // a log axis labels 2 and 5 between the powers of ten at 3/4 size, too small to read on a projector
+    if (on && out.type === "log" && out.dtick === undefined) out.dtick = 1;
     return out;
   }
 

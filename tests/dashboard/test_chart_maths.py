@@ -55,3 +55,10 @@ def test_an_id_beside_a_formula_is_upright_text_not_a_subscript():
 def test_formulas_are_typeset_as_before():
     assert tex("|W_2|^2 - |W_3|^2") == ["$\\vert W_{2}\\vert ^{2}\\ -\\ \\vert W_{3}\\vert ^{2}$"]
     assert tex("Loss") == ["Loss"]
+
+
+def test_greek_names_are_whole_words_beta_is_not_b_eta():
+    """A cold try read |beta_1|^2 typeset as |b eta_1|^2: eta was replaced inside beta."""
+    (beta, eta) = tex("|beta_1|^2", "eta_k |g_k|^2")
+    assert "\\beta" in beta and "b\\eta" not in beta
+    assert eta.startswith("$\\eta _{k}")

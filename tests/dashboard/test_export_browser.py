@@ -53,6 +53,7 @@ def test_the_composed_figure_holds_every_chart_the_3d_view_and_the_verdicts(lab,
     wait_run(lab, run_id)
     page.goto(f"{lab.url}/runs/{run_id}")
     page.wait_for_function("() => window.NoetherLive && window.NoetherLive.state() && window.NoetherLive.state().done")
+    page.wait_for_function("() => !!document.querySelector('#run-export-png')?.getAttribute('href')")  # set by a callback
     href = page.get_attribute("#run-export-png", "href")
     assert href == f"/export/{run_id}.png"
     assert "left out" in page.inner_text("#run-export-note")  # the CSV says what it leaves out, near the button

@@ -160,7 +160,7 @@ def test_the_dynamics_picker_describes_each_kind_and_takes_sgd_then_enter_as_sgd
     open_form(page, lab.url + "/")
     page.locator("#launch-kind-dynamics").click()
     options = page.get_by_role("option").filter(has_text=" · ")
-    expect(options.filter(has_text="sgd ·")).to_contain_text("stochastic gradient descent")
+    expect(options.filter(has_text="sgd ·")).to_contain_text("Stochastic gradient descent (SGD)")  # the core kind record's label
     texts = options.all_inner_texts()
     assert len(texts) >= 9 and all(" · " in t and len(t.split(" · ", 1)[1]) > 10 for t in texts), texts
     shot(page, "dynamics-options")

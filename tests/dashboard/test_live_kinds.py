@@ -14,7 +14,7 @@ CHARTS = [
     ("powerlaw", ("step", "t", "angular_momentum", "angular_momentum:pred"), "angular_momentum", -3.0, "J"),
     ("particles", 3),
     ("loss", ("step", "loss"), True),
-    ("law", ("step", "balance/h1", "balance/h1:pred"), "balance/h1", "balance", "conserved"),
+    ("law", ("step", "balance/h1", "balance/h1:pred"), "balance/h1", "balance", "conserved", "gd"),
     ("drift", ("step", "balance/h1"), ("balance/h1",)),
     ("norms", ("step", "sq_norm/W1"), ("sq_norm/W1",)),
     ("neurons", "balance/h1:neurons"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import math
 import threading
 
@@ -13,6 +14,13 @@ from labsettings import Settings
 from workers import client as jobs
 from workers import keys, records, series
 from workers.job import Status
+
+
+def run_coroutine(coro):
+    """``asyncio.run`` in a thread of its own: a browser test's Playwright (sync API) keeps an event loop
+    running in the main thread for the rest of the session."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 SPEC = {"potential": {"kind": "sphere", "dim": 3}, "steps": 10}
 
@@ -67,7 +75,7 @@ def test_the_asyncio_reader_reads_what_the_blocking_one_reads(redis_url, clean_r
         finally:
             await ar.aclose()
 
-    assert asyncio.run(aread()) == series.read(r, run_id, after, limit if limit is not None else 1000)
+    assert run_coroutine(aread()) == series.read(r, run_id, after, limit if limit is not None else 1000)
 
 
 def test_follow_gives_each_batch_published_after_it_starts_then_the_end(redis_url, clean_redis, tmp_path):
@@ -89,7 +97,7 @@ def test_follow_gives_each_batch_published_after_it_starts_then_the_end(redis_ur
 
     thread = threading.Thread(target=worker)
     thread.start()
-    events = asyncio.run(follow())
+    events = run_coroutine(follow())
     thread.join()
     assert [(type(e).__name__, getattr(e, "first", None)) for e in events[:-1]] == [("Published", 0), ("Published", 3)]
     assert [x["step"] for e in events[:-1] for x in e.records] == [0, 1, 2, 3, 4]
@@ -108,7 +116,7 @@ def test_follow_says_when_the_run_is_deleted(redis_url, clean_redis, tmp_path):
         finally:
             await ar.aclose()
 
-    assert asyncio.run(follow()) == [jobs.Deleted()]
+    assert run_coroutine(follow()) == [jobs.Deleted()]
 
 
 def test_end_marker_follows_the_last_batch_and_reports_status(clean_redis, tmp_path):
