@@ -157,9 +157,9 @@ translation_ce = make(
         " (W_3 -> W_3 + 1 a^T, b_3 -> b_3 + c 1) leaves the loss unchanged: a translation symmetry."
     ),
     look_at=(
-        "translation, the length of s = the sums over the 10 classes of W_3's columns and of b_3: it falls"
-        " smoothly along the dashed curve |s(0)| exp(-lambda t) and the dotted GD prediction, while the class"
-        " rows themselves move a lot; translation:neurons shows one sum per neuron of layer 2."
+        "the chart of (law translation), the length of s = the sums over the 10 classes of the columns of W_3"
+        " and of b_3: it falls smoothly along the dashed curve |s(0)| exp(-lambda t) and the dotted GD"
+        " prediction, while the class rows themselves move a lot."
     ),
     prediction=(
         "The gradient's sum over classes is 0, so under gradient flow s is constant; weight decay makes it"
@@ -184,7 +184,7 @@ batchnorm_scale = make(
         " bias by any c > 0 changes nothing: W_1 is scale-invariant, and its gradient is orthogonal to it."
     ),
     look_at=(
-        "scale/h1 = |W_1|^2 + |b_1|^2: gradient flow says constant (dashed), yet it doubles; GD's exact"
+        "the chart of (law scale/h1), |W_1|^2 + |b_1|^2: gradient flow says constant (dashed), yet it doubles; GD's exact"
         " prediction (dotted), |W_1|^2 growing by eta^2 |grad|^2 at every step, follows it to float precision."
         " balance/h1 is reported not applicable (BatchNorm undoes the rescaling it needs); balance/h2 still holds."
     ),

@@ -135,3 +135,18 @@ def test_series_with_nan_and_missing_keys(tmp_path):
     write_series([{"step": 0, "x": 1.0}, {"step": 1, "x": math.nan, "y": [1.0, 2.0]}], tmp_path)
     back = read_series(tmp_path)
     assert back[0] == {"step": 0, "x": 1.0} and math.isnan(back[1]["x"]) and back[1]["y"] == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("name", [p.name for p in presets.all() if "(law " in (p.look_at or "")])
+def test_the_laws_a_presets_look_at_names_are_laws_its_run_draws(name):
+    """The run page puts the charts a "Look at" names as ``(law X)`` first; a name no law of the run has is a
+    text pointing at nothing (a cold try found translation-ce's text naming a chart that was never drawn)."""
+    import re
+
+    import noether
+
+    preset = presets.get(name)
+    named = set(re.findall(r"\blaw ([A-Za-z0-9_/\-]+)", preset.look_at))
+    sim = noether.simulate(preset.spec.model_copy(update={"steps": 1}))
+    applicable = {law.id for law in sim.laws}
+    assert named <= applicable, f"{name}: the text names {sorted(named - applicable)}; the run has {sorted(applicable)}"
