@@ -115,7 +115,8 @@ class SweepAnalysis(BaseModel):
     t_end: float | None = Field(description="end of the time window every ended run covers")
     runs: list[dict[str, Any]] = Field(description="id, value, x (the value as a number), record, worst_verdict")
     fits: list[dict[str, Any]] = Field(description="id, name, family, points [{id, x, error}], fit {slope, "
-                                                   "intercept, r2, n} or null, expected slope or null, reason")
+                                                   "intercept, r2, n} or null, expected slope or null, reason, "
+                                                   "rounding (the law holds exactly at every step: no fit)")
 
 
 class Validated(BaseModel):

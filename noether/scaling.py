@@ -43,6 +43,7 @@ class Expected:
 
     slope: float | None
     reason: str
+    rounding: bool = False  # the law holds exactly at every step: what is left is rounding, no trend to fit
 
 
 def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -111,18 +112,25 @@ def fit_loglog(x: list[float | None], y: list[float | None]) -> Fit | None:
     return Fit(float(slope), float(intercept), r2, len(pts))
 
 
-FIRST_ORDER = ("balance", "balance_sum", "linear_balance", "chain")
+FIRST_ORDER = ("balance", "balance_sum", "linear_balance", "chain", "scale")
 
 
-def expected_order(family: str, dynamics: str, path: str) -> Expected:
+def expected_order(family: str, dynamics: str, path: str, weight_decay: float = 0.0) -> Expected:
     """What the theory says of a law's error against a swept field (the paper's sections in the reason)."""
+    if family == "translation" and not weight_decay and dynamics not in ("adam", "mixed"):
+        return Expected(None, "the class sums of the last layer do not move at all without weight decay (the"
+                              " gradient's sum over classes is 0): only rounding is left, no trend is expected",
+                        rounding=True)
     if path in ("dynamics.lr", "dynamics.dt"):
+        if dynamics in ("gd", "sgd") and family == "translation":
+            return Expected(1.0, "GD follows s_{k+1} = (1 - eta lambda) s_k exactly; over a fixed time it is"
+                                 " first order in eta away from the flow's exp(-lambda t) (Kunin et al.)")
         if dynamics in ("gd", "sgd") and family in FIRST_ORDER:
             return Expected(1.0, "GD is the Euler step of gradient flow: over a fixed time its distance from the"
                                  " flow's constant is first order in eta (Sec. 4.1)")
-        if family in ("residual", "rotation_residual"):
+        if family in ("residual", "rotation_residual", "scale_residual"):
             return Expected(None, "the residual is zero at every step for any eta (the loss is invariant): only"
-                                  " rounding is left, no trend is expected")
+                                  " rounding is left, no trend is expected", rounding=True)
         if dynamics == "nd":
             return Expected(None, "under Newtonian dynamics the balance is not conserved but bounded (Sec. 4.1):"
                                   " no power law in eta is expected")
@@ -168,6 +176,7 @@ def analyse_sweep(runs: list[dict[str, Any]], laws: list[dict[str, Any]]) -> dic
     t_end = min((max(t for t in r["series"]["t"] if t is not None) for r in ended), default=None)
     kinds = {_get(s, "dynamics.kind") or "?" for s in specs}
     kind = kinds.pop() if len(kinds) == 1 else "mixed"
+    weight_decay = max((float(_get(s, "dynamics.weight_decay") or 0.0) for s in specs), default=0.0)
     fits = []
     for law in laws:
         points = []
@@ -180,9 +189,9 @@ def analyse_sweep(runs: list[dict[str, Any]], laws: list[dict[str, Any]]) -> dic
         if not points:
             continue
         fit = fit_loglog([p["x"] for p in points], [p["error"] for p in points]) if main else None
-        expected = expected_order(law.get("family", ""), kind, main or "")
+        expected = expected_order(law.get("family", ""), kind, main or "", weight_decay)
         fits.append({"id": law["id"], "name": law.get("name", law["id"]), "family": law.get("family", ""),
-                     "points": points, "fit": None if fit is None else fit.__dict__, "expected": expected.slope,
-                     "reason": expected.reason})
+                     "points": points, "fit": None if fit is None or expected.rounding else fit.__dict__,
+                     "expected": expected.slope, "reason": expected.reason, "rounding": expected.rounding})
     return {"paths": paths, "main": main, "dynamics": kind, "t_end": t_end,
             "runs": [{k: v for k, v in r.items() if k != "series"} for r in ordered], "fits": fits}

@@ -119,7 +119,8 @@ def fit_figure(entry: dict[str, Any], main: str, run_colour: dict[str, str]) -> 
             ref = [y_mid * (x / mid) ** entry["expected"] for x in xs]
             fig.add_trace(go.Scatter(x=xs, y=ref, mode="lines", name=f"expected slope {entry['expected']:g}",
                                      line=dict(dash="dot", color="#7f8c8d", width=2)))
-    rounding = bool(pts) and (max(p["error"] for p in pts) < ROUNDING or entry.get("family") in RESIDUALS)
+    rounding = bool(pts) and (max(p["error"] for p in pts) < ROUNDING or entry.get("family") in RESIDUALS
+                              or bool(entry.get("rounding")))
     if rounding:
         fig.data = fig.data[:1]  # errors at rounding level: no trend to draw
     slope = ("zero at every step, only rounding is left: no trend to fit" if rounding else

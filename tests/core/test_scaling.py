@@ -72,3 +72,40 @@ def test_gd_balance_error_against_the_flow_constant_is_first_order_in_eta_over_a
         assert fit_loglog(lrs, common).slope == pytest.approx(1.0, abs=0.1), (law, common)
         assert abs(fit_loglog(lrs, own).slope - 1.0) > abs(fit_loglog(lrs, common).slope - 1.0), (law, own)
         assert np.all(np.diff(common) < 0)
+
+
+def _lr_sweep(base: dict, lrs: list[float]) -> list[dict]:
+    runs = []
+    for _label, spec in expand(base, {"dynamics.lr": lrs}):
+        records = list(noether.simulate(spec))
+        cols = {k: [r.get(k) for r in records] for k in records[-1]}
+        runs.append({"id": f"lr-{spec.dynamics.lr}", "spec": spec.model_dump(mode="json"), "series": cols})
+    return runs
+
+
+TRANSLATION = {"id": "translation", "name": "|s|", "family": "translation"}
+CE_NET = {"model": {"widths": [64, 12, 10], "activation": "relu", "bias": True},
+          "data": {"kind": "digits", "samples": 100}, "loss": "nll", "steps": 200, "record_every": 1,
+          "dtype": "float64", "seed": 0}
+
+
+def test_translation_under_gd_with_weight_decay_is_first_order_in_eta_from_the_flows_decay():
+    """GD's s_{k+1} = (1 - eta lambda) s_k against the flow's s(0) exp(-lambda t): first order in eta."""
+    from noether.scaling import analyse_sweep
+
+    base = {**CE_NET, "dynamics": {"kind": "gd", "lr": 0.1, "weight_decay": 0.05}}
+    out = analyse_sweep(_lr_sweep(base, [0.1, 0.05, 0.025]), [TRANSLATION])
+    (fit,) = out["fits"]
+    assert fit["expected"] == 1.0 and not fit["rounding"]
+    assert fit["fit"]["slope"] == pytest.approx(1.0, abs=0.1), fit
+
+
+def test_translation_without_weight_decay_is_rounding_and_gets_no_fitted_slope():
+    """A cold try saw 'slope -1.38' fitted through rounding noise: s does not move without weight decay."""
+    from noether.scaling import analyse_sweep
+
+    base = {**CE_NET, "dynamics": {"kind": "gd", "lr": 0.1}}
+    out = analyse_sweep(_lr_sweep(base, [0.1, 0.05, 0.025]), [TRANSLATION])
+    (fit,) = out["fits"]
+    assert fit["rounding"] and fit["fit"] is None and fit["expected"] is None
+    assert max(p["error"] for p in fit["points"]) < 1e-10  # what is left is rounding indeed
