@@ -94,6 +94,12 @@ def exact_gd(context: Context) -> bool:
     return context.dynamics in ("gd", "sgd")
 
 
+def exactly(context: Context) -> str:
+    """How a prediction text names the step-by-step identity of this run: 'SGD: exactly' on an SGD run, 'GD: exactly'
+    on a GD run (the dotted curve of the law's chart)."""
+    return f"{context.dynamics.upper()}: exactly"
+
+
 def k2_is_one(context: Context, t0: float = 0.0) -> bool:
     """True when k2(t) = 1 and k1(t) >= 0 at a few probe times: the energy |w'|^2/2 + L then never grows."""
     if context.flow in ("nd", "nagf"):

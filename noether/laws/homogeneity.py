@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from noether.laws.base import Context, Law
-from noether.laws.conditions import exact_gd, has_grad_at_w, weight_decay
+from noether.laws.conditions import exact_gd, exactly, has_grad_at_w, weight_decay
 from noether.laws.entry import CatalogueEntry
 from noether.laws.quadratic import QuadraticLaw, SymmetryResidual, Term, formula
 from noether.laws.tracking import not_applicable
@@ -168,7 +168,7 @@ def _prediction_text(context: Context) -> str:
     elif lam and context.flow == "general":
         text += f" (+ lambda Q, lambda = {lam:g})"
     if exact_gd(context) and context.flow == "gf":
-        text += " under GF; GD: exactly Q_{k+1} = (1 - 2 eta lambda) Q_k + eta^2 sum c |g|^2 (:pred_discrete)"
+        text += f" under GF; {exactly(context)} Q_{{k+1}} = (1 - 2 eta lambda) Q_k + eta^2 sum c |g|^2 (dotted)"
     return text
 
 

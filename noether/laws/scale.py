@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from noether.laws.base import Context, Law
-from noether.laws.conditions import exact_gd, has_grad_at_w, weight_decay
+from noether.laws.conditions import exact_gd, exactly, has_grad_at_w, weight_decay
 from noether.laws.entry import CatalogueEntry
 from noether.laws.quadratic import QuadraticLaw, SymmetryResidual, Term, formula
 from noether.laws.workspace import Workspace
@@ -86,7 +86,7 @@ def _prediction_text(context: Context) -> str:
     if lam and context.flow == "gf":
         text = f"decays as Q(0) exp(-2 lambda t), lambda = {lam:g}"
     if exact_gd(context) and context.flow == "gf":
-        text += "; GD: exactly Q_{k+1} = (1 - 2 eta lambda) Q_k + eta^2 |G_h|^2 (:pred_discrete)"
+        text += f"; {exactly(context)} Q_{{k+1}} = (1 - 2 eta lambda) Q_k + eta^2 |G_h|^2 (dotted)"
     return text
 
 

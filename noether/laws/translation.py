@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from noether.laws.base import Columns, Context, Law, Snapshot
-from noether.laws.conditions import exact_gd, second_order, weight_decay
+from noether.laws.conditions import exact_gd, exactly, second_order, weight_decay
 from noether.laws.entry import CatalogueEntry
 from noether.laws.quadratic import MAX_NEURONS, QuadraticLaw, default_tolerance
 from noether.laws.tracking import TrackedLaw, flow_rate, not_applicable
@@ -204,7 +204,7 @@ def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> 
         if lam:
             prediction = f"s(0) exp(-lambda t), lambda = {lam:g}"
         if exact_gd(context):
-            prediction += "; GD: exactly s_{k+1} = (1 - eta lambda) s_k (:pred_discrete)"
+            prediction += f"; {exactly(context)} s_{{k+1}} = (1 - eta lambda) s_k (dotted)"
     law = Translation(
         context, structure, id="translation", family="translation", name=name,
         symmetry=f"W_{K} -> W_{K} + 1 a^T" + (f", b_{K} -> b_{K} + alpha 1" if bias else "") + " (softmax output)",
