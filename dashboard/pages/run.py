@@ -46,7 +46,7 @@ def layout(run_id: str | None = None, **_: Any) -> html.Div:
                 html.H1(id="run-title", children="Run"),
                 html.Span(run_id or "", id="run-id-text", className="run-id hint", title="run id"),
                 html.Span(id="run-status", className="status"),
-                html.Button("Cancel", id="run-cancel", className="btn btn-danger", disabled=True),
+                html.Button("Cancel", id="run-cancel", className="btn btn-danger", disabled=True, hidden=True),
                 dcc.Link("Edit and re-run", id="run-edit", href="/", className="btn",
                          title="open this run's spec in the launch form"),
                 html.Span(id="run-cancel-msg", className="hint"),
@@ -147,6 +147,7 @@ def status_view(info: dict[str, Any] | None) -> dict[str, Any]:
     Output("run-eta", "children"),
     Output("run-reason", "children"),
     Output("run-cancel", "disabled"),
+    Output("run-cancel", "hidden"),  # a finished run has nothing to cancel: no button
     Output("run-title", "children"),
     Output("run-verdicts", "children"),
     Output("run-page", "className"),
@@ -162,7 +163,7 @@ def show_info(info, preset, run_id):
     missing = v["status"] == "not found"  # no series, exports or replay to show: only the message
     reason = [v["reason"], " ", dcc.Link("See the runs", href="/runs")] if missing else v["reason"]
     return (v["status"], f"status status-{v['status'].replace(' ', '-')}", v["progress"], v["progress_text"], v["eta"],
-            reason, not v["cancellable"], title, verdicts, "run run-missing" if missing else "run")
+            reason, not v["cancellable"], not v["cancellable"], title, verdicts, "run run-missing" if missing else "run")
 
 
 def run_title(info: dict[str, Any] | None, preset: dict[str, Any] | None) -> str:

@@ -45,4 +45,5 @@ def test_sign_in_then_cancel_a_run(stack_factory, page):
     page.wait_for_function("() => document.querySelector('#run-cancel-msg')?.innerText === 'cancel requested'")
     page.wait_for_function("() => document.querySelector('#run-status')?.innerText === 'cancelled'", timeout=30_000)
     assert run_status(lab, run_id) == "cancelled"
+    page.wait_for_function("() => document.querySelector('#run-cancel')?.hidden === true")  # nothing left to cancel
     assert not page.errors
