@@ -780,10 +780,12 @@ def _matrix_title(col: str) -> str:
 
 
 def compare_title(column: str, drift: bool, log_y: bool) -> str:
-    """A compare chart's title: the column, or its (absolute) drift from t = 0."""
+    """A compare chart's title: the column as a reader names it (``balance/h2`` -> ``balance, layer 2``), or its
+    (absolute) drift from t = 0."""
+    name = column if column in ("loss", "t", "step") else law_label(column)
     if not drift:
-        return column
-    return f"|{column} - its value at t = 0|" if log_y else f"{column} (drift from t = 0)"
+        return name
+    return f"|{name} - its value at t = 0|" if log_y else f"{name} (drift from t = 0)"
 
 
 def compare_figure(

@@ -123,7 +123,7 @@ def test_compare_overlays_runs_with_predictions_and_shared_x():
     drift_row = [t for t in loglog.data if t.yaxis == "y2" and "prediction" not in t.name]
     assert all(v is None or v >= 0 for t in drift_row for v in t.y)
     assert any(v is not None and v > 0 for t in drift_row for v in t.y)
-    assert "|balance/h2 - its value at t = 0|" in [a.text for a in loglog.layout.annotations]
+    assert "|balance, layer 2 - its value at t = 0|" in [a.text for a in loglog.layout.annotations]  # readable
     assert grid.layout.xaxis.matches == "x2" or grid.layout.xaxis2.matches == "x"
 
 
