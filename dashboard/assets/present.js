@@ -89,7 +89,8 @@
       let t = tr;
       if (math && typeof tr.name === "string") {
         const n = tex(tr.name);
-        if (n !== tr.name) t = Object.assign({}, t, {name: n});
+        // the legend typesets the name; a hover box cannot (it would show the raw $...$): it keeps the plain name
+        if (n !== tr.name) t = Object.assign({}, t, {name: n}, tr.hovertemplate ? {} : {hovertemplate: "%{x}, %{y}<extra>" + tr.name.replace(/[<>]/g, "") + "</extra>"});
       }
       if (on && t.line && (t.mode || "lines").indexOf("lines") >= 0) {
         const w = Math.max(BIG.minWidth, BIG.factor * (t.line.width || 2));

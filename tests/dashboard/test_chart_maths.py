@@ -62,3 +62,17 @@ def test_greek_names_are_whole_words_beta_is_not_b_eta():
     (beta, eta) = tex("|beta_1|^2", "eta_k |g_k|^2")
     assert "\\beta" in beta and "b\\eta" not in beta
     assert eta.startswith("$\\eta _{k}")
+
+
+def test_a_typeset_legend_name_leaves_the_hover_box_its_plain_name():
+    """A hover box cannot typeset: a cold try saw raw $\\vert J...$ there."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    harness = HARNESS.replace("window.NoetherStyle.tex(s)", "window.NoetherStyle.apply([{name: s}], {}, '2d').data[0]")
+    harness = harness.replace("global.window = {};", "global.window = {MathJax: {typesetPromise: () => 0}};")
+    out = subprocess.run([node, "-e", harness, str(PRESENT_JS), json.dumps(["|W_2|^2 - |W_3|^2"])],
+                         capture_output=True, text=True, timeout=60, check=True)
+    (trace,) = json.loads(out.stdout)
+    assert trace["name"].startswith("$")  # the legend is typeset
+    assert "|W_2|^2 - |W_3|^2" in trace["hovertemplate"] and "$" not in trace["hovertemplate"]
