@@ -111,7 +111,8 @@ def test_edit_and_rerun_opens_the_runs_own_spec_in_the_form(lab, page):
     assert rec["spec"]["steps"] == 60 and rec["spec"]["initial"]["position"] == [0.1, 0.1, 0.1]
     # the re-run keeps the preset's name, so its page keeps the teaching text
     page.wait_for_function("() => (document.querySelector('#run-story-look-at')?.innerText || '').includes('Look at')")
-    assert page.locator("#run-title").inner_text().startswith("Rotation toy, gradient")
+    page.wait_for_function("() => document.querySelector('#run-title')?.innerText.startsWith('Rotation toy, gradient')"
+                           " === true")  # the title comes from its own callback, maybe after the story
     assert not page.errors
 
 
