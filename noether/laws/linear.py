@@ -167,9 +167,7 @@ class LinearBalance(TrackedLaw):
         if pred is not None:
             out[self.id + ":pred"] = (pred - M0).norm()
             drift = (M - pred).norm()
-            if drift_d is not None:  # GD, SGD: judged by the exact discrete prediction
-                drift, drift_d = drift_d, drift
-            self.track(value, drift=drift, scale=scale, size=size, drift_other=drift_d)
+            self.track(value, drift=drift, drift_discrete=drift_d, scale=scale, size=size)
         else:
             self.track(value, scale=scale, size=size)
         if M.shape[0] <= MATRIX_MAX:

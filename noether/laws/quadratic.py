@@ -223,8 +223,6 @@ class QuadraticBank:
         pred_d = torch.add(self._S, self._Q0, alpha=self._D) if self.discrete and self._gsq is not None else None
         drift = None if pred is None else (Q - pred).abs()
         drift_d = None if pred_d is None else (Q - pred_d).abs()
-        if drift_d is not None:  # GD, SGD: judged by the exact discrete prediction, GF's drift kept aside
-            drift, drift_d = drift_d, drift
         value = Q
         if self._delta is not None:
             # Fig. 2: X(0) - X(t) against Y(0) - Y(t), with Q = X - Y and X the positive terms.
@@ -232,7 +230,7 @@ class QuadraticBank:
             rhs = torch.mv(self._neg, dsq) + self._Q0
             pred = None if pred is None else torch.where(self._delta, rhs - pred, pred)
             pred_d = None if pred_d is None else torch.where(self._delta, rhs - pred_d, pred_d)
-        self.stats.track(value, drift=drift, scale=scale, size=size, drift_other=drift_d)
+        self.stats.track(value, drift=drift, drift_discrete=drift_d, scale=scale, size=size)
         parts = [value, sq]
         if pred is not None:
             parts.append(pred)

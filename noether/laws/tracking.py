@@ -108,8 +108,12 @@ class TrackedLaw:
         scale: Tensor | None = None,
         size: Tensor | None = None,
         drift_other: Tensor | None = None,
+        drift_discrete: Tensor | None = None,
     ) -> None:
-        """Record one measurement: the value, its drift from the prediction, the movement and size of its terms."""
+        """Record one measurement: the value, its drift from the prediction, the movement and size of its terms.
+
+        ``drift_discrete``: the drift from the exact step-by-step prediction (GD, SGD); where given, the law is
+        judged by it and the flow's ``drift`` is kept aside as the other drift."""
         if drift is None and pred is not None:
             if self.kind == "bound":
                 drift = torch.clamp(value - pred, min=0.0)
@@ -117,7 +121,8 @@ class TrackedLaw:
                 drift = (value - pred).abs()
         if drift is None and self.kind == "zero":
             drift = value.abs()
-        self.stats.track(value, drift=drift, scale=scale, size=size, drift_other=drift_other)
+        self.stats.track(value, drift=drift, scale=scale, size=size, drift_other=drift_other,
+                         drift_discrete=drift_discrete)
 
     def _stat(self, name: str) -> Tensor | None:
         x = getattr(self.stats, name)
@@ -247,7 +252,10 @@ class Tracker:
         scale: Tensor | None = None,
         size: Tensor | None = None,
         drift_other: Tensor | None = None,
+        drift_discrete: Tensor | None = None,
     ) -> None:
+        if drift_discrete is not None:  # GD, SGD: judged by the exact discrete prediction, the flow's drift aside
+            drift, drift_other = drift_discrete, drift
         if value.requires_grad:
             value = value.detach()
         if self.initial is None:

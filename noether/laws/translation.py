@@ -164,9 +164,7 @@ class Translation(TrackedLaw):
         if pred is not None:
             out[self.id + ":pred"] = pred.norm()
             drift = (s - pred).norm()
-            if drift_d is not None:  # GD, SGD: judged by the exact discrete prediction
-                drift, drift_d = drift_d, drift
-            self.track(value, drift=drift, scale=scale, size=size, drift_other=drift_d)
+            self.track(value, drift=drift, drift_discrete=drift_d, scale=scale, size=size)
         else:
             self.track(value, scale=scale, size=size)
         neurons = s[: W.shape[1]]
