@@ -100,6 +100,7 @@ def create_dash(settings: Any = None) -> Dash:
         title="Noether Lab",
         update_title=None,
         serve_locally=True,
+        use_async=True,  # async page layouts (dashboard/pages/run.py awaits the run record while laying out)
     )
     _load_pages()
     app.layout = shell(bool(getattr(settings, "api_token", None)))

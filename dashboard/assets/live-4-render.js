@@ -131,9 +131,11 @@
   }
 
   /* Which of the due charts draws first: visible 2D charts, then 3D scenes (a software WebGL scene
-     costs 100+ ms a redraw and about a second to mount), then charts below the fold. */
+     costs 100+ ms a redraw), then charts below the fold. A 3D scene is mounted after every 2D chart,
+     below the fold too: its first draw compiles its shaders (0.5-2 s without a GPU), which would hold
+     up every chart after it (issue 12 item 4: "defer the 3D view"). */
   function rank(ch, vis) {
-    if (ch.kind === "gl") return vis ? (ch.mounted ? 1 : 2) : 4;
+    if (ch.kind === "gl") return ch.mounted ? (vis ? 1 : 4) : (vis ? 5 : 6);
     return vis ? 0 : 3;
   }
 

@@ -1,9 +1,12 @@
-/* Presentation mode and typeset maths for the live charts (assets/live-4-render.js calls NoetherStyle.apply on every
+/* Presentation mode and formulas for the live charts (assets/live-4-render.js calls NoetherStyle.apply on every
    full draw).
 
    - Maths: a title, axis title or legend entry written in plain text with ^, _ or |...| (|W_2|^2 - |W_3|^2,
-     t^-3) becomes a TeX string ($...$) that Plotly typesets with MathJax, once MathJax is on the page (the run
-     page loads it with its hidden dcc.Graph(mathjax=True)).
+     t^-3) is drawn with Plotly's own rich text: italic variables, <sub>/<sup>, a true minus sign, Greek letters
+     (|W<sub>2</sub>|<sup>2</sup> − ...). Plotly draws that at once, in the legend, the hover box and an exported
+     figure alike; typesetting with MathJax cost about 0.3 s per chart on page load and a second full draw of
+     every chart once MathJax had arrived (issue 12, item 4). Prose and ids (NAG's, angular_momentum) are left
+     as they are.
    - Presentation mode (body.present): fonts, ticks and titles large enough for the back of a room, thicker
      lines, wider margins. Toggling it redraws every chart (NoetherLive.redrawAll) and resizes the plots. */
 (function () {
@@ -17,38 +20,40 @@
   const MATH_WORDS = new Set(["exp", "log", "sqrt", "sin", "cos", "tanh", "int", "max", "min"]);
 
   function present() { return document.body.classList.contains("present"); }
-  function mathjax() { return !!(window.MathJax && (window.MathJax.typesetPromise || window.MathJax.Hub)); }
 
-  function texToken(tok) {
-    if (tok === "x") return "\\times";
-    if (tok === "<=") return "\\le";
-    if (tok === ">=") return "\\ge";
-    if (PROSE.test(tok)) return "\\text{" + tok.replace(/[{}\\$]/g, "") + "}";  // \text shows "_" as it is
-    if (WORDS.test(tok) && !MATH_WORDS.has(tok.replace(/[,.:;)]+$/, ""))) {
-      return "\\text{" + tok.replace(/[{}\\]/g, "") + "}";
-    }
+  const GREEK = {alpha: "α", beta: "β", gamma: "γ", delta: "δ", eta: "η", lambda: "λ", sigma: "σ", xi: "ξ",
+                 rho: "ρ", mu: "μ"};
+  const OPS = {"x": "×", "<=": "≤", ">=": "≥", "*": "·", "-": "−"};
+  const MATHY = /[\^_]|\|[^|\s]+\|/;
+
+  function richToken(tok) {
+    if (OPS[tok]) return OPS[tok];
+    if (PROSE.test(tok)) return tok;
+    if (WORDS.test(tok) && !MATH_WORDS.has(tok.replace(/[,.:;)]+$/, ""))) return tok;
     return tok
       .replace(/\\/g, "")
-      .replace(/\^\(?(-?[0-9.]+|-?[A-Za-z])\)?/g, "^{$1}")
-      .replace(/_\{?([A-Za-z0-9+\-]+)\}?/g, "_{$1}")
-      .replace(/\|/g, "\\vert ")
       // Greek names as whole words (beta is not b + eta), as dashboard/mathtext.py does
-      .replace(/(^|[^A-Za-z\\])(alpha|beta|gamma|delta|eta|lambda|sigma|xi|rho|mu)(?![A-Za-z])/g, "$1\\$2 ");
+      .replace(/(^|[^A-Za-z])(alpha|beta|gamma|delta|eta|lambda|sigma|xi|rho|mu)(?![A-Za-z])/g, (m, a, g) => a + GREEK[g])
+      // a lone Latin letter is a variable: italic (W, w', J, t), as TeX sets it; words (exp, log) stay upright
+      .replace(/(^|[^A-Za-z])([A-Za-z])(?![A-Za-z])/g, "$1<i>$2</i>")
+      .replace(/\^\(?(-?[0-9.]+|-?(?:<i>)?[A-Za-z](?:<\/i>)?)\)?/g, (m, e) => "<sup>" + e.replace("-", "−") + "</sup>")
+      .replace(/_\{?((?:<i>[A-Za-z]<\/i>|[0-9+\-])+)\}?/g, (m, e) => "<sub>" + e.replace(/-/g, "−") + "</sub>")
+      .replace(/'/g, "′");
   }
 
-  // "|W_2|^2 - |W_3|^2" -> "$\vert W_{2}\vert ^{2} - \vert W_{3}\vert ^{2}$"; text without formulas unchanged
-  function tex(s) {
-    if (typeof s !== "string" || s.charAt(0) === "$" || !/[\^_]|\|[^|\s]+\|/.test(s) || /[<>$&%#~]/.test(s)) return s;
+  // "|W_2|^2 - |W_3|^2" -> "|<i>W</i><sub>2</sub>|<sup>2</sup> − |<i>W</i><sub>3</sub>|<sup>2</sup>"; text
+  // without formulas, or with characters Plotly would read as markup, unchanged
+  function rich(s) {
+    if (typeof s !== "string" || !MATHY.test(s) || /[<>&]/.test(s)) return s;
     const words = s.split(/\s+/).filter(Boolean);
-    if (!words.some((w) => !PROSE.test(w) && /[\^_]|\|[^|\s]+\|/.test(w))) return s;  // only ids: plain text
-    const toks = words.map(texToken);
-    return "$" + toks.join("\\ ") + "$";
+    if (!words.some((w) => !PROSE.test(w) && MATHY.test(w))) return s;  // only ids: plain text
+    return words.map(richToken).join(" ");
   }
 
   function titled(obj, size) {
     if (!obj) return obj;
     const t = typeof obj === "string" ? {text: obj} : Object.assign({}, obj);
-    if (mathjax()) t.text = tex(t.text);
+    t.text = rich(t.text);
     if (size) t.font = Object.assign({}, t.font || {}, {size});
     return t;
   }
@@ -64,8 +69,6 @@
 
   function apply(data, layout, kind) {
     const on = present();
-    const math = mathjax();
-    if (!on && !math) return {data, layout};
     const out = Object.assign({}, layout);
     if (out.title) out.title = titled(out.title, on ? BIG.title : null);
     for (const k in out) {
@@ -87,10 +90,9 @@
     }
     const styled = data.map((tr) => {
       let t = tr;
-      if (math && typeof tr.name === "string") {
-        const n = tex(tr.name);
-        // the legend typesets the name; a hover box cannot (it would show the raw $...$): it keeps the plain name
-        if (n !== tr.name) t = Object.assign({}, t, {name: n}, tr.hovertemplate ? {} : {hovertemplate: "%{x}, %{y}<extra>" + tr.name.replace(/[<>]/g, "") + "</extra>"});
+      if (typeof tr.name === "string") {
+        const n = rich(tr.name);
+        if (n !== tr.name) t = Object.assign({}, t, {name: n});
       }
       if (on && t.line && (t.mode || "lines").indexOf("lines") >= 0) {
         const w = Math.max(BIG.minWidth, BIG.factor * (t.line.width || 2));
@@ -116,12 +118,5 @@
     if (on !== was) { was = on; setTimeout(restyleAll, 50); }
   }).observe(document.body || document.documentElement, {attributes: true, attributeFilter: ["class"]});
 
-  // when MathJax arrives (it loads asynchronously), draw the titles again, typeset
-  let waited = 0;
-  const poll = setInterval(() => {
-    waited += 1;
-    if (mathjax()) { clearInterval(poll); restyleAll(); } else if (waited > 120) { clearInterval(poll); }
-  }, 500);
-
-  window.NoetherStyle = {apply, tex, present};
+  window.NoetherStyle = {apply, rich, present};
 })();

@@ -21,17 +21,26 @@ dash.register_page(__name__, path="/compare", name="Compare", title="Compare · 
 ENVELOPE_POINTS = 300  # buckets per run (2 points each: min and max); shorter runs come record by record
 
 
-def layout(ids: str | None = None, **_: Any) -> html.Div:
+async def layout(ids: str | None = None, **_: Any) -> html.Div:
+    """The page with its runs read and their chart drawn: no callback round trip before the chart (issue 12 item 4)."""
+    chosen = [i for i in (ids or "").split(",") if i]
+    runs, options, value, legend = await read_runs(chosen, None)
+    return page(ids, chosen, runs, options, value, legend, draw(runs, value, "t", []))
+
+
+def page(ids: str | None, chosen: list[str], runs: list[dict[str, Any]], options: list[dict[str, str]],
+         value: list[str], legend: list, graphs: Any) -> html.Div:
     return html.Div(
         className="compare",
         children=[
-            dcc.Store(id="compare-ids", data=[i for i in (ids or "").split(",") if i]),
-            dcc.Store(id="compare-data"),
+            dcc.Store(id="compare-ids", data=chosen),
+            dcc.Store(id="compare-data", data=runs),
             html.H1("Compare runs"),
             html.Div(className="toolbar", children=[
                 dcc.Input(id="compare-input", value=ids or "", placeholder="run ids, comma-separated",
                           debounce=True, className="input wide"),
-                dcc.Dropdown(id="compare-columns", multi=True, placeholder="quantities", className="filter wide"),
+                dcc.Dropdown(id="compare-columns", multi=True, placeholder="quantities", className="filter wide",
+                             options=options, value=value),
                 dcc.RadioItems(id="compare-x", value="t", inline=True,
                                options=[{"label": " physical time t", "value": "t"},
                                         {"label": " step k", "value": "step"}]),
@@ -40,8 +49,8 @@ def layout(ids: str | None = None, **_: Any) -> html.Div:
                                        {"label": " log x", "value": "logx"},
                                        {"label": " drift from t = 0", "value": "drift"}]),
             ]),
-            html.Div(id="compare-legend", className="hint"),
-            dcc.Loading(html.Div(id="compare-graphs", className="compare-graphs")),
+            html.Div(legend, id="compare-legend", className="hint"),
+            dcc.Loading(html.Div(graphs, id="compare-graphs", className="compare-graphs")),
         ],
     )
 
@@ -119,10 +128,17 @@ def set_ids(text):
     Output("compare-legend", "children"),
     Input("compare-ids", "data"),
     State("compare-columns", "value"),
+    prevent_initial_call=True,  # the page is laid out with its runs (layout)
 )
 async def load(ids, chosen):
-    """Each run's record and series (whole, or as envelopes when long), every run at once."""
-    ids = list(ids or [])
+    """Another set of runs typed in: read them (the page's own were read when it was laid out)."""
+    return await read_runs(list(ids or []), chosen)
+
+
+async def read_runs(ids: list[str], chosen: list[str] | None) -> tuple[list[dict[str, Any]], list[dict[str, str]],
+                                                                       list[str], list]:
+    """Each run's record and series (whole, or as envelopes when long), every run at once: the runs to draw,
+    the quantities they share (options and the ones chosen) and the legend above the chart."""
     records = await asyncio.gather(*(api.get(f"/runs/{run_id}") for run_id in ids))
     series = await asyncio.gather(*(api.downsampled(run_id, ENVELOPE_POINTS) if res.ok else _none()
                                     for run_id, res in zip(ids, records, strict=True)))
@@ -168,6 +184,7 @@ async def _none() -> None:
     Input("compare-columns", "value"),
     Input("compare-x", "value"),
     Input("compare-options", "value"),
+    prevent_initial_call=True,  # drawn when the page is laid out
 )
 def draw(runs, columns, x_name, options):
     """One overlay per quantity; every chart shares the x axis (zoom one, all follow)."""

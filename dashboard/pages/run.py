@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 import dash
-from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboard import api, config_panel, export, figures, playground  # noqa: F401 (config_panel registers its callback)
 from dashboard.mathtext import to_markdown
@@ -28,22 +28,40 @@ TERMINAL = ("succeeded", "failed", "cancelled", "diverged")
 GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
-def layout(run_id: str | None = None, **_: Any) -> html.Div:
+async def layout(run_id: str | None = None, **_: Any) -> html.Div:
+    """The run page, with the run record and its preset already in (one round trip less before the charts)."""
+    info, preset = await first_info(run_id)
+    return page(run_id, info, preset)
+
+
+async def first_info(run_id: str | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The run record and its preset's texts as the page's first state, or (None, None) where they cannot be read
+    (the page's own callbacks then fetch them, and say why)."""
+    if not run_id:
+        return None, None
+    res = await api.get(f"/runs/{run_id}")
+    if not res.ok or not isinstance(res.data, dict):
+        return {"error": res.message(), "status_code": res.status}, None
+    return res.data, await preset_of(res.data)
+
+
+def page(run_id: str | None, info: dict[str, Any] | None, preset: dict[str, Any] | None) -> html.Div:
     return html.Div(
         id="run-page",
         className="run",
         **{"data-run": run_id or ""},
         children=[
             dcc.Store(id="run-id", data=run_id),
-            dcc.Store(id="run-info"),
+            dcc.Store(id="run-info", data=info),
             dcc.Store(id="run-live"),
             dcc.Store(id="run-graph-key"),
-            dcc.Store(id="run-preset"),
+            dcc.Store(id="run-preset", data=preset),
             dcc.Store(id="run-play-last"),
-            dcc.Interval(id="run-tick", interval=1000),
+            # polls the record while the run goes on (not for one that had ended when the page was laid out)
+            dcc.Interval(id="run-tick", interval=1000, disabled=settled(info)),
             dcc.Interval(id="run-play-tick", interval=120, disabled=True),
             html.Div(className="run-head", children=[
-                html.H1(id="run-title", children="Run"),
+                html.H1(id="run-title", children=run_title(info, preset)),
                 html.Span(run_id or "", id="run-id-text", className="run-id hint", title="run id"),
                 html.Span(id="run-status", className="status"),
                 html.Button("Cancel", id="run-cancel", className="btn btn-danger", disabled=True, hidden=True),
@@ -87,13 +105,22 @@ def layout(run_id: str | None = None, **_: Any) -> html.Div:
             ]),
             play_panel(),
             html.Div(id="run-graphs", className="graphs"),
-            # loads plotly.js (and MathJax, for typeset titles and legends) for the live charts (they are drawn by
-            # assets/live-*.js, not by dcc.Graph)
-            dcc.Graph(id="run-plotly-loader", figure={"data": [], "layout": {}}, style={"display": "none"}, mathjax=True),
+            # loads plotly.js for the live charts (they are drawn by assets/live-*.js, not by dcc.Graph); their
+            # formulas are Plotly's rich text (assets/present.js), not MathJax
+            dcc.Graph(id="run-plotly-loader", figure={"data": [], "layout": {}}, style={"display": "none"}),
             html.H2("Verdicts"),
             html.Div(id="run-verdicts", children=html.P("The verdicts appear when the run ends.", className="hint")),
         ],
     )
+
+
+def settled(info: dict[str, Any] | None) -> bool:
+    """The record will not change: the run has ended and its summary is in, or it does not exist."""
+    if not info:
+        return False
+    if "error" in info:
+        return info.get("status_code") == 404
+    return info.get("status") in TERMINAL and info.get("summary") is not None
 
 
 @callback(
@@ -102,6 +129,7 @@ def layout(run_id: str | None = None, **_: Any) -> html.Div:
     Input("run-tick", "n_intervals"),
     State("run-id", "data"),
     State("run-info", "data"),
+    prevent_initial_call=True,  # the page is laid out with the record (layout): its callbacks need not wait for this
 )
 async def poll(_n, run_id, previous):
     """The run record, once a second until the run has ended and its summary is in."""
@@ -111,10 +139,11 @@ async def poll(_n, run_id, previous):
     if not res.ok:
         return {"error": res.message(), "status_code": res.status}, res.status == 404
     info = res.data
-    done = info.get("status") in TERMINAL and info.get("summary") is not None
-    if previous and previous.get("status") == info.get("status") and previous.get("progress") == info.get("progress") \
-            and previous.get("summary") == info.get("summary") and not done:
-        info = no_update
+    done = settled(info)
+    if previous == info or (previous and previous.get("status") == info.get("status")
+                            and previous.get("progress") == info.get("progress")
+                            and previous.get("summary") == info.get("summary") and not done):
+        info = no_update  # the page was laid out with this record, or nothing a reader sees has changed
     return info, done
 
 
@@ -179,11 +208,17 @@ def run_title(info: dict[str, Any] | None, preset: dict[str, Any] | None) -> str
     Output("run-preset", "data"),
     Input("run-info", "data"),
     State("run-preset", "data"),
+    prevent_initial_call=True,  # laid out with the page; fetched here when the record came later (by the poll)
 )
 async def load_preset(info, current):
     """The preset the run came from (its title, what to look at, the prediction), fetched once."""
     if current is not None or not info or "error" in info:
         return no_update
+    return await preset_of(info)
+
+
+async def preset_of(info: dict[str, Any]) -> dict[str, Any]:
+    """The texts of the preset a run record names ({} for a run of no preset, or one the lab no longer has)."""
     name = info.get("preset") or info.get("name")
     if not name:
         return {}
@@ -259,15 +294,21 @@ def play_panel() -> html.Div:
     Output("run-play-last", "data"),
     Output("run-play-text", "children"),
     Input({"type": "run-play", "name": ALL}, "value"),
+    Input("run-play-open", "n_clicks"),
     State({"type": "run-play", "name": ALL}, "id"),
     State("run-info", "data"),
     State("run-play-last", "data"),
     State("app-present", "data"),
 )
-async def play(values, ids, info, last, present):
-    """Simulate the run's spec with the sliders' values (the backend's preview) and draw it over the last result."""
+async def play(values, opened, ids, info, last, present):
+    """Simulate the run's spec with the sliders' values (the backend's preview) and draw it over the last result.
+
+    Only once the panel has been opened: a closed panel costs the page no simulation and no 3D scene (it was a
+    second of the run page's load). Closing and opening it again keeps what it shows."""
     spec = (info or {}).get("spec") or {}
-    if not ids or not playground.applies(spec):
+    if not ids or not playground.applies(spec) or not opened:
+        return no_update, no_update, no_update, no_update
+    if ctx.triggered_id == "run-play-open" and last:
         return no_update, no_update, no_update, no_update
     chosen = {i["name"]: v for i, v in zip(ids, values, strict=True)}
     res = await api.post("/preview", {"spec": playground.play_spec(spec, chosen)})

@@ -182,9 +182,9 @@ def test_presentation_mode_fits_a_projector_with_large_typeset_charts(lab, brows
                 " const t = g.querySelector('.xtick text'); const lines = g.data.filter(d => d.line && d.line.width);"
                 " return t && parseFloat(getComputedStyle(t).fontSize) >= 16 && lines.every(d => d.line.width >= 3.5)"
                 " && g._fullLayout.title.font.size >= 22; }); }", timeout=60_000)
-            page.wait_for_function("() => document.querySelector('#run-graphs .gtitle-math, #run-graphs g.title-math,"
-                                   " #run-graphs .legendtext-math, #run-graphs [class*=\"-math\"]') !== null",
-                                   timeout=60_000)  # typeset maths in chart titles or legends
+            page.wait_for_function("() => document.querySelector('#run-graphs .legendtext tspan[style*=\"italic\"],"
+                                   " #run-graphs .gtitle tspan[style*=\"italic\"]') !== null",
+                                   timeout=60_000)  # formulas set in chart titles or legends: italic variables
             assert page.evaluate("() => document.documentElement.scrollWidth") <= 1024
             page.evaluate("() => window.scrollTo(0, 0)")
             page.screenshot(path=str(SHOTS / f"present-{name}.png"))

@@ -18,10 +18,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 
 def plain(text: str) -> str:
-    """A chart title as a reader sees it, whether drawn as text or typeset by MathJax ('$\\text{fitted}\\ -3$')."""
-    for tex, out in (("\\times", "x"), ("\\text", ""), ("\\vert", "|"), ("\\ ", " "), ("$", ""), ("{", ""), ("}", ""),
-                     ("\\", "")):
-        text = text.replace(tex, out)
+    """A chart title as a reader sees it: Plotly's rich text (<i>t</i><sup>−3</sup>) without its tags."""
+    text = re.sub(r"</?(i|b|sub|sup)>", "", text).replace("\u2212", "-").replace("\u00d7", "x")
     return " ".join(text.split())
 
 
