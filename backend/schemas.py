@@ -82,6 +82,8 @@ class Downsampled(BaseModel):
     total: int = Field(..., description="records in the series")
     step: list[int] = Field(..., description="the first step of each bucket")
     columns: dict[str, Envelope]
+    last: dict[str, Any] | None = Field(None, description="the series' last record, every column (when downsampled "
+                                        "and no columns= is given): where the envelope ends")
 
 
 class SweepCreate(SpecSource):

@@ -63,6 +63,9 @@ def get_series(
                  else jobs.series_page(state.redis, state.settings, run_id, limit=1).records + curves)
         _check_columns(wanted, known, columns, curves=True)
         view["columns"] = {c: view["columns"].get(c) or _empty(len(view["step"])) for c in wanted if c != "step"}
+    elif view.get("downsampled") and view.get("total"):  # the record that ends the envelope: one request less
+        last = jobs.series_page(state.redis, state.settings, run_id, after=view["total"] - 1, limit=1).records
+        view["last"] = last[0] if last else None
     return _json(finite(view))
 
 

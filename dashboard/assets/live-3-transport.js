@@ -70,9 +70,11 @@
       if (!live(store, hooks)) return;
       let more = take(store, page, hooks);
       if (more && view && view.downsampled && view.total > store.n) {  // long: its last record ends the envelope
-        const tail = await fetchJSON(seriesUrl(store, view.total - 1, 1)).catch(() => null);
-        if (!live(store, hooks)) return;
-        view.last = tail && tail.records && tail.records[0];
+        if (!view.last) {  // the API sends it with the envelope; asked for alone where an older server did not
+          const tail = await fetchJSON(seriesUrl(store, view.total - 1, 1)).catch(() => null);
+          if (!live(store, hooks)) return;
+          view.last = tail && tail.records && tail.records[0];
+        }
         st.setBase(store, view);
         hooks.changed(true);
         await hooks.drawn();  // the charts first: the rest of the records (for zoom, replay, 3D) meanwhile loads
