@@ -13,6 +13,8 @@ import time
 import httpx
 import pytest
 
+from .conftest import SHOTS
+
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 LRS = [0.1, 0.05, 0.025, 0.0125]
@@ -126,6 +128,7 @@ def test_compare_orders_a_hand_picked_set_by_value_and_keeps_log_y_on_drifts(lab
 def test_the_runs_page_puts_each_sweeps_analysis_where_it_is_seen(lab, sweep, page):
     """Issue 12 (the researcher): the link to a sweep's analysis was the table's last column, off-screen to the right.
     It is now beside the run's name, and a banner above the table names each recent sweep with what it sweeps."""
+    page.set_viewport_size({"width": 1024, "height": 900})  # a laptop or a projector: the table is wider than that
     page.goto(f"{lab.url}/runs")
     banner = page.locator(f"#runs-sweeps a[href='/sweeps/{sweep}']")
     banner.wait_for()
@@ -135,8 +138,13 @@ def test_the_runs_page_puts_each_sweeps_analysis_where_it_is_seen(lab, sweep, pa
     cell = page.locator(f"#runs-table td[data-dash-column='group'] a[href='/sweeps/{sweep}']").first
     box = cell.bounding_box()
     assert box is not None and box["x"] + box["width"] <= width, box  # on screen without scrolling sideways
+    wide = page.evaluate("() => { const t = document.querySelector('#runs-table .dash-spreadsheet-container');"
+                         " return t.scrollWidth > window.innerWidth; }")
+    assert wide  # the case of the report: the table's last columns are off-screen, the sweep's link is not
     headers = [h.strip() for h in page.locator("#runs-table th.dash-header").all_inner_texts()]
     assert headers.index("sweep") < headers.index("status")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "runs-sweeps.png"))  # the banner and the sweep column, as a user sees them
     # still sortable and filterable: filter by the sweep column's text, the sweep's runs remain
     flt = page.locator("#runs-table th.dash-filter[data-dash-column='group'] input[type=text]")
     flt.fill(sweep[:8])
