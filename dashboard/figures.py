@@ -140,6 +140,31 @@ DYNAMICS_NAMES = {"gd": "GD", "sgd": "SGD (its own minibatches)", "momentum": "h
                   "nd": "ND", "nag": "NAG", "leapfrog": "leapfrog", "adam": "Adam", "rk4": "RK4"}
 
 
+FLOW_LABEL = "gradient flow's prediction"  # before the run's summary says what it is (a live run)
+
+
+def flow_label(prediction: str) -> str:
+    """The legend of gradient flow's prediction (dashed) beside GD's exact one, from the law's prediction text.
+
+    The text is the run summary's (e.g. 'conserved under GF; GD: exactly ...', 'decays as Q(0) exp(-2 lambda t),
+    lambda = 0.01; SGD: exactly ...', noether.watch's 'gradient flow: decays as exp(-2 lambda t) plus the eta-weighted
+    gradient term (modified flow); exact step by step ...'): its first clause is the flow's, which the legend states:
+    'conserved' only where the law says constant, a decay where weight decay makes it decay. Without a text (a live
+    run, before its summary) the legend names the curve and claims nothing."""
+    text = (prediction or "").split(";")[0].strip()
+    text = text.removeprefix("gradient flow:").strip()
+    text = text.split(" plus the ")[0]  # noether.watch: the modified flow's term has a curve of its own
+    for suffix in (" under GF", " under gradient flow"):
+        text = text.removesuffix(suffix)
+    text = text.strip()
+    if not text:
+        return FLOW_LABEL
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    if words & {"constant", "conserved"} and not words & {"exp", "decays", "grows", "drifts"}:
+        return "gradient flow: conserved"
+    return f"gradient flow: {text}"
+
+
 def discrete_label(dynamics: str | None) -> str:
     """The legend of a law's exact per-step prediction, naming the run's own dynamics."""
     name = DYNAMICS_NAMES.get(dynamics or "", dynamics or "")
@@ -252,7 +277,7 @@ def law_figure(
     discrete = discrete_col in columns
     if pred_col in columns or not columns:
         xs, ys, d = _xy(x, columns.get(pred_col) or [], max_points)
-        label = "gradient flow: conserved" if discrete else (f"prediction: {prediction}" if prediction else "prediction")
+        label = flow_label(prediction) if discrete else (f"prediction: {prediction}" if prediction else "prediction")
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="lines", name=label,
             yaxis=law_axis, line=dict(color=PALETTE[1], dash=PRED_DASH, width=2),

@@ -19,7 +19,7 @@ from dash import dcc, html
 # Variant unions of the spec: a kind chooses the sub-form.
 UNIONS = {"data": "data", "potential": "potential", "dynamics": "dynamics"}
 TOP_FIELDS = ("steps", "record_every", "seed", "loss", "dtype", "device", "tolerance")
-MODEL_FIELDS = ("widths", "activation", "bias", "init", "init_gain")
+MODEL_FIELDS = ("widths", "activation", "bias", "init", "init_gain", "batch_norm", "batch_norm_eps")
 _NONE_MEANS = re.compile(r"\bNone: ([^);]+)")  # what a field's description says its null default means
 
 # One line per dynamics kind for the dropdown. TODO(lead): fill from the core's dynamics descriptors (their label
@@ -53,6 +53,54 @@ def kind_options(section: str, kinds: list[str], texts: dict[str, str] | None = 
     # a component label is not searched by Dash's dropdown: only the value and ``search`` (the code) are
     return [{"label": html.Span([html.B(k), f" · {texts[k]}"]) if k in texts else k, "value": k, "search": k}
             for k in kinds]
+
+
+# Readable names of the spec's fields (the schema's titles are pydantic's, made from the names: "Lr", "T0"). A field's
+# own ``x-label`` or an explicit ``title`` in the schema wins; then its path here, then its name; else the name itself.
+# The label adds the field's name in brackets where the words do not spell it ("learning rate (lr)"): it is what a
+# spec, a sweep and an error message call the field.
+LABELS = {
+    # model
+    "widths": "layer widths", "activation": "activation", "bias": "biases b_h",
+    "init": "weight initialisation", "init_gain": "initial weight gain",
+    "batch_norm": "BatchNorm after each hidden layer", "batch_norm_eps": "BatchNorm eps",
+    # run settings
+    "steps": "steps", "record_every": "record every n-th step", "seed": "seed", "loss": "loss", "dtype": "precision",
+    "device": "device", "tolerance": "verdict tolerance",
+    # initial state
+    "position": "initial position w(0)", "velocity": "initial velocity w'(0)",
+    "velocity_scale": "initial velocity scale",
+    # data
+    "samples": "training samples", "normalize": "normalise pixels to 0..1", "name": "file", "target": "target",
+    "augment": "rotated copies per sample", "inputs": "input dimension d_0", "classes": "number of classes",
+    "separation": "class separation",
+    "data.dim": "input dimension d_x",
+    # potentials
+    "potential.dim": "dimension d of w", "expression": "potential L(w)", "eigenvalues": "eigenvalues lambda_i",
+    "radius": "radius r of the minima",
+    # dynamics
+    "lr": "learning rate", "weight_decay": "weight decay lambda", "batch_size": "batch size",
+    "beta": "momentum beta", "beta1": "first-moment decay beta1", "beta2": "second-moment decay beta2",
+    "eps": "Adam's eps", "t0": "start time t0", "dt": "time step dt", "k1": "friction k1(t)", "k2": "mass k2(t)",
+    "flow": "flow to integrate",
+}
+
+
+def field_label(path: str, node: dict, inner: dict) -> str:
+    """A field's readable label: its schema ``x-label`` or explicit ``title``, else ``LABELS`` (by path, then name),
+    with the field's name in brackets where the words do not spell it ('learning rate (lr)', 'seed')."""
+    name = path.rsplit(".", 1)[-1]
+    auto = name.replace("_", " ").title()  # pydantic's title, made from the name: not a label
+    for n in (node, inner):
+        if n.get("x-label"):
+            words = n["x-label"]
+            break
+        if n.get("title") and n["title"] != auto:
+            words = n["title"]
+            break
+    else:
+        words = LABELS.get(path) or LABELS.get(name) or name.replace("_", " ")
+    return words if words.replace(" ", "_") == name else f"{words} ({name})"
 
 
 @dataclass
@@ -111,10 +159,12 @@ def field_spec(schema: dict, path: str, node: dict) -> FieldSpec:
     node = _resolve(schema, node)
     inner, optional = _non_null(node)
     inner = _resolve(schema, inner)
-    label = node.get("title") or inner.get("title") or name.replace("_", " ")
+    label = field_label(path, node, inner)
     help_text = node.get("description") or inner.get("description") or ""
     default = node.get("default", inner.get("default"))
-    if name == "activation":
+    if name == "batch_norm":  # bool | list[bool]: a checkbox, or one flag per hidden layer when the spec lists them
+        ftype = "flags"
+    elif name == "activation":
         ftype = "activation"
     elif name == "widths":
         ftype = "widths"
@@ -146,6 +196,8 @@ def _show(value: Any, ftype: str) -> Any:
         return "-".join(str(v) for v in value)
     if ftype == "list" and isinstance(value, list):
         return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    if ftype == "flaglist" and isinstance(value, list):
+        return ", ".join(_value_text(v) if isinstance(v, bool) else str(v) for v in value)
     if ftype == "activation":
         if isinstance(value, list):
             return ", ".join(_act_text(a) for a in value)
@@ -174,6 +226,12 @@ def field_component(f: FieldSpec, value: Any = None) -> html.Div:
     fid = {"type": "launch-field", "path": f.path, "as": f.type}
     shown = _show(value, f.type)
     default = _show(f.default, f.type) if f.default is not None else ""
+    if f.type == "flags":  # one flag for every hidden layer (a checkbox), or a flag per layer as a list
+        per_layer = isinstance(value, list)
+        fid = {**fid, "as": "flaglist" if per_layer else "boolean"}
+        f = FieldSpec(f.path, f.label, "flaglist" if per_layer else "boolean", f.default, f.enum, f.bounds, f.help,
+                      f.optional)
+        shown = _show(value, f.type)
     if f.type == "boolean":
         control = dcc.Checklist(id=fid, options=[{"label": " yes", "value": "yes"}],
                                 value=["yes"] if (f.default if value is None else value) is True else [],
@@ -184,7 +242,8 @@ def field_component(f: FieldSpec, value: Any = None) -> html.Div:
                                placeholder=f"empty: the default, {default}" if default != "" else None)
     else:
         placeholder = {"widths": "e.g. 64-16-10", "activation": "relu, or one per layer: relu, repu(2)",
-                       "list": "comma-separated numbers"}.get(f.type, f.bounds or "")
+                       "list": "comma-separated numbers",
+                       "flaglist": "one per hidden layer: yes, no"}.get(f.type, f.bounds or "")
         if default != "":
             placeholder = f"empty: the default, {default}"  # what an empty field runs with
         elif _NONE_MEANS.search(f.help):  # "None: full batch" -> "empty: full batch"
@@ -240,7 +299,13 @@ def convert(value: Any, ftype: str) -> Any:
     if ftype == "activation":
         parts = _split_top(str(value))
         return parts[0] if len(parts) == 1 else parts
+    if ftype == "flaglist":
+        return [_FLAGS.get(v.strip().lower(), v.strip()) for v in str(value).replace(";", ",").split(",") if v.strip()]
     return value
+
+
+# A per-layer flag as typed ('yes, no'); anything else goes to the backend as typed, which says what is wrong.
+_FLAGS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False, "1": True, "0": False}
 
 
 def _split_top(text: str) -> list[str]:

@@ -15,6 +15,8 @@ dash.register_page(__name__, path="/runs", name="Runs", title="Runs · Noether L
 STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "diverged"]
 COLUMNS = [
     {"name": "run", "id": "link", "presentation": "markdown"},
+    # second, beside the name: at the far right of a wide table the link to a sweep's analysis was off-screen
+    {"name": "sweep", "id": "group", "presentation": "markdown"},
     {"name": "status", "id": "status"},
     {"name": "kind", "id": "kind"},
     {"name": "preset", "id": "preset"},
@@ -28,8 +30,8 @@ COLUMNS = [
     {"name": "note", "id": "note", "editable": True},
     {"name": "created", "id": "created"},
     {"name": "duration", "id": "duration"},
-    {"name": "sweep", "id": "group", "presentation": "markdown"},
 ]
+MAX_SWEEPS = 5  # sweeps named in the banner above the table, newest first
 SWEPT = "swept:"  # column ids of a sweep's varied fields start with this
 
 
@@ -40,6 +42,7 @@ def layout(group: str | None = None, status: str | None = None, tag: str | None 
         children=[
             dcc.Interval(id="runs-tick", interval=2000),
             html.H1("Runs"),
+            html.Div(id="runs-sweeps", className="runs-sweeps"),
             html.Div(className="toolbar", children=[
                 dcc.Dropdown(id="runs-filter-status", options=STATUSES, value=status, placeholder="any status",
                              className="filter"),
@@ -104,7 +107,7 @@ def run_row(run: dict[str, Any]) -> dict[str, Any]:
         "note": run.get("note") or "",
         "created": (run.get("created_at") or "")[:19].replace("T", " "),
         "duration": format_seconds(duration_seconds(run.get("started_at"), run.get("finished_at"))),
-        "group": f"[{run['group'][:8]}](/sweeps/{run['group']})" if run.get("group") else "",
+        "group": f"[sweep {run['group'][:8]}](/sweeps/{run['group']})" if run.get("group") else "",
     }
     for path, value in (run.get("swept") or {}).items():
         row[SWEPT + path] = "-".join(map(str, value)) if isinstance(value, list) else value
@@ -120,16 +123,47 @@ def worst_verdict(counts: dict[str, int]) -> str:
 
 
 def table_columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The fixed columns, with one column per swept field of the sweeps shown, after the run's name."""
+    """The fixed columns, with one column per swept field of the sweeps shown, after the run's name and sweep."""
     swept = list(dict.fromkeys(k for r in rows for k in r if k.startswith(SWEPT)))
     extra = [{"name": k.removeprefix(SWEPT), "id": k} for k in swept]
-    return [COLUMNS[0], *extra, *COLUMNS[1:]]
+    return [*COLUMNS[:2], *extra, *COLUMNS[2:]]
+
+
+def recent_sweeps(runs: list[dict[str, Any]], limit: int = MAX_SWEEPS) -> list[dict[str, Any]]:
+    """The sweeps among ``runs``, newest first (pure): group, what it sweeps, how many of its runs are listed, and
+    the address of its analysis page."""
+    out: dict[str, dict[str, Any]] = {}
+    for run in sorted(runs, key=lambda r: r.get("created_at") or "", reverse=True):
+        group = run.get("group")
+        if not group:
+            continue
+        sweep = out.setdefault(group, {"group": group, "href": f"/sweeps/{group}", "runs": 0, "swept": [],
+                                       "created": (run.get("created_at") or "")[:16].replace("T", " ")})
+        sweep["runs"] += 1
+        sweep["swept"] = list(dict.fromkeys([*sweep["swept"], *(run.get("swept") or {})]))
+    return list(out.values())[:limit]
+
+
+def sweep_banner(sweeps: list[dict[str, Any]]) -> list[Any]:
+    """Above the table: a link to each recent sweep's analysis (fits and slopes), where it cannot be missed."""
+    if not sweeps:
+        return []
+    links: list[Any] = []
+    for sweep in sweeps:
+        what = ", ".join(sweep["swept"]) or "sweep"
+        links.append(html.Li([
+            dcc.Link(f"{what} · sweep {sweep['group'][:8]}", href=sweep["href"], className="sweep-link"),
+            html.Span(f" {sweep['runs']} run{'' if sweep['runs'] == 1 else 's'} listed"
+                      + (f", started {sweep['created']}" if sweep["created"] else ""), className="hint"),
+        ]))
+    return [html.Span("Sweeps: the analysis of each (fits, slopes) ", className="field-label"), html.Ul(links)]
 
 
 @callback(
     Output("runs-table", "data"),
     Output("runs-previous", "data"),
     Output("runs-table", "columns"),
+    Output("runs-sweeps", "children"),
     Input("runs-tick", "n_intervals"),
     Input("runs-filter-status", "value"),
     Input("runs-filter-preset", "value"),
@@ -140,12 +174,14 @@ def table_columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def load(_n, status, preset, tag, group, active):
     """The runs matching the filters, refreshed every 2 s (not while a cell is being edited)."""
     if active and active.get("column_id") in ("tags", "note") and dash.ctx.triggered_id == "runs-tick":
-        return no_update, no_update, no_update
+        return no_update, no_update, no_update, no_update
     res = await api.get("/runs", status=status, preset=preset, tag=tag, group=group, limit=200)
     if not res.ok:
-        return no_update, no_update, no_update
-    rows = [run_row(r) for r in res.data.get("items", [])]
-    return rows, {r["id"]: {"tags": r["tags"], "note": r["note"]} for r in rows}, table_columns(rows)
+        return no_update, no_update, no_update, no_update
+    items = res.data.get("items", [])
+    rows = [run_row(r) for r in items]
+    return (rows, {r["id"]: {"tags": r["tags"], "note": r["note"]} for r in rows}, table_columns(rows),
+            sweep_banner(recent_sweeps(items)))
 
 
 def changed_rows(rows: list[dict], previous: dict[str, dict]) -> list[tuple[str, dict[str, Any]]]:

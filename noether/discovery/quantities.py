@@ -15,8 +15,8 @@ w^T A_j w = <w, A_j w> is ``pairings(w, g = w)``, w'^T A_j w is ``pairings(w, g 
 
 Laws are grouped where their generators live (a layer pair, the inputs, the outputs, the potential) and
 named after the catalogue law of this spec they coincide with (``balance/h2``, ``linear_balance/h1``,
-``angular_momentum``); anything else is flagged *new* (the softmax shift of the outputs, the
-antisymmetric charges of a linear layer, a dead input, ...).
+``angular_momentum``, ``translation`` for the softmax shift's one symmetric combination 1 1^T); anything else
+is flagged *new* (the antisymmetric charges of a linear layer, a dead input, ...).
 """
 
 from __future__ import annotations
@@ -208,6 +208,57 @@ def _coef_text(h: int, coef: dict[str, float]) -> str:
     return out.strip()
 
 
+def translation_generator(found: Found, sets: list[GeneratorSet]) -> GeneratorSet | None:
+    """The softmax shift's one symmetric generator as exactly E = 1 1^T on the outputs, or None if ``sets`` is not it.
+
+    The search returns some basis of the found space: the symmetric generator of the outputs comes as
+    alpha 1 1^T + beta I on the outputs plus pieces of the layers' rescalings (and zero maps), all symmetries
+    found on their own. When its output part has that form (every S_ab with one nonzero coefficient, every E_aa
+    with one coefficient, no antisymmetric part), the generator is replaced by 1 1^T alone, whose quantity
+    w^T A w / 2 = |s|^2 / 2 (s the sums over classes) is the catalogue's translation law (``noether.laws.translation``).
+    Only called where that law applies (a network with the cross-entropy loss): there 1 1^T is a symmetry."""
+    if _count(sets) != 1:
+        return None
+    diag: dict[int, float] = {}
+    sym: dict[tuple[int, int], float] = {}
+    family, k_out = None, None
+    for s in sets:
+        if s.C is None:
+            return None
+        for k, pos, local in found.split(s.index):
+            fam = found.families[k]
+            if fam.name != "output":
+                continue
+            if family is not None and k != k_out:
+                return None
+            family, k_out = fam, k
+            for j, c in zip(local.tolist(), s.C[pos, 0].tolist(), strict=True):
+                cand = fam.candidates[j]
+                if cand.piece == "anti" and abs(c) > 0:
+                    return None
+                if cand.piece == "diag":
+                    diag[cand.i] = diag.get(cand.i, 0.0) + c
+                elif cand.piece == "sym":
+                    sym[(cand.i, cand.j)] = sym.get((cand.i, cand.j), 0.0) + c
+    if family is None or family.d < 2:
+        return None
+    d = family.d
+    pairs = [(a, b) for a in range(d) for b in range(a + 1, d)]
+    alpha = [sym.get(p, 0.0) for p in pairs]
+    beta = [diag.get(a, 0.0) for a in range(d)]
+    scale = max(abs(v) for v in alpha + beta)
+    if abs(alpha[0]) <= 1e-6 * scale or max(abs(v - alpha[0]) for v in alpha) > 1e-6 * scale:
+        return None
+    if max(abs(v - beta[0]) for v in beta) > 1e-6 * scale:
+        return None
+    local = [j for j, c in enumerate(family.candidates) if c.piece in ("diag", "sym")]
+    index = torch.tensor(local, dtype=torch.long) + found.offsets[k_out]
+    C = torch.ones(len(local), 1, dtype=torch.float64)
+    first = sets[0]
+    return GeneratorSet(index, C, _residual_like(first, 1), first.level, first.support,
+                        None if first.zscore is None else first.zscore.max().expand(1).clone())
+
+
 def _quantity(found, structure, group, level, slug, sets, catalogue_ids) -> LawPlan:
     count = _count(sets)
     fams = _families(found, sets)
@@ -246,6 +297,18 @@ def _quantity(found, structure, group, level, slug, sets, catalogue_ids) -> LawP
     elif group == "outputs":
         symmetry = "shift of all logits by the same amount (log-softmax is invariant)"
         name = f"w^T A w / 2 for the {count} symmetric combination(s) of the softmax shift: |1^T W_K|^2 (+ (1^T b_K)^2)"
+        clean = translation_generator(found, sets) if level == "model" and "translation" in catalogue_ids else None
+        if clean is not None:
+            sets = [clean]
+            K = structure.depth
+            bias = structure.b(K) is not None
+            name = (f"|s|^2 / 2, s = 1^T W_{K}" + (f" and 1^T b_{K}" if bias else "")
+                    + ": the sums over classes (the softmax shift's one symmetric combination, 1 1^T)")
+            symmetry = (f"translation of the last layer: W_{K} -> W_{K} + 1 a^T" + (f", b_{K} -> b_{K} + alpha 1" if bias
+                                                                                   else "") + " (softmax output)")
+            matches = ["translation"]
+            note = ("the square of the catalogue's |s|; the search's generator, 1 1^T plus the layers' rescalings "
+                    "(found on their own), is shown and measured as 1 1^T alone")
     elif group == "inputs" and level == "model":
         symmetry = "maps of the inputs the data never uses (constant-zero inputs): W_1 -> W_1 P"
         name = f"w^T A w / 2 for {count} map(s) of dead inputs (e.g. |W_1[:, a]|^2 for an input a that is always 0)"

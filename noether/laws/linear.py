@@ -179,6 +179,17 @@ class LinearBalance(TrackedLaw):
     extra_reason = QuadraticLaw.extra_reason
 
 
+def _prediction_text(context: Context) -> str:
+    """The short prediction for this run's flow: under weight decay gradient flow's M decays, it is not constant."""
+    text = {"gf": "M constant (eq. 42)", "nd": "M''/2 = W'W'^T - ... (eq. 43), integrated",
+            "nagf": "residual law eq. 41 with k1 = 3/t, integrated",
+            "general": "residual law eq. 41, integrated"}.get(context.flow, ENTRIES[0].predictions["none"])
+    lam = weight_decay(context.spec)
+    if lam and context.flow == "gf":
+        text = f"M decays as M(0) exp(-2 lambda t), lambda = {lam:g} (eq. 42 with weight decay)"
+    return text
+
+
 def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> tuple[list[Law], list[LawSummary]]:
     """One balance matrix per linear hidden layer."""
     laws: list[Law] = []
@@ -198,9 +209,7 @@ def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> 
                 name=f"|M(t) - M(0)|_F, M = W_{h} W_{h}^T" + (f" + b_{h} b_{h}^T" if structure.b(h) is not None else "")
                 + f" - W_{h + 1}^T W_{h + 1}",
                 symmetry=f"GL({structure.layer(h).fan_out}) acting between W_{h} and W_{h + 1}",
-                prediction={"gf": "M constant (eq. 42)", "nd": "M''/2 = W'W'^T - ... (eq. 43), integrated",
-                            "nagf": "residual law eq. 41 with k1 = 3/t, integrated",
-                            "general": "residual law eq. 41, integrated"}.get(context.flow, ENTRIES[0].predictions["none"]),
+                prediction=_prediction_text(context),
                 applicable=not adam, reason=ENTRIES[0].predictions["none"] if adam else None,
             )
         )

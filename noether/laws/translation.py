@@ -200,7 +200,7 @@ def select(spec: Any, structure: Structure, context: Context, ws: Workspace) -> 
     lam = weight_decay(spec)
     if context.flow == "gf":
         if lam:
-            prediction = f"s(0) exp(-lambda t), lambda = {lam:g}"
+            prediction = f"decays as s(0) exp(-lambda t), lambda = {lam:g}"
         if exact_gd(context):
             prediction += f"; {exactly(context)} s_{{k+1}} = (1 - eta lambda) s_k (dotted)"
     law = Translation(

@@ -36,8 +36,11 @@ DISCOVERY = {
         {"id": "discovered/potential/charge", "kind": "charge", "level": "potential", "count": 3,
          "name": "angular momentum J = w' w^T - w w'^T", "matches": ["angular_momentum"], "new": False,
          "residual": 4e-17, "zscore": None, "note": None},
+        {"id": "discovered/inputs/quantity", "kind": "quantity", "level": "model", "count": 1,
+         "name": "dead input", "matches": [], "new": True, "residual": 1e-14, "zscore": None, "note": "x"},
         {"id": "discovered/outputs/quantity", "kind": "quantity", "level": "model", "count": 1,
-         "name": "softmax shift", "matches": [], "new": True, "residual": 1e-14, "zscore": None, "note": "x"},
+         "name": "|s|^2 / 2, s = 1^T W_2: the sums over classes", "matches": ["translation"], "new": False,
+         "residual": 1e-14, "zscore": None, "note": None},
     ],
     "blocks": [{"title": "K[0,1]", "group": "potential", "rows": ["0", "1", "2"], "cols": ["0", "1", "2"],
                 "matrix": [[0, 1, 0], [-1, 0, 0], [0, 0, 0]], "parity": "antisymmetric", "residual": 0.0}],
@@ -57,6 +60,7 @@ def test_law_rows_name_the_catalogue_match_or_flag_new_and_carry_verdicts():
     rows = law_rows(DISCOVERY, [{"id": "discovered/potential/charge", "verdict": "holds", "max_rel_drift": 1e-15}])
     assert rows[0]["catalogue"] == "angular_momentum" and rows[0]["verdict"] == "holds"
     assert rows[1]["catalogue"] == "new" and rows[1]["verdict"] == "-" and "(x)" in rows[1]["name"]
+    assert rows[2]["catalogue"] == "translation"  # the softmax shift: the catalogue's translation law, not new
 
 
 def text_of(node) -> str:
@@ -70,10 +74,11 @@ def text_of(node) -> str:
 
 def test_the_summary_says_in_words_what_was_found_and_what_is_new():
     text = text_of(plain_summary(DISCOVERY))
-    assert text.startswith("3 symmetries found among 3 parameters. They give 2 conservation laws: 1 of the lab's"
+    assert text.startswith("3 symmetries found among 3 parameters. They give 3 conservation laws: 2 of the lab's"
                            " catalogue, 1 not in it (new).")
     assert "w (the potential): 3 generator(s)" in text and "the catalogue's angular_momentum" in text
-    assert "outputs: 1 generator(s)" in text and "not in the catalogue (new)" in text
+    assert "inputs: 1 generator(s)" in text and "not in the catalogue (new)" in text
+    assert "outputs: 1 generator(s)" in text and "the catalogue's translation" in text
     assert where({"id": "discovered/inputs~data/charge"}) == "inputs (data)"
     assert law_rows(DISCOVERY)[0]["where"] == "w (the potential)"
     for term in ("quantity", "charge", "residual", "closed under transposition", "search residual"):

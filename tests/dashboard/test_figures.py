@@ -212,3 +212,51 @@ def test_the_dashboards_flow_of_a_spec_is_the_cores(dynamics):
         body["dynamics"] = {**dynamics, "t0": 1.0}
     core = flow_of(parse_spec(body)).name
     assert figures.flow_of_spec(body) == (None if core == "none" else core)
+
+
+def test_the_flow_legend_states_the_runs_prediction_not_conserved_under_weight_decay():
+    """Issue 12 (the researcher): beside GD's exact prediction the dashed curve was always 'gradient flow: conserved',
+    also for laws that decay under weight decay. It now states the law's own prediction for the run."""
+    assert figures.flow_label("conserved under GF; GD: exactly ...") == "gradient flow: conserved"
+    assert figures.flow_label("s constant under gradient flow; SGD: exactly ...") == "gradient flow: conserved"
+    assert figures.flow_label("M constant (eq. 42)") == "gradient flow: conserved"
+    assert figures.flow_label("decays as Q(0) exp(-2 lambda t), lambda = 0.01 under GF; GD: exactly Q_{k+1} = ...") \
+        == "gradient flow: decays as Q(0) exp(-2 lambda t), lambda = 0.01"
+    # noether.watch's text: the modified flow's term has its own curve (dash-dot), not the flow's legend
+    assert figures.flow_label("gradient flow: decays as exp(-2 lambda t / (1 - beta)) plus the eta-weighted gradient "
+                              "term (modified flow); exact step by step (momentum recursion)") \
+        == "gradient flow: decays as exp(-2 lambda t / (1 - beta))"
+    assert figures.flow_label("") == figures.FLOW_LABEL  # a live run, before its summary: no claim
+    c = cols() | {"balance/h2:pred_discrete": [0.5] * 50}
+    fig = figures.law_figure(c, "balance/h2", "", "decays as Q(0) exp(-2 lambda t), lambda = 0.1 under GF; GD: ...")
+    assert {t.meta["y"]: t.name for t in fig.data}["balance/h2:pred"].startswith("gradient flow: decays as")
+
+
+@pytest.mark.parametrize("dynamics", ["gd", "sgd"])
+def test_every_law_with_an_exact_prediction_names_its_flows_decay_under_weight_decay(dynamics):
+    """The laws' own prediction texts (translation, scale, balance, linear balance) under weight decay give a legend
+    that says the flow's value decays; without weight decay, that it is conserved."""
+    import noether
+    from noether.spec import parse_spec
+
+    def spec(weight_decay, model):
+        return parse_spec({"model": {"widths": [4, 5, 5, 3], "bias": True, **model},
+                           "data": {"kind": "synthetic", "samples": 24, "inputs": 4, "classes": 3},
+                           "loss": "nll", "dynamics": {"kind": dynamics, "lr": 0.05, "weight_decay": weight_decay,
+                                                      **({"batch_size": 8} if dynamics == "sgd" else {})},
+                           "steps": 3, "dtype": "float64"})
+
+    models = [{"activation": "relu", "batch_norm": [True, False]}, {"activation": ["linear", "relu"]}]
+    for model in models:
+        for wd in (0.0, 0.1):
+            sim = noether.simulate(spec(wd, model))
+            columns = sim.collect()[-1].keys()
+            laws = [law for law in sim.summary.laws if f"{law.id}:pred_discrete" in columns]
+            assert {law.family for law in laws} >= ({"translation", "scale", "balance"} if "batch_norm" in model
+                                                    else {"translation", "linear_balance"})
+            for law in laws:
+                label = figures.flow_label(law.prediction)
+                if wd:
+                    assert "decays" in label and "conserved" not in label, (law.id, law.prediction, label)
+                else:
+                    assert label == "gradient flow: conserved", (law.id, law.prediction, label)

@@ -187,3 +187,42 @@ def test_a_huge_width_says_so_once_and_the_summary_links_to_the_field(lab, page)
                            ".getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }")
     shot(page, "huge-width")
     assert not page.errors
+
+
+def test_batch_norm_is_in_the_form_and_survives_edit_in_form_and_a_shared_link(lab, page):
+    """Issue 12 (the researcher): the form had no BatchNorm. The batchnorm preset's per-layer flags come into the form
+    with "Edit in form" and stay in the URL; a shared link with batch_norm true shows the checkbox checked, and
+    unticking it is what the URL then holds."""
+    open_form(page, lab.url + "/")
+    assert page.locator("label.field-label", has_text="learning rate (lr)").count() == 1  # readable labels
+    page.locator("#launch-card-batchnorm-scale").get_by_role("button", name="Edit in form").click()
+    page.wait_for_url("**/?spec=*")
+    expect(page.locator(field_selector("model.batch_norm", "flaglist"))).to_have_value("yes, no", timeout=30_000)
+    assert url_spec(page)["model"]["batch_norm"] == [True, False]
+    type_into(page, "dynamics.lr", "number", "0.1")  # a change elsewhere: the URL follows, the flags stay
+    page.wait_for_function("() => location.search.includes('spec=')")
+    page.wait_for_function("() => { try { return JSON.parse(atob(new URLSearchParams(location.search).get('spec')"
+                           ".replace(/-/g, '+').replace(/_/g, '/'))).dynamics.lr === 0.1; } catch (e) { return false; } }")
+    assert url_spec(page)["model"]["batch_norm"] == [True, False]
+    page.reload()
+    expect(page.locator(field_selector("model.batch_norm", "flaglist"))).to_have_value("yes, no", timeout=30_000)
+    shot(page, "batchnorm-per-layer")
+    # a shared link with the bool form: the checkbox, checked, labelled, with the schema's description beside it
+    spec = {"model": {"widths": [64, 32, 10], "activation": "relu", "batch_norm": True},
+            "data": {"kind": "digits", "samples": 200}, "dynamics": {"kind": "gd", "lr": 0.1}, "steps": 100}
+    open_form(page, lab.url + launch_href(spec))
+    box = page.locator("#launch-box-model-batch-norm")
+    expect(box.locator("label.field-label")).to_have_text("BatchNorm after each hidden layer (batch_norm)")
+    expect(box.locator(".field-hint")).to_contain_text("BatchNorm without affine parameters")
+    checkbox = box.locator("input[type=checkbox]")
+    expect(checkbox).to_be_checked(timeout=30_000)
+    shot(page, "batchnorm-checkbox")
+    checkbox.uncheck()
+    page.wait_for_function("() => { try { return JSON.parse(atob(new URLSearchParams(location.search).get('spec')"
+                           ".replace(/-/g, '+').replace(/_/g, '/'))).model.batch_norm === false; } catch (e) { return false; } }")
+    checkbox.check()
+    page.wait_for_function("() => { try { return JSON.parse(atob(new URLSearchParams(location.search).get('spec')"
+                           ".replace(/-/g, '+').replace(/_/g, '/'))).model.batch_norm === true; } catch (e) { return false; } }")
+    page.locator("#launch-validate").click()
+    page.locator("#launch-valid").get_by_text("The spec is valid").wait_for(timeout=60_000)
+    assert not page.errors

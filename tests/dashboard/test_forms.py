@@ -211,3 +211,86 @@ def test_switching_data_fits_the_first_and_last_widths_and_says_so():
     custom = {**spec, "model": {"widths": [30, 128, 10]}}  # a width that did not fit the old data is the user's
     assert forms.fit_widths(forms.switch_kind(custom, "data", "rotation", SCHEMA)[0], spec["data"], SCHEMA)[0][
         "model"]["widths"] == [30, 128, 1]
+
+
+def every_form_field() -> list:
+    """Every field the form can draw: the model's, the run settings, the initial state and every kind's section."""
+    out = [*forms.section_fields(SCHEMA, "MLPSpec", "model", forms.MODEL_FIELDS),
+           *forms.section_fields(SCHEMA, None, "", forms.TOP_FIELDS),
+           *forms.section_fields(SCHEMA, "InitialState", "initial")]
+    for section in ("data", "potential", "dynamics"):
+        for def_name in forms.variants(SCHEMA, section).values():
+            out += forms.section_fields(SCHEMA, def_name, section)
+    return out
+
+
+def test_every_field_label_is_readable_words_with_the_fields_name():
+    """Issue 12 (the researcher): labels read 'Lr', 'T0', pydantic's titles made from the names. Every field of every
+    kind now has words (LABELS), in lower case, with the spec's name in brackets where the words do not spell it."""
+    fields = every_form_field()
+    assert {f.path.split(".")[0] for f in fields} >= {"model", "data", "potential", "dynamics", "initial", "steps"}
+    for f in fields:
+        name = f.path.rsplit(".", 1)[-1]
+        assert f.label != name.replace("_", " ").title() or f.label == name, f"{f.path}: '{f.label}' is pydantic's title"
+        assert name in forms.LABELS or f.path in forms.LABELS, f"{f.path} has no readable name in forms.LABELS"
+        assert f.label == name or f.label.endswith(f"({name})") or f.label.replace(" ", "_") == name, f.label
+    by_path = {f.path: f.label for f in fields}
+    assert by_path["dynamics.lr"] == "learning rate (lr)" and by_path["dynamics.t0"] == "start time t0 (t0)"
+    assert by_path["dynamics.batch_size"] == "batch size" and by_path["steps"] == "steps"
+    assert by_path["data.dim"] == "input dimension d_x (dim)" and by_path["potential.dim"] == "dimension d of w (dim)"
+
+
+def test_a_label_written_in_the_schema_wins_over_the_table():
+    node = {"type": "number", "title": "Lr"}  # pydantic's own title: not a label
+    assert forms.field_label("dynamics.lr", node, node) == "learning rate (lr)"
+    assert forms.field_label("dynamics.lr", {"title": "step size eta"}, {}) == "step size eta (lr)"
+    assert forms.field_label("dynamics.lr", {"x-label": "eta"}, {}) == "eta (lr)"
+    assert forms.field_label("dynamics.new_knob", {}, {}) == "new knob"  # no entry: the name in words
+
+
+def test_batch_norm_is_a_model_checkbox_with_the_schemas_help_and_a_per_layer_list_round_trips():
+    model = {f.path: f for f in forms.section_fields(SCHEMA, "MLPSpec", "model", forms.MODEL_FIELDS)}
+    bn = model["model.batch_norm"]
+    assert bn.label == "BatchNorm after each hidden layer (batch_norm)" and bn.type == "flags"
+    description = SCHEMA["$defs"]["MLPSpec"]["properties"]["batch_norm"]["description"]
+    assert bn.help == description
+    box = forms.field_component(bn, True)  # the bool form: a checkbox, checked
+    assert box.children[1].id["as"] == "boolean" and box.children[1].value == ["yes"]
+    assert description in box.children[2].children and box.children[0].title == description
+    assert forms.field_component(bn, None).children[1].value == []  # the default, False
+    per_layer = forms.field_component(bn, [True, False]).children[1]  # the list form (the batchnorm preset's)
+    assert per_layer.id["as"] == "flaglist" and per_layer.value == "yes, no"
+    eps = model["model.batch_norm_eps"]
+    assert eps.type == "number" and "scale invariance" in eps.help
+    for value in (True, False, [True, False], [False, True]):
+        box = forms.field_component(bn, value).children[1]
+        collected = [(("model.widths", "64-32-32-10", "widths")), ("model.batch_norm", box.value, box.id["as"]),
+                     ("model.batch_norm_eps", "0.001", "number")]
+        values, ids = form_values(collected)
+        spec = collect_spec(values, ids, "network", "digits", "sphere", "gd")
+        assert spec["model"]["batch_norm"] == value and spec["model"]["batch_norm_eps"] == 0.001
+        parse_spec(spec)  # and the core takes it
+
+
+@pytest.mark.parametrize("batch_norm", [True, [True, False]])
+def test_a_spec_with_batch_norm_survives_the_url_and_the_form(batch_norm):
+    """/?spec=... (a shared link, "Edit in form" on the batchnorm preset) draws the form, whose fields give the spec
+    back: the flag (or the per-layer flags) and eps are not lost on the way."""
+    from urllib.parse import parse_qs, unquote, urlparse
+
+    from dashboard.pages.launch import form_spec, initial_form, render_form
+    from dashboard.specurl import launch_href
+
+    spec = {"model": {"widths": [64, 32, 32, 10], "activation": "relu", "bias": True, "batch_norm": batch_norm,
+                      "batch_norm_eps": 0.001},
+            "data": {"kind": "digits"}, "dynamics": {"kind": "gd", "lr": 0.2}, "steps": 50}
+    query = parse_qs(urlparse(launch_href(spec)).query)["spec"][0]
+    base = initial_form(unquote(query))["base"]  # what the page does with its ?spec= parameter
+    assert base == spec
+    sections = render_form(SCHEMA, base)
+    boxes = [box for section in sections[:6] for box in section]
+    controls = [box.children[1] for box in boxes]
+    values, ids = [c.value for c in controls], [c.id for c in controls]
+    back = form_spec(values, ids, base)
+    assert back["model"]["batch_norm"] == batch_norm and back["model"]["batch_norm_eps"] == 0.001
+    assert parse_spec(back).model.batch_norms() == ([True, True] if batch_norm is True else batch_norm)

@@ -13,6 +13,8 @@ import time
 import httpx
 import pytest
 
+from .conftest import SHOTS
+
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 LRS = [0.1, 0.05, 0.025, 0.0125]
@@ -121,3 +123,35 @@ def test_compare_orders_a_hand_picked_set_by_value_and_keeps_log_y_on_drifts(lab
     assert lrs == sorted(LRS)  # the legend reads in order of the learning rate
     assert len(set(drawn["colours"])) >= 4
     assert set(drawn["types"]) == {"log"}  # log y on every panel, drifts too (as their absolute value)
+
+
+def test_the_runs_page_puts_each_sweeps_analysis_where_it_is_seen(lab, sweep, page):
+    """Issue 12 (the researcher): the link to a sweep's analysis was the table's last column, off-screen to the right.
+    It is now beside the run's name, and a banner above the table names each recent sweep with what it sweeps."""
+    page.set_viewport_size({"width": 1024, "height": 900})  # a laptop or a projector: the table is wider than that
+    page.goto(f"{lab.url}/runs")
+    banner = page.locator(f"#runs-sweeps a[href='/sweeps/{sweep}']")
+    banner.wait_for()
+    assert "dynamics.lr" in banner.inner_text() and sweep[:8] in banner.inner_text()
+    page.wait_for_selector(f"#runs-table td[data-dash-column='group'] a[href='/sweeps/{sweep}']")
+    width = page.viewport_size["width"]
+    cell = page.locator(f"#runs-table td[data-dash-column='group'] a[href='/sweeps/{sweep}']").first
+    box = cell.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= width, box  # on screen without scrolling sideways
+    wide = page.evaluate("() => { const t = document.querySelector('#runs-table .dash-spreadsheet-container');"
+                         " return t.scrollWidth > window.innerWidth; }")
+    assert wide  # the case of the report: the table's last columns are off-screen, the sweep's link is not
+    headers = [h.strip() for h in page.locator("#runs-table th.dash-header").all_inner_texts()]
+    assert headers.index("sweep") < headers.index("status")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "runs-sweeps.png"))  # the banner and the sweep column, as a user sees them
+    # still sortable and filterable: filter by the sweep column's text, the sweep's runs remain
+    flt = page.locator("#runs-table th.dash-filter[data-dash-column='group'] input[type=text]")
+    flt.fill(sweep[:8])
+    flt.press("Enter")
+    page.wait_for_function("(n) => document.querySelectorAll('#runs-table td[data-dash-column=\"link\"] a').length === n",
+                           arg=len(LRS))
+    banner.click()
+    page.wait_for_url(f"**/sweeps/{sweep}")
+    page.wait_for_selector(".sweep-fit[data-law='balance/h1'] .js-plotly-plot")
+    assert not page.errors

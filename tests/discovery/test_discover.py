@@ -147,12 +147,18 @@ def test_quadratic_potential_has_its_metric_rotations():
     assert not result.closed_under_transposition
 
 
-def test_softmax_shift_is_found_and_flagged_new():
+def test_softmax_shift_is_found_and_named_after_the_catalogues_translation_law():
     """NLL ignores a common shift of the logits: W_K -> (I + e 1 c^T) W_K, d_y generators, not closed under
-    transposition; its one symmetric combination 1 1^T gives a new GF quantity |1^T W_K|^2."""
+    transposition; its one symmetric combination 1 1^T gives the GF quantity |1^T W_K|^2 / 2 = |s|^2 / 2, the
+    square of the catalogue's translation law (noether.laws.translation): named after it, not flagged new."""
     result = discover(synthetic([3, 6, 4], "relu", loss="nll"), FAST)
     out = laws_of(result, "outputs")
     assert out["residual"].count == 4
-    assert out["quantity"].count == 1 and out["quantity"].new
+    assert out["quantity"].count == 1 and out["quantity"].matches == ["translation"] and not out["quantity"].new
+    assert "translation of the last layer" in out["quantity"].symmetry and "|s|^2 / 2" in out["quantity"].name
     assert not result.closed_under_transposition
     assert {s.id: s.verdict for s in result.verification}["discovered/outputs/quantity"] == "holds"
+    # measured as 1 1^T alone: the quantity is the square of the catalogue's |s| over 2, in the same run
+    quantity = {s.id: s for s in result.verification}["discovered/outputs/quantity"]
+    translation = {s.id: s for s in result.catalogue}["translation"]
+    assert quantity.initial == pytest.approx(translation.initial ** 2 / 2, rel=1e-9)
