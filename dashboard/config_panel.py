@@ -31,6 +31,6 @@ def panel(info: dict[str, Any] | None) -> list[Any] | None:
     ]
 
 
-@callback(Output("run-config", "children"), Input("run-info", "data"))
+@callback(Output("run-config", "children"), Input("run-info", "data"), prevent_initial_call=True)  # laid out with it
 def show(info):
     return panel(info)

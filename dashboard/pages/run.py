@@ -46,9 +46,20 @@ async def first_info(run_id: str | None) -> tuple[dict[str, Any] | None, dict[st
 
 
 def page(run_id: str | None, info: dict[str, Any] | None, preset: dict[str, Any] | None) -> html.Div:
+    """The page as its callbacks would draw it from the record and the preset: they need not run when it loads
+    (each answer costs a server round trip and a pass of Dash's renderer over the page; issue 12 item 4)."""
+    (status, status_class, progress, progress_text, eta, reason, cancel_disabled, cancel_hidden, title, verdicts,
+     page_class) = show_info(info, preset, run_id)
+    if verdicts is no_update:
+        verdicts = html.P("The verdicts appear when the run ends.", className="hint")
+    href, play_hidden, sliders = show_controls(info, None)
+    if href is no_update:
+        href, play_hidden, sliders = "/", True, []
+    exports = export_links(run_id) if run_id else ("",) * 7
+    csv, parquet, spec_json, png, svg, pdf, zip_ = exports
     return html.Div(
         id="run-page",
-        className="run",
+        className=page_class,
         **{"data-run": run_id or ""},
         children=[
             dcc.Store(id="run-id", data=run_id),
@@ -61,38 +72,40 @@ def page(run_id: str | None, info: dict[str, Any] | None, preset: dict[str, Any]
             dcc.Interval(id="run-tick", interval=1000, disabled=settled(info)),
             dcc.Interval(id="run-play-tick", interval=120, disabled=True),
             html.Div(className="run-head", children=[
-                html.H1(id="run-title", children=run_title(info, preset)),
+                html.H1(id="run-title", children=title),
                 html.Span(run_id or "", id="run-id-text", className="run-id hint", title="run id"),
-                html.Span(id="run-status", className="status"),
-                html.Button("Cancel", id="run-cancel", className="btn btn-danger", disabled=True, hidden=True),
-                dcc.Link("Edit and re-run", id="run-edit", href="/", className="btn",
+                html.Span(status, id="run-status", className=status_class),
+                html.Button("Cancel", id="run-cancel", className="btn btn-danger", disabled=cancel_disabled,
+                            hidden=cancel_hidden),
+                dcc.Link("Edit and re-run", id="run-edit", href=href, className="btn",
                          title="open this run's spec in the launch form"),
                 html.Span(id="run-cancel-msg", className="hint"),
             ]),
-            html.Div(id="run-story", className="run-story"),
+            html.Div(story(preset), id="run-story", className="run-story"),
             html.Div(className="run-progress", children=[
-                html.Progress(id="run-progress", max=1, value=0),
-                html.Span(id="run-progress-text", className="hint"),
-                html.Span(id="run-eta", className="hint"),
+                html.Progress(id="run-progress", max=1, value=progress),
+                html.Span(progress_text, id="run-progress-text", className="hint"),
+                html.Span(eta, id="run-eta", className="hint"),
             ]),
-            html.Div(id="run-reason", className="errors"),
+            html.Div(reason, id="run-reason", className="errors"),
             html.Div(id="run-lag", className="lag"),
-            html.Details(id="run-config", className="run-config", open=False),
+            html.Details(config_panel.panel(info), id="run-config", className="run-config", open=False),
             html.Div(className="toolbar", children=[
                 dcc.Checklist(id="run-log", options=[{"label": " log loss axis", "value": "log"}], value=["log"],
                               inline=True),
                 html.A("Open in Compare", id="run-compare", href=f"/compare?ids={run_id}" if run_id else "/compare",
                        className="btn btn-light", title="overlay with other runs; log x and log y axes"),
                 html.Span("Export:", className="hint"),
-                html.A("CSV", id="run-export-csv", className="btn btn-light", target="_blank", title=export.CSV_NOTE),
-                html.A("Parquet", id="run-export-parquet", className="btn btn-light", target="_blank"),
-                html.A("Spec (JSON)", id="run-export-spec", className="btn btn-light", target="_blank"),
+                html.A("CSV", id="run-export-csv", href=csv, className="btn btn-light", target="_blank",
+                       title=export.CSV_NOTE),
+                html.A("Parquet", id="run-export-parquet", href=parquet, className="btn btn-light", target="_blank"),
+                html.A("Spec (JSON)", id="run-export-spec", href=spec_json, className="btn btn-light", target="_blank"),
                 # one composed figure (every chart, the 3D view, the verdicts), drawn on the server (dashboard/export*.py)
-                html.A("Figure PNG (300 dpi)", id="run-export-png", className="btn btn-light", download="",
+                html.A("Figure PNG (300 dpi)", id="run-export-png", href=png, className="btn btn-light", download="",
                        title=f"every chart, the 3D view and the verdict table, {export.WIDTH_IN:g} in wide at {export.DPI} dpi"),
-                html.A("SVG", id="run-export-svg", className="btn btn-light", download=""),
-                html.A("PDF", id="run-export-pdf", className="btn btn-light", download=""),
-                html.A("All (zip)", id="run-export-zip", className="btn btn-light", download="",
+                html.A("SVG", id="run-export-svg", href=svg, className="btn btn-light", download=""),
+                html.A("PDF", id="run-export-pdf", href=pdf, className="btn btn-light", download=""),
+                html.A("All (zip)", id="run-export-zip", href=zip_, className="btn btn-light", download="",
                        title="spec, summary, series (Parquet and CSV), the figure as PNG, SVG and PDF, a README"),
                 html.Span(export.CSV_NOTE, id="run-export-note", className="hint"),
                 html.Span(id="run-live-text", className="hint"),
@@ -103,13 +116,13 @@ def page(run_id: str | None, info: dict[str, Any] | None, preset: dict[str, Any]
                                     updatemode="drag", allow_direct_input=False), className="slider"),
                 html.Span(id="run-frame-text", className="hint"),
             ]),
-            play_panel(),
+            play_panel(play_hidden, sliders),
             html.Div(id="run-graphs", className="graphs"),
             # loads plotly.js for the live charts (they are drawn by assets/live-*.js, not by dcc.Graph); their
             # formulas are Plotly's rich text (assets/present.js), not MathJax
             dcc.Graph(id="run-plotly-loader", figure={"data": [], "layout": {}}, style={"display": "none"}),
             html.H2("Verdicts"),
-            html.Div(id="run-verdicts", children=html.P("The verdicts appear when the run ends.", className="hint")),
+            html.Div(id="run-verdicts", children=verdicts),
         ],
     )
 
@@ -183,6 +196,7 @@ def status_view(info: dict[str, Any] | None) -> dict[str, Any]:
     Input("run-info", "data"),
     Input("run-preset", "data"),
     State("run-id", "data"),
+    prevent_initial_call=True,  # the layout is drawn with it (page)
 )
 def show_info(info, preset, run_id):
     v = status_view(info)
@@ -241,7 +255,7 @@ def story(preset: dict[str, Any] | None) -> list:
     return out
 
 
-@callback(Output("run-story", "children"), Input("run-preset", "data"))
+@callback(Output("run-story", "children"), Input("run-preset", "data"), prevent_initial_call=True)
 def show_story(preset):
     """Look at / Prediction of the run's preset (typeset)."""
     return story(preset)
@@ -253,6 +267,7 @@ def show_story(preset):
     Output("run-play-sliders", "children"),
     Input("run-info", "data"),
     State("run-edit", "href"),
+    prevent_initial_call=True,  # the layout is drawn with it (page)
 )
 def show_controls(info, current_href):
     """The "Edit and re-run" link (the run's own spec in the form) and, for potential runs, the sliders.
@@ -272,14 +287,14 @@ def slider_component(s: dict[str, Any]) -> html.Div:
     return playground.slider_component(s)  # a slider and its number box (Enter reruns)
 
 
-def play_panel() -> html.Div:
+def play_panel(hidden: bool = True, sliders: list | None = None) -> html.Div:
     """What if? Sliders that re-run a potential run at once (POST /api/preview), previous result faint."""
-    return html.Details(id="run-play-box", className="play", hidden=True, children=[
+    return html.Details(id="run-play-box", className="play", hidden=hidden, children=[
         html.Summary([html.B("What if? "), html.Span("sliders that re-run this toy at once", className="hint")],
                      id="run-play-open"),
         html.P("Drag a slider: the run is simulated again at once over the same physical time, and the charts "
                "draw the new result over the previous one (faint).", className="hint"),
-        html.Div(id="run-play-sliders", className="play-sliders"),
+        html.Div(sliders or [], id="run-play-sliders", className="play-sliders"),
         html.Div(id="run-play-text", className="hint"),
         html.Div(className="graphs", children=[
             html.Div(dcc.Graph(id="run-play-path", config=GRAPH_CONFIG, mathjax=True), className="graph graph-3d"),
@@ -299,6 +314,7 @@ def play_panel() -> html.Div:
     State("run-info", "data"),
     State("run-play-last", "data"),
     State("app-present", "data"),
+    prevent_initial_call=True,  # nothing to simulate before the panel is opened
 )
 async def play(values, opened, ids, info, last, present):
     """Simulate the run's spec with the sliders' values (the backend's preview) and draw it over the last result.
@@ -349,6 +365,7 @@ def verdict_table(summary: dict[str, Any]) -> html.Div:
     Output("run-export-pdf", "href"),
     Output("run-export-zip", "href"),
     Input("run-id", "data"),
+    prevent_initial_call=True,  # the layout is drawn with them (page)
 )
 def export_links(run_id):
     base = f"/api/runs/{run_id}/export?format="
