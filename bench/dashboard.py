@@ -158,6 +158,11 @@ class StreamTap(threading.Thread):
                         self.published.setdefault(rec["step"], now)
 
 
+# every chart on the page registered with the live loop and drawn once (the page's charts can be in before plotly.js:
+# an empty list of charts is not "all drawn")
+EVERY_CHART_DRAWN = ("() => { const L = window.NoetherLive; if (!L || !L.state() || !L.state().done) return false;"
+                     " const n = document.querySelectorAll('.live-plot').length, c = Object.values(L.stats());"
+                     " return n > 0 && c.length === n && c.every((x) => x.mounted_at_ms !== null); }")
 READY = ("() => window.NoetherLive && window.NoetherLive.state() && window.NoetherLive.state().mode === 'ws'"
          " && document.querySelectorAll('.live-plot').length > 0"
          " && document.querySelectorAll('.live-plot:not(.js-plotly-plot)').length === 0")
@@ -246,9 +251,7 @@ def opening(lab: Lab, page, reopen_steps: int, reopen_every: int, repeat: int) -
     first, every, flat, scene, reopen, loaded, compare = [], [], [], [], [], [], []
     for _ in range(repeat):
         page.goto(f"{lab.url}/runs/{short[0]}")
-        page.wait_for_function("() => window.NoetherLive && window.NoetherLive.state() && window.NoetherLive.state().done"
-                               " && document.querySelectorAll('.live-plot').length > 0 && Object.values("
-                               "window.NoetherLive.stats()).every((c) => c.mounted_at_ms !== null)", timeout=120_000)
+        page.wait_for_function(EVERY_CHART_DRAWN, timeout=120_000)
         charts = page.evaluate("() => window.NoetherLive.stats()").values()
         mounted = [c["mounted_at_ms"] for c in charts]
         first.append(min(mounted))

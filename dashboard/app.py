@@ -103,6 +103,11 @@ def create_dash(settings: Any = None) -> Dash:
         use_async=True,  # async page layouts (dashboard/pages/run.py awaits the run record while laying out)
     )
     _load_pages()
+    # plotly.js (3.6 MB) is fetched as the page's HTML is read, not when Dash first renders a chart: the browser
+    # can compile it off the main thread meanwhile (issue 12 item 4); dcc.Graph's loader then finds it fetched
+    app.index_string = app.index_string.replace(
+        "{%css%}", '{%css%}\n        <link rel="preload" as="script" href="'
+        + app.config.requests_pathname_prefix + '_dash-component-suites/plotly/package_data/plotly.min.js">', 1)
     app.layout = shell(bool(getattr(settings, "api_token", None)))
     export_routes.register(app.server)  # /export/<run id>.png|svg|pdf|zip: the composed figure and the archive
 

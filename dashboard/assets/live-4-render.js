@@ -130,13 +130,14 @@
     return Math.max(GL_MIN_MS, Math.min(GL_MAX_MS, ch.cost / GL_SHARE));
   }
 
-  /* Which of the due charts draws first: visible 2D charts, then 3D scenes (a software WebGL scene
-     costs 100+ ms a redraw), then charts below the fold. A 3D scene is mounted after every 2D chart,
-     below the fold too: its first draw compiles its shaders (0.5-2 s without a GPU), which would hold
-     up every chart after it (issue 12 item 4: "defer the 3D view"). */
+  /* Which of the due charts draws first: charts not drawn yet (visible 2D, then 2D below the fold, then 3D
+     scenes), then redraws (2D, then 3D: a software WebGL scene costs 100+ ms a redraw). A 3D scene is
+     mounted after every 2D chart: its first draw compiles its shaders (0.5-2 s without a GPU), which would
+     hold up every chart after it (issue 12 item 4: "defer the 3D view"). Mounts come before redraws, so
+     that a streaming run's redraws (which keep the page at its drawing duty) cannot keep one waiting. */
   function rank(ch, vis) {
-    if (ch.kind === "gl") return ch.mounted ? (vis ? 1 : 4) : (vis ? 5 : 6);
-    return vis ? 0 : 3;
+    if (!ch.mounted) return ch.kind === "gl" ? 2 : (vis ? 0 : 1);
+    return ch.kind === "gl" ? 4 : 3;  // off-screen charts, once drawn, wait until they are scrolled into view
   }
 
   /* Drawing time over the last second (a chart's draw, not Plotly's later WebGL frames). */
@@ -195,7 +196,8 @@
       // keep drawing to about DUTY of the main thread (mounts and forced redraws go first anyway)
       const busy = recentSpent(t) - DUTY * 1000;
       if (busy > 0 && best.mounted && !best.dirty && !(S && S.done)) { next = Math.min(next, Math.max(16, busy)); break; }
-      if (spent > 0 && bestRank > 0) { next = 0; break; }  // a 3D scene or a mount gets a frame of its own
+      // a 3D scene, or a chart below the fold drawn for the first time, gets a frame of its own
+      if (spent > 0 && (best.kind === "gl" || (!best.mounted && !onScreen(best.div)))) { next = 0; break; }
       const d0 = performance.now();
       draw(best);
       const ms = performance.now() - d0;

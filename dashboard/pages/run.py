@@ -29,23 +29,50 @@ GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", 
 
 
 async def layout(run_id: str | None = None, **_: Any) -> html.Div:
-    """The run page, with the run record and its preset already in (one round trip less before the charts)."""
-    info, preset = await first_info(run_id)
-    return page(run_id, info, preset)
+    """The run page, with the run record, its preset and its charts already in: no callback round trip before
+    the charts are drawn (issue 12 item 4)."""
+    info, preset, first = await first_info(run_id)
+    live = live_of(run_id, first) if run_id and first else None
+    charts = key = None
+    if live is not None:
+        charts = await asyncio.to_thread(build_graphs, live, info, True, (preset or {}).get("look_at"),
+                                         await catalogue())
+        key = graph_key(live, info, preset)
+    return page(run_id, info, preset, charts, key)
 
 
-async def first_info(run_id: str | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The run record and its preset's texts as the page's first state, or (None, None) where they cannot be read
-    (the page's own callbacks then fetch them, and say why)."""
+async def first_info(run_id: str | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None,
+                                                  dict[str, Any] | None]:
+    """The run record, its preset's texts and its first record as the page's first state; the record is
+    {"error", "status_code"} where it cannot be read, the others None (the page's callbacks then fetch them)."""
     if not run_id:
-        return None, None
-    res = await api.get(f"/runs/{run_id}")
+        return None, None, None
+    res, head = await asyncio.gather(api.get(f"/runs/{run_id}"), api.get(f"/runs/{run_id}/series", limit=1))
     if not res.ok or not isinstance(res.data, dict):
-        return {"error": res.message(), "status_code": res.status}, None
-    return res.data, await preset_of(res.data)
+        return {"error": res.message(), "status_code": res.status}, None, None
+    records = (res.data and head.ok and isinstance(head.data, dict) and head.data.get("records")) or []
+    return res.data, await preset_of(res.data), (records[0] if records and isinstance(records[0], dict) else None)
 
 
-def page(run_id: str | None, info: dict[str, Any] | None, preset: dict[str, Any] | None) -> html.Div:
+def live_of(run_id: str, first: dict[str, Any]) -> dict[str, Any]:
+    """What the page's stream will report in run-live once it holds this record (assets/live-2-store.js
+    ``summary``): its number columns, its views with their shapes, and the key of that set."""
+    columns = [k for k, v in first.items() if not isinstance(v, list)]
+    views = {k: [len(v), len(v[0])] if v and isinstance(v[0], list) else [len(v)]
+             for k, v in first.items() if isinstance(v, list)}
+    return {"run": run_id, "columns": columns, "views": views,
+            "key": ",".join(sorted(columns)) + "|" + ",".join(sorted(views))}
+
+
+def graph_key(live: dict[str, Any], info: dict[str, Any] | None, preset: dict[str, Any] | None) -> str:
+    """The charts' layout key as the page's ``graph_key`` (assets/live-5-bridge.js) computes it: the charts
+    laid out with the page are kept when the stream reports the same columns, views and laws."""
+    laws = sorted(law.get("id") or "" for law in ((info or {}).get("summary") or {}).get("laws") or [])
+    return f"{live['run']}|{live.get('key') or ''}|{','.join(laws)}|{(preset or {}).get('name') or ''}"
+
+
+def page(run_id: str | None, info: dict[str, Any] | None, preset: dict[str, Any] | None,
+         charts: list | None = None, key: str | None = None) -> html.Div:
     """The page as its callbacks would draw it from the record and the preset: they need not run when it loads
     (each answer costs a server round trip and a pass of Dash's renderer over the page; issue 12 item 4)."""
     (status, status_class, progress, progress_text, eta, reason, cancel_disabled, cancel_hidden, title, verdicts,
@@ -65,7 +92,7 @@ def page(run_id: str | None, info: dict[str, Any] | None, preset: dict[str, Any]
             dcc.Store(id="run-id", data=run_id),
             dcc.Store(id="run-info", data=info),
             dcc.Store(id="run-live"),
-            dcc.Store(id="run-graph-key"),
+            dcc.Store(id="run-graph-key", data=key),
             dcc.Store(id="run-preset", data=preset),
             dcc.Store(id="run-play-last"),
             # polls the record while the run goes on (not for one that had ended when the page was laid out)
@@ -117,7 +144,8 @@ def page(run_id: str | None, info: dict[str, Any] | None, preset: dict[str, Any]
                 html.Span(id="run-frame-text", className="hint"),
             ]),
             play_panel(play_hidden, sliders),
-            html.Div(id="run-graphs", className="graphs"),
+            html.Div(charts or [html.P("Waiting for the first records…", className="hint")], id="run-graphs",
+                     className="graphs"),
             # loads plotly.js for the live charts (they are drawn by assets/live-*.js, not by dcc.Graph); their
             # formulas are Plotly's rich text (assets/present.js), not MathJax
             dcc.Graph(id="run-plotly-loader", figure={"data": [], "layout": {}}, style={"display": "none"}),
@@ -575,6 +603,7 @@ clientside_callback(
     State("run-info", "data"),
     State("run-log", "value"),
     State("run-preset", "data"),
+    prevent_initial_call=True,  # laid out with the page when it had a record (layout)
 )
 async def graphs(key, live, info, log_value, preset):
     """The charts for the columns and views the stream has shown (``run-graph-key`` changes only then).

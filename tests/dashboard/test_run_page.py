@@ -1,6 +1,11 @@
 """The run page's chart layout (pure): which charts a stream's columns and views give, cached figures."""
 
 import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
 
 from dashboard.pages import run
 
@@ -55,3 +60,37 @@ def test_squared_norms_get_one_chart_and_stay_out_of_the_laws_and_their_drift():
     assert "run-graph-law-2" not in figs  # two laws, as without the norms
     assert {t["meta"]["y"] for t in figs["run-graph-drift"]["data"]} == {"angular_momentum", "balance/h2"}
     assert [t["meta"]["y"] for t in figs["run-graph-norms"]["data"]] == ["sq_norm/W2", "sq_norm/W3"]
+
+
+def test_the_charts_laid_out_with_the_page_have_the_key_the_pages_stream_will_report():
+    """The run page is laid out with its charts (layout: live_of, graph_key); the browser's stream then reports
+    its columns and views (assets/live-2-store.js summary) and live-5-bridge.js's graph_key decides whether to lay
+    them out again. The two keys must agree, or every page would draw its charts twice."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    first = {"step": 0, "t": 0.0, "loss": 1.0, "balance/h2": 0.5, "balance/h2:pred": 0.5, "angular_momentum": None,
+             "position": [0.1, 0.2, 0.3], "balance/h2:neurons": [0.0] * 16, "W1:matrix": [[1.0, 2.0], [3.0, 4.0]]}
+    info = {"summary": {"laws": [{"id": "balance/h2"}, {"id": "angular_momentum"}]}}
+    preset = {"name": "toy-nd"}
+    assets = Path(run.__file__).resolve().parents[1] / "assets"
+    script = f"""
+    const St = require({json.dumps(str(assets / "live-2-store.js"))});
+    global.window = {{}};
+    const S = St.newStore("r1");
+    St.ingest(S, [{json.dumps(first)}]);
+    const live = St.summary(S);
+    const info = {json.dumps(info)}, preset = {json.dumps(preset)};
+    // assets/live-5-bridge.js graph_key, as written there
+    const laws = (((info || {{}}).summary || {{}}).laws || []).map((l) => l.id || "").sort();
+    const key = live.run + "|" + (live.key || "") + "|" + laws.join(",") + "|" + ((preset || {{}}).name || "");
+    process.stdout.write(JSON.stringify({{key, views: live.views}}));
+    """
+    out = json.loads(subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60, check=True).stdout)
+    live = run.live_of("r1", first)
+    assert run.graph_key(live, info, preset) == out["key"]
+    assert live["views"] == out["views"]  # the shapes the charts are built from
+    # the bridge's own text computes the key this test repeats
+    bridge = (assets / "live-5-bridge.js").read_text()
+    assert 'const key = live.run + "|" + (live.key || "") + "|" + laws.join(",") + "|" + ((preset || {}).name || "");' \
+        in bridge
