@@ -303,7 +303,11 @@ def law_figure(
         layout.update(
             yaxis=dict(title="terms"),
             yaxis2=dict(title=name or law_label(law_id), overlaying="y", side="right", showgrid=False),
-            margin=dict(l=60, r=60, t=45, b=80),
+            # the title on its own row at the top, the two span buttons on the row below it: a long title
+            # ("Balance of consecutive layers (h = 2)") is not hidden under the buttons
+            title=dict(text=name or law_label(law_id), x=0.01, xanchor="left", font=dict(size=15), yref="container",
+                       y=1.0, yanchor="top", pad=dict(t=10)),
+            margin=dict(l=60, r=60, t=72, b=80),
             # Fig. 1: the right axis keeps its own offset but spans what the left one spans, so a conserved
             # difference reads flat next to the moving norms; live-4-render.js keeps it so and draws the zoom buttons' scale
             meta={"match_span": {"y2": "y"}},

@@ -163,24 +163,33 @@ def where(law: dict[str, Any]) -> str:
     return "w (the potential)" if group == "potential" else group
 
 
-def plain_summary(discovery: dict[str, Any] | None) -> list[Any]:
-    """What was found, in sentences: how many symmetries, where, which laws they give, which are new."""
+def plain_summary(discovery: dict[str, Any] | None, summary_laws: list[dict[str, Any]] | None = None) -> list[Any]:
+    """What was found, in sentences: how many symmetries, where, which laws they give, which are new.
+
+    A candidate law whose verification run broke it (``summary_laws``: the run's verdicts) is not counted as a
+    law: it came from generators that sampling noise let through, and the summary says so."""
     if not discovery:
         return []
     laws = discovery.get("laws") or []
-    main = [law for law in laws if law["kind"] in ("quantity", "charge")]
+    verdicts = {s.get("id"): s.get("verdict") for s in summary_laws or []}
+    candidates = [law for law in laws if law["kind"] in ("quantity", "charge")]
+    spurious = [law for law in candidates if verdicts.get(law["id"]) == "broken"]
+    main = [law for law in candidates if law not in spurious]
     known = [law for law in main if law.get("matches")]
     new = [law for law in main if not law.get("matches")]
     n = discovery.get("generators", 0)
     lines = [html.P(html.B(
         f"{n} symmetr{'y' if n == 1 else 'ies'} found among {discovery.get('parameters', 0)} parameters. They give "
         f"{len(main)} conservation law{'' if len(main) == 1 else 's'}: {len(known)} of the lab's catalogue, "
-        f"{len(new)} not in it (new)."))]
+        f"{len(new)} not in it (new)."
+        + (f" {len(spurious)} more candidate{'' if len(spurious) == 1 else 's'} broke in the verification run: "
+           "not a law (the search let sampling noise through)." if spurious else "")))]
     items = []
-    for law in main:
+    for law in candidates:
         what = "a conserved quantity under gradient flow" if law["kind"] == "quantity" else \
             "a charge, conserved under Newtonian dynamics"
-        tail = (f": the catalogue's {', '.join(law['matches'])}" if law.get("matches")
+        tail = (": broke in the verification run, so not a conservation law" if law in spurious
+                else f": the catalogue's {', '.join(law['matches'])}" if law.get("matches")
                 else ": not in the catalogue (new)")
         symmetry = f" ({law['symmetry']})" if law.get("symmetry") else ""
         items.append(html.Li(f"{where(law)}: {law['count']} generator(s){symmetry} give {what}, "
@@ -374,5 +383,6 @@ async def follow(_n, job):
     if len(discovery.get("blocks") or []) > MAX_BLOCKS:
         blocks.append(html.P(f"{len(discovery['blocks']) - MAX_BLOCKS} more blocks in the JSON (GET /api/runs/{job})",
                              className="hint"))
-    return (line, figure, header(discovery), plain_summary(discovery), law_rows(discovery, summary.get("laws")), blocks,
+    return (line, figure, header(discovery), plain_summary(discovery, summary.get("laws")),
+            law_rows(discovery, summary.get("laws")), blocks,
             True)

@@ -85,6 +85,17 @@ def test_the_summary_says_in_words_what_was_found_and_what_is_new():
         assert TERMS[term]  # every term the page prints is explained
 
 
+def test_a_candidate_the_verification_run_broke_is_not_counted_as_a_law():
+    """A cold try read "2 not in it (new)" above a table that marked both broken (sampling noise let them through)."""
+    verdicts = [{"id": "discovered/potential/charge", "verdict": "holds"},
+                {"id": "discovered/inputs/quantity", "verdict": "broken"}]
+    text = text_of(plain_summary(DISCOVERY, verdicts))
+    assert text.startswith("3 symmetries found among 3 parameters. They give 2 conservation laws: 2 of the lab's"
+                           " catalogue, 0 not in it (new). 1 more candidate broke in the verification run")
+    assert "inputs: 1 generator(s)" in text and "broke in the verification run, so not a conservation law" in text
+    assert "not in the catalogue (new)" not in text
+
+
 def test_header_blocks_and_drift_builders():
     text = " ".join(p.children for p in header(DISCOVERY))
     assert "3 antisymmetric" in text and "rotation 9" in text
