@@ -361,11 +361,12 @@ def form_url(values, ids, base, pristine):
 
 
 # The address bar follows the form without a page load or a history entry of its own: Back from a run returns
-# to the form as it was left.
+# to the form as it was left. Only while the form is the page shown: an answer that comes after Run or Launch sweep
+# has navigated away must not put the form's address back over the run's (a cold try saw /?spec=... on a run page).
 clientside_callback(
     """
     function(href, pristine) {
-        if (!href) { return; }
+        if (!href || window.location.pathname !== "/") { return; }
         const here = window.location.pathname + window.location.search;
         if (href === pristine && !window.location.search.includes("spec=")) { return; }
         if (here !== href) { window.history.replaceState(window.history.state, "", href); }

@@ -77,6 +77,8 @@ def test_a_potential_typed_in_the_form_runs_and_its_discovered_laws_hold(lab, pa
     page.locator("#launch-submit").click()
     page.wait_for_url("**/runs/*")
     page.locator("#run-verdict-table").wait_for(timeout=120_000)
+    # the form's own answers came after Run navigated; none put the form's address back over the run's
+    assert "/runs/" in page.url and "spec=" not in page.url, page.url
     verdicts = page.evaluate("() => Object.fromEntries(Array.from(document.querySelectorAll('#run-verdict-table tbody tr'))"
                              ".map(tr => [tr.cells[0].innerText, tr.cells[7].innerText]))")
     assert verdicts["x^2 - y^2"] == "holds" and verdicts["x^2 - z^2"] == "holds", verdicts
