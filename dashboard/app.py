@@ -118,10 +118,11 @@ def create_dash(settings: Any = None) -> Dash:
             let on = !!present;
             if (ctx.triggered.length && ctx.triggered[0].prop_id === 'app-present-toggle.n_clicks') { on = !on; }
             document.body.classList.toggle('present', on);
-            return on;
+            return [on, on ? 'Leave presentation mode' : 'Presentation mode'];
         }
         """,
         Output("app-present", "data"),
+        Output("app-present-toggle", "children"),  # says how to leave it while it is on
         Input("app-present-toggle", "n_clicks"),
         State("app-present", "data"),
     )

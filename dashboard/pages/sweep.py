@@ -15,7 +15,7 @@ from typing import Any
 
 import dash
 import plotly.graph_objects as go
-from dash import Input, Output, callback, dash_table, dcc, html
+from dash import Input, Output, callback, dash_table, dcc, html, no_update
 
 from dashboard import api, figures
 
@@ -36,7 +36,7 @@ def layout(group: str | None = None, **_: Any) -> html.Div:
             dcc.Store(id="sweep-group", data=group),
             dcc.Store(id="sweep-data"),
             dcc.Interval(id="sweep-tick", interval=3000),
-            html.H1(f"Sweep {group}" if group else "Sweep"),
+            html.H1(f"Sweep {group}" if group else "Sweep", id="sweep-title"),
             html.Div(id="sweep-summary", className="hint"),
             html.Div(id="sweep-table"),
             html.H2("Each law's error against the swept value"),
@@ -156,12 +156,13 @@ def _name(run: dict[str, Any]) -> str:
     Output("sweep-fits", "children"),
     Output("sweep-law", "options"),
     Output("sweep-law", "value"),
+    Output("sweep-title", "children"),
     Input("sweep-data", "data"),
 )
 def draw(a):
-    """The table of runs by swept value and one log-log fit per law."""
+    """The table of runs by swept value and one log-log fit per law; the page's title says what was swept."""
     if not a or a.get("error"):
-        return html.Div((a or {}).get("error", "Loading..."), className="error"), None, None, [], None
+        return html.Div((a or {}).get("error", "Loading..."), className="error"), None, None, [], None, no_update
     runs, main = a["runs"], a["main"]
     run_colour = {r["id"]: c for r, c in zip(runs, figures.sequential_colours(len(runs)), strict=True)}
     swept = a["paths"] or ["(no field differs)"]
@@ -202,7 +203,9 @@ def draw(a):
                                    html.P(f["reason"], className="hint")])
                 for f in a["fits"]]
     options = [{"label": f["name"], "value": f["id"]} for f in a["fits"]]
-    return summary, table, fits, options, (options[0]["value"] if options else None)
+    values = ", ".join(dict.fromkeys(_value_text(r.get("value")) for r in runs))
+    title = f"Sweep of {main} over {values}" if main and values else f"Sweep {a.get('group', '')}".strip()
+    return summary, table, fits, options, (options[0]["value"] if options else None), title
 
 
 @callback(

@@ -73,6 +73,9 @@ def test_gallery_preset_runs_live_and_shows_verdicts(lab, page):
     card = page.locator("#launch-card-toy-gf")
     card.wait_for()
     assert "Fig." in card.inner_text()
+    page.locator("#launch-card-translation-ce").wait_for()  # the card with the longest badge
+    # nothing wider than the window (a cold try saw the gallery pushed to 1445 px by a long badge)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 1400
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "launch.png"))
     card.get_by_role("button", name="Run", exact=True).click()
@@ -215,7 +218,10 @@ def test_runs_table_tags_and_learn_presentation_mode(lab, page):
     page.wait_for_function("() => document.body.classList.contains('present')")
     page.reload()
     page.wait_for_function("() => document.body.classList.contains('present')")  # remembered
+    # the button says how to leave the mode it is in
+    page.wait_for_function("() => document.querySelector('#app-present-toggle').innerText === 'Leave presentation mode'")
     page.screenshot(path=str(SHOTS / "learn-presentation.png"))
     page.locator("#app-present-toggle").click()
     page.wait_for_function("() => !document.body.classList.contains('present')")
+    page.wait_for_function("() => document.querySelector('#app-present-toggle').innerText === 'Presentation mode'")
 

@@ -70,6 +70,9 @@ def test_the_sweep_page_draws_the_fit_and_orders_the_runs(lab, sweep, page):
     line = next(t for t in drawn["data"] if t["name"].startswith("fit"))
     slope = (math.log(line["y"][-1]) - math.log(line["y"][0])) / (math.log(line["x"][-1]) - math.log(line["x"][0]))
     assert slope == pytest.approx(1.0, abs=0.1)  # the drawn fitted line itself
+    # the page says what was swept, not only the sweep's id
+    title = page.locator("#sweep-title").inner_text()
+    assert title.startswith("Sweep of ") and "lr" in title and all(str(v) in title for v in LRS), title
     assert "fitted slope" in drawn["title"] and "expected 1" in drawn["title"]
     assert any(t["name"].startswith("expected slope 1") for t in drawn["data"])
     # the table lists the runs by learning rate, and the overlay's legend follows the same order
