@@ -35,8 +35,7 @@ async def layout(run_id: str | None = None, **_: Any) -> html.Div:
     live = live_of(run_id, first) if run_id and first else None
     charts = key = None
     if live is not None:
-        charts = await asyncio.to_thread(build_graphs, live, info, True, (preset or {}).get("look_at"),
-                                         await catalogue())
+        charts = await charts_of(live, info, True, preset)  # the log loss axis is on by default (run-log)
         key = graph_key(live, info, preset)
     return page(run_id, info, preset, charts, key)
 
@@ -50,7 +49,7 @@ async def first_info(run_id: str | None) -> tuple[dict[str, Any] | None, dict[st
     res, head = await asyncio.gather(api.get(f"/runs/{run_id}"), api.get(f"/runs/{run_id}/series", limit=1))
     if not res.ok or not isinstance(res.data, dict):
         return {"error": res.message(), "status_code": res.status}, None, None
-    records = (res.data and head.ok and isinstance(head.data, dict) and head.data.get("records")) or []
+    records = (head.ok and isinstance(head.data, dict) and head.data.get("records")) or []
     return res.data, await preset_of(res.data), (records[0] if records and isinstance(records[0], dict) else None)
 
 
@@ -613,9 +612,13 @@ async def graphs(key, live, info, log_value, preset):
     """
     if not key or not live or live.get("run") is None:
         return [html.P("Waiting for the first records…", className="hint")]
-    laws = await catalogue()
-    return await asyncio.to_thread(build_graphs, live, info, "log" in (log_value or []), (preset or {}).get("look_at"),
-                                   laws)
+    return await charts_of(live, info, "log" in (log_value or []), preset)
+
+
+async def charts_of(live: dict[str, Any], info: dict[str, Any] | None, log_y: bool,
+                    preset: dict[str, Any] | None) -> list:
+    """build_graphs with the law catalogue's titles, in a thread (the page's layout and the graphs callback)."""
+    return await asyncio.to_thread(build_graphs, live, info, log_y, (preset or {}).get("look_at"), await catalogue())
 
 
 clientside_callback(
